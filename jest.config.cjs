@@ -1,0 +1,10 @@
+// One Jest run, three projects: the two workspaces' unit tests and the
+// integration/e2e suites that share one real network instance (globalSetup).
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    '<rootDir>/chaincode/jest.config.cjs',
+    '<rootDir>/gateway/jest.config.cjs',
+    '<rootDir>/e2e/jest.config.cjs',
+  ],
+};

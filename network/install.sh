@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Builds the consortium's pinned third-party binaries (Fabric, Fabric CA, Kubo,
+# IPFS Cluster) from their Go modules into a versioned cache outside the tree.
+set -euo pipefail
+
+NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/common.sh
+source "${NETWORK_DIR}/lib/common.sh"
+# shellcheck source=lib/toolchain.sh
+source "${NETWORK_DIR}/lib/toolchain.sh"
+
+usage() {
+  cat <<EOF
+Usage: network/install.sh [--check] [--help]
+
+Builds the pinned toolchain listed in network/versions.env from the Go module
+proxy into ${TOOLS_CACHE}/<component>-<version>/bin.
+A warm cache makes this a no-op that takes seconds.
+
+  --check   only report which binaries are missing; exit 1 if any are
+  --help    this text
+
+Environment:
+  EHR_TOOLS_CACHE   cache root (default: \${XDG_CACHE_HOME:-~/.cache}/ehr-consortium/tools)
+EOF
+}
+
+ensure_prerequisites() {
+  local missing=()
+  command -v go >/dev/null || missing+=("golang (Go >= 1.24)")
+  command -v gcc >/dev/null || missing+=("gcc")
+  command -v jq >/dev/null || missing+=("jq")
+  command -v curl >/dev/null || missing+=("curl")
+  command -v openssl >/dev/null || missing+=("openssl")
+  if ((${#missing[@]} == 0)); then return 0; fi
+  local pkgs=()
+  for m in "${missing[@]}"; do
+    case "$m" in
+      gcc) pkgs+=(gcc libc6-dev) ;;
+      jq | curl | openssl) pkgs+=("$m") ;;
+      *) die "missing ${m}: install Go from the Go project (https://go.dev/doc/install) and re-run" ;;
+    esac
+  done
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    log "installing system prerequisites: ${pkgs[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  else
+    die "missing prerequisites; run: sudo apt-get install -y ${pkgs[*]}"
+  fi
+}
+
+# go_build_component <name> <gobin> <module>@<version> <pkg>...
+# Builds through a small go.mod of our own that requires the module: this works
+# for modules with replace/exclude directives and avoids `go install`'s
+# @latest deprecation query, which the module proxy may refuse.
+# Progress: compiled packages counted from `go build -v`, printed every 50.
+go_build_component() {
+  local name=$1 gobin=$2 modver=$3
+  shift 3
+  local module=${modver%@*} version=${modver#*@}
+  local src="${gobin}/../src-$(basename "$gobin")" logf="${gobin}/../build-$(basename "$gobin").log"
+  local started=$SECONDS
+  mkdir -p "$gobin" "$src"
+  log "building ${name} (${modver})"
+  {
+    echo "module ehr-consortium/toolchain"
+    echo
+    echo "go 1.24"
+    echo
+    echo "require ${module} ${version}"
+  } >"${src}/go.mod"
+  {
+    echo "//go:build tools"
+    echo
+    echo "package tools"
+    echo
+    echo "import ("
+    for p in "$@"; do echo "	_ \"${p}\""; done
+    echo ")"
+  } >"${src}/tools.go"
+  (cd "$src" && go mod tidy) >"$logf" 2>&1 || die "resolving ${name} failed; see ${logf}"
+  log "  ${name}: modules resolved, compiling"
+  local rc=0
+  (cd "$src" && CGO_ENABLED=1 go build -trimpath -buildvcs=false -v -o "${gobin}/" "$@" 2>&1) |
+    tee -a "$logf" | awk -v name="$name" '
+      { n++; if (n % 100 == 0) { printf "  %s: %d packages compiled\n", name, n; fflush() } }
+      END { printf "  %s: %d packages compiled\n", name, n }' || rc=$?
+  for p in "$@"; do
+    [[ -x "${gobin}/$(basename "$p")" ]] || rc=1
+  done
+  ((rc == 0)) || die "building ${name} failed; see ${logf}"
+  log "built ${name} in $((SECONDS - started))s"
+}
+
+build_fabric() {
+  local dir; dir=$(fabric_dir)
+  if tool_ready "$dir"; then log "fabric ${FABRIC_VERSION}: cached"; return; fi
+  go_build_component "fabric ${FABRIC_VERSION}" "${dir}/bin" "${FABRIC_MODULE}@${FABRIC_MODULE_VERSION}" \
+    "${FABRIC_MODULE}/cmd/peer" "${FABRIC_MODULE}/cmd/orderer" "${FABRIC_MODULE}/cmd/configtxgen" \
+    "${FABRIC_MODULE}/cmd/configtxlator" "${FABRIC_MODULE}/cmd/osnadmin"
+  mark_ready "$dir"
+}
+
+build_fabric_ca() {
+  local dir; dir=$(fabric_ca_dir)
+  if tool_ready "$dir"; then log "fabric-ca ${FABRIC_CA_VERSION}: cached"; return; fi
+  go_build_component "fabric-ca ${FABRIC_CA_VERSION}" "${dir}/bin" "${FABRIC_CA_MODULE}@${FABRIC_CA_MODULE_VERSION}" \
+    "${FABRIC_CA_MODULE}/cmd/fabric-ca-server" "${FABRIC_CA_MODULE}/cmd/fabric-ca-client"
+  mark_ready "$dir"
+}
+
+build_kubo() {
+  local dir; dir=$(kubo_dir)
+  if tool_ready "$dir"; then log "kubo ${KUBO_VERSION}: cached"; return; fi
+  go_build_component "kubo ${KUBO_VERSION}" "${dir}/bin" "${KUBO_MODULE}@${KUBO_MODULE_VERSION}" \
+    "${KUBO_MODULE}/cmd/ipfs"
+  mark_ready "$dir"
+}
+
+build_ipfs_cluster() {
+  local dir; dir=$(ipfs_cluster_dir)
+  if tool_ready "$dir"; then log "ipfs-cluster ${IPFS_CLUSTER_VERSION}: cached"; return; fi
+  go_build_component "ipfs-cluster ${IPFS_CLUSTER_VERSION}" "${dir}/bin" \
+    "${IPFS_CLUSTER_MODULE}@${IPFS_CLUSTER_MODULE_VERSION}" \
+    "${IPFS_CLUSTER_MODULE}/cmd/ipfs-cluster-service" "${IPFS_CLUSTER_MODULE}/cmd/ipfs-cluster-ctl"
+  mark_ready "$dir"
+}
+
+main() {
+  local check=0
+  while (($#)); do
+    case "$1" in
+      --check) check=1 ;;
+      -h | --help) usage; return 0 ;;
+      *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    shift
+  done
+  if ((check)); then
+    toolchain_missing_report
+    return
+  fi
+  local started=$SECONDS
+  ensure_prerequisites
+  build_fabric
+  build_fabric_ca
+  build_kubo
+  build_ipfs_cluster
+  log "toolchain ready in $((SECONDS - started))s under ${TOOLS_CACHE}"
+  toolchain_summary
+}
+
+main "$@"
