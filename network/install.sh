@@ -49,19 +49,19 @@ ensure_prerequisites() {
   fi
 }
 
-# go_build_component <name> <gobin> <module>@<version> <pkg>...
+# go_build_component <name> <gobin> <module>@<version> <sum> <pkg>...
 # Builds through a small go.mod of our own that requires the module: this works
 # for modules with replace/exclude directives and avoids `go install`'s
 # @latest deprecation query, which the module proxy may refuse.
 # Progress: compiled packages counted from `go build -v`, printed every 50.
 go_build_component() {
-  local name=$1 gobin=$2 modver=$3
-  shift 3
+  local name=$1 gobin=$2 modver=$3 sum=$4
+  shift 4
   local module=${modver%@*} version=${modver#*@}
   local src="${gobin}/../src-$(basename "$gobin")" logf="${gobin}/../build-$(basename "$gobin").log"
   local started=$SECONDS
   mkdir -p "$gobin" "$src"
-  log "building ${name} (${modver})"
+  log "building ${name} (${modver}) with ${GO_TOOLCHAIN}"
   {
     echo "module ehr-consortium/toolchain"
     echo
@@ -78,10 +78,12 @@ go_build_component() {
     for p in "$@"; do echo "	_ \"${p}\""; done
     echo ")"
   } >"${src}/tools.go"
-  (cd "$src" && go mod tidy) >"$logf" 2>&1 || die "resolving ${name} failed; see ${logf}"
+  seed_go_sum "$src" "$module" "$version" "$sum" "$logf"
+  (cd "$src" && GOTOOLCHAIN="${GO_TOOLCHAIN}" GONOSUMDB="$module" go mod tidy) >>"$logf" 2>&1 ||
+    die "resolving ${name} failed; see ${logf}"
   log "  ${name}: modules resolved, compiling"
   local rc=0
-  (cd "$src" && CGO_ENABLED=1 go build -trimpath -buildvcs=false -v -o "${gobin}/" "$@" 2>&1) |
+  (cd "$src" && GOTOOLCHAIN="${GO_TOOLCHAIN}" CGO_ENABLED=1 go build -trimpath -buildvcs=false -v -o "${gobin}/" "$@" 2>&1) |
     tee -a "$logf" | awk -v name="$name" '
       { n++; if (n % 100 == 0) { printf "  %s: %d packages compiled\n", name, n; fflush() } }
       END { printf "  %s: %d packages compiled\n", name, n }' || rc=$?
@@ -92,19 +94,47 @@ go_build_component() {
   log "built ${name} in $((SECONDS - started))s"
 }
 
+# seed_go_sum <src> <module> <version> <pinned-sum> <log>: verifies the module
+# against our pin, then starts go.sum from the module's own go.sum.
+seed_go_sum() {
+  local src=$1 module=$2 version=$3 pinned=$4 logf=$5 info dir
+  info=$(cd "$src" && GOTOOLCHAIN="${GO_TOOLCHAIN}" GONOSUMDB="$module" go mod download -json "${module}@${version}" 2>>"$logf") ||
+    die "downloading ${module}@${version} failed; see ${logf}"
+  [[ "$(jq -r .Sum <<<"$info")" == "$pinned" ]] ||
+    die "${module}@${version} has hash $(jq -r .Sum <<<"$info"), expected ${pinned} (network/versions.env)"
+  dir=$(jq -r .Dir <<<"$info")
+  {
+    cat "${dir}/go.sum"
+    echo "${module} ${version} ${pinned}"
+    echo "${module} ${version}/go.mod $(jq -r .GoModSum <<<"$info")"
+  } >"${src}/go.sum"
+}
+
 build_fabric() {
   local dir; dir=$(fabric_dir)
   if tool_ready "$dir"; then log "fabric ${FABRIC_VERSION}: cached"; return; fi
-  go_build_component "fabric ${FABRIC_VERSION}" "${dir}/bin" "${FABRIC_MODULE}@${FABRIC_MODULE_VERSION}" \
+  go_build_component "fabric ${FABRIC_VERSION}" "${dir}/bin" "${FABRIC_MODULE}@${FABRIC_MODULE_VERSION}" "$FABRIC_MODULE_SUM" \
     "${FABRIC_MODULE}/cmd/peer" "${FABRIC_MODULE}/cmd/orderer" "${FABRIC_MODULE}/cmd/configtxgen" \
     "${FABRIC_MODULE}/cmd/configtxlator" "${FABRIC_MODULE}/cmd/osnadmin"
   mark_ready "$dir"
 }
 
+# Fabric's binaries read their defaults from core.yaml/orderer.yaml; we use the
+# module's own sampleconfig and override per node from the environment.
+install_fabric_config() {
+  local dir src; dir=$(fabric_dir)
+  src="$(go env GOMODCACHE)/${FABRIC_MODULE}@${FABRIC_MODULE_VERSION}/sampleconfig"
+  [[ -f "${dir}/config/core.yaml" ]] && return 0
+  [[ -d "$src" ]] || (cd "${dir}/src-bin" && GOTOOLCHAIN="${GO_TOOLCHAIN}" go mod download "${FABRIC_MODULE}")
+  mkdir -p "${dir}/config"
+  install -m 0644 "${src}/core.yaml" "${src}/orderer.yaml" "${dir}/config/"
+  log "fabric ${FABRIC_VERSION}: default configuration copied to ${dir}/config"
+}
+
 build_fabric_ca() {
   local dir; dir=$(fabric_ca_dir)
   if tool_ready "$dir"; then log "fabric-ca ${FABRIC_CA_VERSION}: cached"; return; fi
-  go_build_component "fabric-ca ${FABRIC_CA_VERSION}" "${dir}/bin" "${FABRIC_CA_MODULE}@${FABRIC_CA_MODULE_VERSION}" \
+  go_build_component "fabric-ca ${FABRIC_CA_VERSION}" "${dir}/bin" "${FABRIC_CA_MODULE}@${FABRIC_CA_MODULE_VERSION}" "$FABRIC_CA_MODULE_SUM" \
     "${FABRIC_CA_MODULE}/cmd/fabric-ca-server" "${FABRIC_CA_MODULE}/cmd/fabric-ca-client"
   mark_ready "$dir"
 }
@@ -112,7 +142,7 @@ build_fabric_ca() {
 build_kubo() {
   local dir; dir=$(kubo_dir)
   if tool_ready "$dir"; then log "kubo ${KUBO_VERSION}: cached"; return; fi
-  go_build_component "kubo ${KUBO_VERSION}" "${dir}/bin" "${KUBO_MODULE}@${KUBO_MODULE_VERSION}" \
+  go_build_component "kubo ${KUBO_VERSION}" "${dir}/bin" "${KUBO_MODULE}@${KUBO_MODULE_VERSION}" "$KUBO_MODULE_SUM" \
     "${KUBO_MODULE}/cmd/ipfs"
   mark_ready "$dir"
 }
@@ -121,7 +151,7 @@ build_ipfs_cluster() {
   local dir; dir=$(ipfs_cluster_dir)
   if tool_ready "$dir"; then log "ipfs-cluster ${IPFS_CLUSTER_VERSION}: cached"; return; fi
   go_build_component "ipfs-cluster ${IPFS_CLUSTER_VERSION}" "${dir}/bin" \
-    "${IPFS_CLUSTER_MODULE}@${IPFS_CLUSTER_MODULE_VERSION}" \
+    "${IPFS_CLUSTER_MODULE}@${IPFS_CLUSTER_MODULE_VERSION}" "$IPFS_CLUSTER_MODULE_SUM" \
     "${IPFS_CLUSTER_MODULE}/cmd/ipfs-cluster-service" "${IPFS_CLUSTER_MODULE}/cmd/ipfs-cluster-ctl"
   mark_ready "$dir"
 }
@@ -143,6 +173,7 @@ main() {
   local started=$SECONDS
   ensure_prerequisites
   build_fabric
+  install_fabric_config
   build_fabric_ca
   build_kubo
   build_ipfs_cluster

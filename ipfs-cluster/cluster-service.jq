@@ -1,0 +1,23 @@
+# IPFS Cluster settings for a hospital's Cluster peer, applied over
+# `ipfs-cluster-service init --consensus crdt` defaults by steps.sh.
+.cluster.peername = $name
+| .cluster.secret = $secret
+| .cluster.listen_multiaddress = [$swarm]
+# Consortium peers only: no relay service, no mDNS discovery.
+| .cluster.enable_relay_hop = false
+| .cluster.mdns_interval = "0s"
+| .cluster.replication_factor_min = $min
+| .cluster.replication_factor_max = $max
+# A restarted or lost peer's allocations are re-pinned elsewhere.
+| .cluster.disable_repinning = false
+| .cluster.pin_recover_interval = "2m0s"
+| .cluster.monitor_ping_interval = "5s"
+| .consensus.crdt.cluster_name = "ehr-consortium"
+| .consensus.crdt.trusted_peers = $trusted
+| .api.restapi.http_listen_multiaddress = $rest
+| .api.restapi.basic_auth_credentials = {($user): $pass}
+| .api.ipfsproxy.listen_multiaddress = $proxy
+| .api.ipfsproxy.node_multiaddress = $kubo
+# The pinning-service API is not used by the consortium.
+| del(.api.pinsvcapi)
+| .ipfs_connector.ipfshttp.node_multiaddress = $kubo

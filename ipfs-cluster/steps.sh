@@ -1,0 +1,137 @@
+# Kubo nodes in a private swarm and IPFS Cluster peers (CRDT), one each per hospital.
+# Sourced by network/network.sh, never executed.
+# shellcheck shell=bash
+
+IPFS_CLUSTER_CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Replication of every pin across hospitals' Cluster peers (DESIGN §2).
+CLUSTER_REPLICATION_MIN="${EHR_REPLICATION_MIN:-2}"
+CLUSTER_REPLICATION_MAX="${EHR_REPLICATION_MAX:-3}"
+
+kubo_repo() { echo "$(hospital_dir "$1")/kubo"; }
+cluster_home() { echo "$(hospital_dir "$1")/cluster"; }
+kubo_api() { echo "http://$(hospital_host "$1"):$(port "$1" "$OFF_KUBO_API")"; }
+cluster_rest() { echo "http://$(hospital_host "$1"):$(port "$1" "$OFF_CLUSTER_REST")"; }
+cluster_credentials() { echo "ehr-admin:$(secret "$1" cluster-rest)"; }
+
+# --- Kubo ---------------------------------------------------------------
+
+kubo() { IPFS_PATH="$(kubo_repo "$1")" LIBP2P_FORCE_PNET=1 ipfs "${@:2}"; }
+
+kubo_peer_id() { jq -r .Identity.PeerID "$(kubo_repo "$1")/config"; }
+
+init_kubo() {
+  local h=$1 repo; repo=$(kubo_repo "$h")
+  if [[ ! -f "${repo}/config" ]]; then
+    mkdir -p "$repo"
+    kubo "$h" init --empty-repo --profile=server >>"$(log_file "$(hospital_name "$h")-kubo")" 2>&1 ||
+      die "ipfs init failed; see $(log_file "$(hospital_name "$h")-kubo")"
+  fi
+  cp "${CONSORTIUM_DIR}/swarm.key" "${repo}/swarm.key"
+  chmod 600 "${repo}/swarm.key"
+  local listen; listen=$(hospital_listen "$h")
+  local patch
+  patch=$(jq -n --arg api "/ip4/${listen}/tcp/$(port "$h" "$OFF_KUBO_API")" \
+    --arg swarm "/ip4/${listen}/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
+    --arg announce "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
+    -f "${IPFS_CLUSTER_CONFIG_DIR}/kubo-config.jq")
+  local cfg="${repo}/config"
+  jq --argjson patch "$patch" '. * $patch' "$cfg" >"${cfg}.new" && mv "${cfg}.new" "$cfg"
+}
+
+# Every node peers with every other hospital's node: no public bootstrap, DHT or relays.
+set_kubo_peering() {
+  local h=$1 o peers=()
+  for o in $(hospitals); do
+    ((o == h)) && continue
+    peers+=("$(jq -n --arg id "$(kubo_peer_id "$o")" \
+      --arg addr "/ip4/$(hospital_host "$o")/tcp/$(port "$o" "$OFF_KUBO_SWARM")" '{ID: $id, Addrs: [$addr]}')")
+  done
+  local cfg; cfg="$(kubo_repo "$h")/config"
+  printf '%s\n' "${peers[@]}" | jq -s . | jq --slurpfile p /dev/stdin '.Peering.Peers = $p[0]' "$cfg" >"${cfg}.new" &&
+    mv "${cfg}.new" "$cfg"
+}
+
+start_kubo() {
+  local h=$1
+  start_process "$(hospital_name "$h")-kubo" "$(kubo_repo "$h")" - \
+    env IPFS_PATH="$(kubo_repo "$h")" LIBP2P_FORCE_PNET=1 GOMAXPROCS=2 ipfs daemon
+}
+
+kubo_ready() { curl -sf -X POST "$(kubo_api "$1")/api/v0/id" >/dev/null; }
+
+ipfs_up() {
+  local h
+  for h in $(hospitals); do init_kubo "$h"; done
+  for h in $(hospitals); do set_kubo_peering "$h"; done
+  for h in $(hospitals); do start_kubo "$h"; done
+  for h in $(hospitals); do await_ready "$(hospital_name "$h")-kubo" 60 kubo_ready "$h"; done
+}
+
+# --- IPFS Cluster -------------------------------------------------------
+
+cluster_service() { IPFS_CLUSTER_PATH="$(cluster_home "$1")" ipfs-cluster-service "${@:2}"; }
+cluster_peer_id() { jq -r .id "$(cluster_home "$1")/identity.json"; }
+cluster_swarm_addr() { echo "/ip4/$(hospital_host "$1")/tcp/$(port "$1" "$OFF_CLUSTER_SWARM")/p2p/$(cluster_peer_id "$1")"; }
+
+init_cluster() {
+  local h=$1 home; home=$(cluster_home "$h")
+  if [[ ! -f "${home}/identity.json" ]]; then
+    mkdir -p "$home"
+    cluster_service "$h" init --consensus crdt --force >>"$(log_file "$(hospital_name "$h")-cluster")" 2>&1 ||
+      die "ipfs-cluster-service init failed; see $(log_file "$(hospital_name "$h")-cluster")"
+  fi
+}
+
+configure_cluster() {
+  local h=$1 home o trusted=() listen
+  home=$(cluster_home "$h")
+  listen=$(hospital_listen "$h")
+  for o in $(hospitals); do trusted+=("$(cluster_peer_id "$o")"); done
+  local cfg="${home}/service.json"
+  jq --arg secret "$(cat "${CONSORTIUM_DIR}/cluster-secret")" \
+    --arg name "$(hospital_name "$h")" \
+    --arg swarm "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_SWARM")" \
+    --arg rest "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_REST")" \
+    --arg proxy "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_PROXY")" \
+    --arg kubo "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_API")" \
+    --arg user "ehr-admin" --arg pass "$(secret "$h" cluster-rest)" \
+    --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
+    --argjson trusted "$(printf '%s\n' "${trusted[@]}" | jq -R . | jq -s .)" \
+    -f "${IPFS_CLUSTER_CONFIG_DIR}/cluster-service.jq" "$cfg" >"${cfg}.new"
+  mv "${cfg}.new" "$cfg"
+  chmod 600 "$cfg"
+  # The peerstore tells a starting peer where the others are; CRDT trusts only the consortium.
+  for o in $(hospitals); do ((o == h)) || cluster_swarm_addr "$o"; done >"${home}/peerstore"
+}
+
+start_cluster() {
+  local h=$1
+  start_process "$(hospital_name "$h")-cluster" "$(cluster_home "$h")" - \
+    env IPFS_CLUSTER_PATH="$(cluster_home "$h")" GOMAXPROCS=2 ipfs-cluster-service daemon
+}
+
+cluster_api() { curl -sf -u "$(cluster_credentials "$1")" "$(cluster_rest "$1")$2"; }
+
+# How many Cluster peers this hospital's peer sees (itself included); 0 when down.
+cluster_peer_count() {
+  local out
+  is_running "$(hospital_name "$1")-cluster" 2>/dev/null || { echo 0; return; }
+  out=$(curl -s --max-time 3 -u "$(cluster_credentials "$1")" "$(cluster_rest "$1")/peers" 2>/dev/null) || { echo 0; return; }
+  jq -s '[.[] | select(.id != null and (.error // "") == "")] | length' <<<"$out" 2>/dev/null || echo 0
+}
+
+cluster_sees() { (($(cluster_peer_count "$1") >= $2)); }
+
+cluster_up() {
+  local h
+  for h in $(hospitals); do init_cluster "$h"; done
+  for h in $(hospitals); do configure_cluster "$h"; done
+  for h in $(hospitals); do start_cluster "$h"; done
+  for h in $(hospitals); do await_ready "$(hospital_name "$h")-cluster" 90 cluster_api "$h" /id; done
+  local running=0
+  for h in $(hospitals); do is_running "$(hospital_name "$h")-cluster" && running=$((running + 1)); done
+  for h in $(hospitals); do
+    wait_until "$(hospital_name "$h")'s Cluster peer to see ${running} peers" 60 cluster_sees "$h" "$running" ||
+      warn "$(hospital_name "$h")'s Cluster peer sees fewer than ${running} peers; see $(log_file "$(hospital_name "$h")-cluster")"
+  done
+}

@@ -1,0 +1,52 @@
+# The application channel: genesis block, orderers joined with osnadmin, peers joined.
+# Sourced, never executed.
+# shellcheck shell=bash
+
+genesis_block() { echo "${CONSORTIUM_DIR}/${CHANNEL_NAME}.block"; }
+
+create_genesis_block() {
+  [[ -s "$(genesis_block)" ]] && return 0
+  local vars=(BATCH_TIMEOUT="${EHR_BATCH_TIMEOUT:-250ms}") h
+  for h in $(hospitals); do
+    vars+=("H${h}_MSP_DIR=$(hospital_dir "$h")/msp" "H${h}_HOST=$(hospital_host "$h")"
+      "H${h}_ORDERER=$(endpoint "$h" "$OFF_ORDERER")" "H${h}_ORDERER_PORT=$(port "$h" "$OFF_ORDERER")"
+      "H${h}_PEER_PORT=$(port "$h" "$OFF_PEER")" "H${h}_ORDERER_TLS=$(hospital_dir "$h")/orderer/tls/server.crt")
+  done
+  render configtx.yaml.tmpl "${CONSORTIUM_DIR}/configtx/configtx.yaml" "${vars[@]}"
+  FABRIC_CFG_PATH="${CONSORTIUM_DIR}/configtx" configtxgen -profile EhrChannel -channelID "$CHANNEL_NAME" \
+    -outputBlock "$(genesis_block)" >>"$(log_file configtxgen)" 2>&1 ||
+    die "configtxgen failed; see $(log_file configtxgen)"
+  log "channel ${CHANNEL_NAME}: genesis block created"
+}
+
+osnadmin_cli() {
+  local h=$1 hd
+  shift
+  hd=$(hospital_dir "$h")
+  osnadmin channel "$@" -o "$(endpoint "$h" "$OFF_ORDERER_ADMIN")" --ca-file "${hd}/orderer/tls/ca.crt" \
+    --client-cert "${hd}/users/admin/tls/server.crt" --client-key "${hd}/users/admin/tls/server.key"
+}
+
+join_orderer() {
+  local h=$1
+  if osnadmin_cli "$h" list --channelID "$CHANNEL_NAME" 2>/dev/null | grep -q '^Status: 200'; then return 0; fi
+  osnadmin_cli "$h" join --channelID "$CHANNEL_NAME" --config-block "$(genesis_block)" >>"$(log_file osnadmin)" 2>&1 ||
+    die "orderer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file osnadmin)"
+  log "$(hospital_name "$h")-orderer: joined ${CHANNEL_NAME}"
+}
+
+orderer_channel_active() {
+  osnadmin_cli "$1" list --channelID "$CHANNEL_NAME" 2>/dev/null | sed -n '/^{/,$p' | jq -e '.status == "active"' >/dev/null
+}
+
+peer_has_channel() { peer_cli "$1" channel list 2>/dev/null | grep -qx "$CHANNEL_NAME"; }
+
+join_peer() {
+  local h=$1
+  peer_has_channel "$h" && return 0
+  peer_cli "$h" channel join -b "$(genesis_block)" >>"$(log_file peer-cli)" 2>&1 ||
+    die "peer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file peer-cli)"
+  log "$(hospital_name "$h")-peer: joined ${CHANNEL_NAME}"
+}
+
+channel_height() { peer_cli "$1" channel getinfo -c "$CHANNEL_NAME" 2>/dev/null | sed -n 's/^Blockchain info: //p' | jq -r .height; }

@@ -1,0 +1,80 @@
+# Per-hospital orderer and peer, and the peer CLI environment.
+# Sourced, never executed.
+# shellcheck shell=bash
+
+fabric_config_dir() { echo "${CONSORTIUM_DIR}/fabric-config"; }
+
+# One copy of Fabric's default core.yaml/orderer.yaml per instance. Two values
+# cannot come from the environment: the external builder path (a list) and the
+# Docker endpoint, which must be empty so the peer neither uses nor health-checks Docker.
+prepare_fabric_config() {
+  local dir; dir=$(fabric_config_dir)
+  mkdir -p "$dir"
+  cp "$(fabric_dir)/config/orderer.yaml" "${dir}/orderer.yaml"
+  sed -e "s#path: /opt/hyperledger/ccaas_builder#path: $(ccaas_builder_dir)#" \
+    -e "s#endpoint: unix:///var/run/docker.sock#endpoint: \"\"#" \
+    "$(fabric_dir)/config/core.yaml" >"${dir}/core.yaml"
+  grep -q "path: $(ccaas_builder_dir)" "${dir}/core.yaml" || die "could not set the ccaas builder path in core.yaml"
+}
+
+node_env() {
+  local h=$1 tmpl=$2 out=$3 node_dir=$4
+  render "$tmpl" "$out" FABRIC_CONFIG="$(fabric_config_dir)" HOSPITAL="$(hospital_name "$h")" \
+    MSP_ID="$(hospital_msp "$h")" NODE_DIR="$node_dir" LISTEN="$(hospital_listen "$h")" HOST="$(hospital_host "$h")" \
+    INSTANCE="$INSTANCE" ORDERER_PORT="$(port "$h" "$OFF_ORDERER")" ORDERER_ADMIN_PORT="$(port "$h" "$OFF_ORDERER_ADMIN")" \
+    ORDERER_OPS_PORT="$(port "$h" "$OFF_ORDERER_OPS")" PEER_PORT="$(port "$h" "$OFF_PEER")" \
+    PEER_CC_PORT="$(port "$h" "$OFF_PEER_CC")" PEER_OPS_PORT="$(port "$h" "$OFF_PEER_OPS")"
+}
+
+start_orderer() {
+  local h=$1 dir; dir="$(hospital_dir "$h")/orderer"
+  node_env "$h" orderer.env.tmpl "${dir}/orderer.env" "$dir"
+  mkdir -p "${dir}/data"
+  start_process "$(hospital_name "$h")-orderer" "$dir" "${dir}/orderer.env" orderer
+}
+
+await_orderer() {
+  await_ready "$(hospital_name "$1")-orderer" 60 \
+    curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_ORDERER_OPS")/healthz"
+}
+
+start_peer() {
+  local h=$1 dir; dir="$(hospital_dir "$h")/peer"
+  node_env "$h" peer.env.tmpl "${dir}/peer.env" "$dir"
+  mkdir -p "${dir}/data"
+  start_process "$(hospital_name "$h")-peer" "$dir" "${dir}/peer.env" peer node start
+}
+
+await_peer() {
+  await_ready "$(hospital_name "$1")-peer" 60 \
+    curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_PEER_OPS")/healthz"
+}
+
+# peer_cli <hospital> <peer args...>: the peer CLI acting as the hospital's admin.
+peer_cli() {
+  local h=$1 hd
+  shift
+  hd=$(hospital_dir "$h")
+  FABRIC_CFG_PATH="$(fabric_config_dir)" FABRIC_LOGGING_SPEC=warn \
+    CORE_PEER_LOCALMSPID="$(hospital_msp "$h")" CORE_PEER_MSPCONFIGPATH="${hd}/users/admin/msp" \
+    CORE_PEER_ADDRESS="$(endpoint "$h" "$OFF_PEER")" CORE_PEER_TLS_ENABLED=true \
+    CORE_PEER_TLS_ROOTCERT_FILE="${hd}/peer/tls/ca.crt" \
+    CORE_PEER_TLS_CLIENTCERT_FILE="${hd}/users/admin/tls/server.crt" \
+    CORE_PEER_TLS_CLIENTKEY_FILE="${hd}/users/admin/tls/server.key" \
+    peer "$@"
+}
+
+# Flags that make a peer CLI command reach the hospital's own orderer over TLS.
+orderer_flags() {
+  local h=$1
+  echo "-o $(endpoint "$h" "$OFF_ORDERER") --tls --cafile $(hospital_dir "$h")/orderer/tls/ca.crt"
+}
+
+# An orderer that is up, for CLI commands that need one (any hospital's will do).
+live_orderer_hospital() {
+  local h
+  for h in $(hospitals); do
+    if tcp_open "$(hospital_host "$h")" "$(port "$h" "$OFF_ORDERER")"; then echo "$h"; return 0; fi
+  done
+  die "no orderer is reachable; run: network/network.sh up"
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `npm test`: lint, unit tests, then integration and end-to-end tests against a
+# network instance of their own ('test', port base 17000), which the Jest
+# global setup brings up and the global teardown removes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "${ROOT}/network/lib/common.sh"
+
+bash "${ROOT}/scripts/prepare.sh"
+cd "$ROOT"
+log "lint"
+npx eslint .
+log "unit and integration tests"
+NODE_OPTIONS=--experimental-vm-modules npx jest --runInBand "$@"
