@@ -21,6 +21,7 @@ Commands:
   down                     stop every process of the instance, keep its data
   clean                    stop and delete the instance's state (ledgers, keys, blobs)
   status [--json]          channel, chaincode and per hospital its endpoints and health
+  stop <component>...      stop single components, e.g. stop hospital3-peer hospital3-orderer ('up' restarts them)
   logs <component> [-f]    show a component's log, e.g. logs hospital1-peer
   deploy-chaincode         upgrade the chaincode in place with the next sequence
   register-user <hospital> <name> [--role R]
@@ -144,6 +145,18 @@ each component is running. --json prints a machine-readable document." "$@"
   if [[ "${1:-}" == "--json" ]]; then status_json; else print_summary; fi
 }
 
+cmd_stop() {
+  cmd_help_or "Usage: network/network.sh stop <component>...
+Stops single components (hospital<n>-{ca,orderer,peer,kubo,cluster,gateway}), e.g.
+to rehearse a hospital outage. 'network/network.sh up' starts them again." "$@"
+  (($#)) || die "name at least one component, e.g. hospital3-peer"
+  local c
+  for c in "$@"; do
+    [[ "$c" =~ ^hospital[0-9]+-(ca|orderer|peer|kubo|cluster|gateway|chaincode-s[0-9]+)$ ]] || die "unknown component '${c}'"
+    stop_process "$c"
+  done
+}
+
 cmd_logs() {
   cmd_help_or "Usage: network/network.sh logs <component> [-f]
 Components: hospital<n>-{ca,orderer,peer,kubo,cluster,gateway,chaincode-s<seq>}, configtxgen, peer-cli, osnadmin." "$@"
@@ -215,6 +228,7 @@ main() {
     clean) cmd_clean "$@" ;;
     status) cmd_status "$@" ;;
     logs) cmd_logs "$@" ;;
+    stop) cmd_stop "$@" ;;
     deploy-chaincode) cmd_deploy_chaincode "$@" ;;
     register-user) cmd_register_user "$@" ;;
     token) cmd_token "$@" ;;

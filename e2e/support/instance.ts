@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const networkScript = path.join(projectRoot, 'network', 'network.sh');
+
+/** The test network instance: its own name and ports, beside any dev network. */
+export const testInstance = {
+  name: process.env.EHR_TEST_INSTANCE ?? 'test',
+  portBase: process.env.EHR_TEST_PORT_BASE ?? '17000',
+};
+
+export interface HospitalStatus {
+  name: string;
+  mspId: string;
+  gatewayUrl: string;
+  stateDir: string;
+  peer: { endpoint: string; operations: string; state: string };
+  orderer: { endpoint: string; admin: string; state: string };
+  ca: { url: string; name: string; state: string };
+  kubo: { rpc: string; swarm: string; state: string };
+  cluster: { rest: string; proxy: string; state: string; peersSeen: number };
+}
+
+export interface InstanceStatus {
+  instance: string;
+  portBase: number;
+  stateDir: string;
+  channel: string;
+  chaincode: { name: string; sequence: number };
+  hospitals: HospitalStatus[];
+}
+
+/** Runs network.sh against the test instance; rejects with its output on failure. */
+export async function network(...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(
+      'bash',
+      [networkScript, '--instance', testInstance.name, '--port-base', testInstance.portBase, ...args],
+      { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024, env: process.env },
+    );
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`network.sh ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`, { cause: err });
+  }
+}
+
+export async function status(): Promise<InstanceStatus> {
+  return JSON.parse(await network('status', '--json')) as InstanceStatus;
+}
+
+export function hospital(s: InstanceStatus, n: number): HospitalStatus {
+  const h = s.hospitals.find((x) => x.name === `hospital${n}`);
+  if (!h) throw new Error(`hospital${n} missing from status`);
+  return h;
+}
+
+export function readSecret(file: string): string {
+  return readFileSync(file, 'utf8').trim();
+}

@@ -1,0 +1,154 @@
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { create, type KuboRPCClient } from 'kubo-rpc-client';
+import { hospital, network, readSecret, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
+import { eventually, toolPath } from '../support/tools.js';
+
+const run = promisify(execFile);
+
+interface PinStatus {
+  cid: string;
+  peer_map: Record<string, { peername: string; status: string }>;
+}
+
+function clusterAuth(h: HospitalStatus): string {
+  const pass = readSecret(path.join(h.stateDir, 'secrets', 'cluster-rest'));
+  return 'Basic ' + Buffer.from(`ehr-admin:${pass}`).toString('base64');
+}
+
+async function pinStatus(h: HospitalStatus, cid: string): Promise<PinStatus> {
+  const res = await fetch(`${h.cluster.rest}/pins/${cid}`, { headers: { authorization: clusterAuth(h) } });
+  if (!res.ok) throw new Error(`GET /pins/${cid}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as PinStatus;
+}
+
+function pinnedOn(s: PinStatus): string[] {
+  return Object.values(s.peer_map)
+    .filter((p) => p.status === 'pinned')
+    .map((p) => p.peername)
+    .sort();
+}
+
+async function catAll(client: KuboRPCClient, cid: string): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of client.cat(cid, { timeout: 60_000 })) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('IPFS private swarm and IPFS Cluster', () => {
+  let s: InstanceStatus;
+
+  beforeAll(async () => {
+    s = await status();
+  });
+
+  afterAll(async () => {
+    // Leave the shared instance whole for the suites after this one.
+    await network('up');
+  });
+
+  test('every hospital runs a Kubo node and a Cluster peer that sees the whole consortium', () => {
+    expect(s.hospitals).toHaveLength(3);
+    for (const h of s.hospitals) {
+      expect(h.kubo.state).toBe('running');
+      expect(h.cluster.state).toBe('running');
+      expect(h.cluster.peersSeen).toBe(3);
+      expect(new URL(h.kubo.rpc).hostname).toBe('127.0.0.1');
+      expect(new URL(h.cluster.rest).hostname).toBe('127.0.0.1');
+    }
+  });
+
+  test('the Cluster REST API refuses requests without credentials', async () => {
+    const res = await fetch(`${hospital(s, 1).cluster.rest}/id`);
+    expect(res.status).toBe(401);
+  });
+
+  test('bytes added through hospital 1 proxy are pinned on >= 2 Cluster peers and read back identically at hospital 3', async () => {
+    const h1 = hospital(s, 1);
+    const h3 = hospital(s, 3);
+    const blob = randomBytes(62_300);
+    const added = await create({ url: h1.cluster.proxy }).add(blob, { cidVersion: 1, rawLeaves: true, pin: true });
+    const cid = added.cid.toString();
+    expect(cid).toMatch(/^b[a-z2-7]+$/); // CIDv1, base32
+
+    const pinned = await eventually(`${cid} pinned on 2 peers`, async () => {
+      const p = pinnedOn(await pinStatus(h1, cid));
+      return p.length >= 2 ? p : undefined;
+    });
+    expect(pinned.length).toBeGreaterThanOrEqual(2);
+
+    const back = await catAll(create({ url: h3.kubo.rpc }), cid);
+    expect(sha256(back)).toBe(sha256(blob));
+  });
+
+  test('with hospital 2 Kubo and Cluster peer stopped, adds still reach replication 2 and earlier blobs stay readable', async () => {
+    const h1 = hospital(s, 1);
+    const h3 = hospital(s, 3);
+    const earlier = randomBytes(100_000);
+    const before = (await create({ url: h1.cluster.proxy }).add(earlier, { cidVersion: 1, rawLeaves: true })).cid.toString();
+    await eventually('earlier blob pinned on 3 peers', async () =>
+      pinnedOn(await pinStatus(h1, before)).length === 3 ? true : undefined,
+    );
+
+    await network('stop', 'hospital2-cluster', 'hospital2-kubo');
+
+    const during = randomBytes(62_300);
+    const cid = (await create({ url: h1.cluster.proxy }).add(during, { cidVersion: 1, rawLeaves: true })).cid.toString();
+    const pinned = await eventually(
+      `${cid} pinned on hospital1 and hospital3`,
+      async () => {
+        const p = pinnedOn(await pinStatus(h1, cid));
+        return p.length >= 2 ? p : undefined;
+      },
+      90_000,
+    );
+    expect(pinned).toEqual(['hospital1', 'hospital3']);
+
+    expect(sha256(await catAll(create({ url: h3.kubo.rpc }), before))).toBe(sha256(earlier));
+    expect(sha256(await catAll(create({ url: h3.kubo.rpc }), cid))).toBe(sha256(during));
+  });
+
+  test('a Kubo node outside the swarm key cannot connect to the consortium', async () => {
+    const h1 = hospital(s, 1);
+    const ipfs = toolPath('kubo_dir', 'ipfs');
+    const repo = mkdtempSync(path.join(tmpdir(), 'ehr-outsider-'));
+    const env = { ...process.env, IPFS_PATH: repo, LIBP2P_FORCE_PNET: '1' };
+    try {
+      await run(ipfs, ['init', '--empty-repo'], { env });
+      // A different pre-shared key: a well-formed swarm, just not ours.
+      writeFileSync(
+        path.join(repo, 'swarm.key'),
+        `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`,
+        { mode: 0o600 },
+      );
+      const outsiderApi = s.portBase + 95;
+      const cfg = JSON.parse(readFileSync(path.join(repo, 'config'), 'utf8'));
+      cfg.Addresses = { API: `/ip4/127.0.0.1/tcp/${outsiderApi}`, Gateway: [], Swarm: [`/ip4/127.0.0.1/tcp/${outsiderApi + 1}`] };
+      cfg.Bootstrap = [];
+      cfg.AutoConf = { Enabled: false };
+      cfg.DNS = { Resolvers: {} };
+      cfg.Routing = { Type: 'none', DelegatedRouters: [] };
+      cfg.Ipns = { ...cfg.Ipns, DelegatedPublishers: [] };
+      cfg.Swarm.Transports = { Network: { QUIC: false, WebTransport: false, WebRTCDirect: false, Websocket: false } };
+      writeFileSync(path.join(repo, 'config'), JSON.stringify(cfg));
+      const daemon = spawn(ipfs, ['daemon'], { env, stdio: 'ignore' });
+      try {
+        const outsider = create({ url: `http://127.0.0.1:${outsiderApi}` });
+        await eventually('outsider daemon', async () => (await outsider.id()).id);
+        const target = `${h1.kubo.swarm}/p2p/${(await create({ url: h1.kubo.rpc }).id()).id.toString()}`;
+        await expect(outsider.swarm.connect(target as never, { timeout: 10_000 })).rejects.toThrow();
+        expect(await outsider.swarm.peers()).toHaveLength(0);
+      } finally {
+        daemon.kill('SIGTERM');
+      }
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
