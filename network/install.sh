@@ -32,12 +32,13 @@ ensure_prerequisites() {
   command -v jq >/dev/null || missing+=("jq")
   command -v curl >/dev/null || missing+=("curl")
   command -v openssl >/dev/null || missing+=("openssl")
+  command -v envsubst >/dev/null || missing+=("gettext-base")
   if ((${#missing[@]} == 0)); then return 0; fi
   local pkgs=()
   for m in "${missing[@]}"; do
     case "$m" in
       gcc) pkgs+=(gcc libc6-dev) ;;
-      jq | curl | openssl) pkgs+=("$m") ;;
+      jq | curl | openssl | gettext-base) pkgs+=("$m") ;;
       *) die "missing ${m}: install Go from the Go project (https://go.dev/doc/install) and re-run" ;;
     esac
   done
