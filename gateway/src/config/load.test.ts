@@ -1,0 +1,90 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './errors.js';
+import { loadConfig, parseConfig } from './load.js';
+
+const minimal = {
+    hospital: { mspId: 'Hospital1MSP', name: 'Hospital 1' },
+    fabric: { peerEndpoint: 'localhost:7051', tlsRootCertPath: 'tls/ca.pem', certPath: 'id/cert.pem', keyPath: 'id/key.pem' },
+    keys: { encryptionPrivateKeyPath: 'keys/enc.key', encryptionPublicKeyPath: 'keys/enc.pub' },
+    auth: { jwtPublicKeyPath: 'keys/jwt.pub' },
+    events: { checkpointPath: 'state/checkpoint.json' },
+};
+
+describe('parseConfig', () => {
+    it('fills defaults for every optional section', () => {
+        const config = parseConfig(minimal, {}, '/srv/h1');
+        expect(config.server).toEqual({
+            host: '127.0.0.1',
+            port: 8080,
+            bodyLimitBytes: 2 * 1024 ** 3,
+            jsonLimitBytes: 1024 * 1024,
+            shutdownGraceMs: 10_000,
+            retryAfterSeconds: 5,
+        });
+        expect(config.fabric).toMatchObject({ channel: 'ehr', chaincode: 'ehr', deadlines: { evaluateMs: 5_000, commitStatusMs: 60_000 } });
+        expect(config.ipfs.kuboApiUrl).toBe('http://127.0.0.1:5001');
+        expect(config.auth.algorithms).toEqual(['ES256']);
+        expect(config.log.level).toBe('info');
+    });
+
+    it('resolves relative paths against the base directory and keeps absolute ones', () => {
+        const config = parseConfig({ ...minimal, auth: { jwtPublicKeyPath: '/etc/jwt.pub' } }, {}, '/srv/h1');
+        expect(config.fabric.tlsRootCertPath).toBe('/srv/h1/tls/ca.pem');
+        expect(config.auth.jwtPublicKeyPath).toBe('/etc/jwt.pub');
+    });
+
+    it('applies environment overrides', () => {
+        const config = parseConfig(minimal, { EHR_GATEWAY_PORT: '9000', EHR_GATEWAY_HOST: '0.0.0.0', EHR_GATEWAY_KUBO_API_URL: 'http://10.0.0.2:5001' });
+        expect(config.server.port).toBe(9000);
+        expect(config.server.host).toBe('0.0.0.0');
+        expect(config.ipfs.kuboApiUrl).toBe('http://10.0.0.2:5001');
+    });
+
+    it('lists every invalid field at once', () => {
+        const bad = {
+            ...minimal,
+            server: { port: 70000 },
+            hospital: {},
+            fabric: { ...minimal.fabric, peerEndpoint: 'no-port' },
+            ipfs: { kuboApiUrl: 'ftp://x', replicationMin: 4, replicationMax: 3 },
+        };
+        let error: unknown;
+        try {
+            parseConfig(bad, { EHR_GATEWAY_BODY_LIMIT_BYTES: 'lots' });
+        } catch (err) {
+            error = err;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        const fields = (error as ConfigError).issues.map((issue) => issue.split(':')[0]);
+        expect(fields).toEqual(
+            expect.arrayContaining(['server.port', 'server.bodyLimitBytes', 'hospital.mspId', 'fabric.peerEndpoint', 'ipfs.kuboApiUrl']),
+        );
+        expect((error as Error).message).toContain('server.port');
+    });
+
+    it('rejects a non-object', () => {
+        expect(() => parseConfig('nope')).toThrow(ConfigError);
+    });
+});
+
+describe('loadConfig', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ehr-config-'));
+
+    it('reads the file named by EHR_GATEWAY_CONFIG', () => {
+        const file = join(dir, 'gateway.json');
+        writeFileSync(file, JSON.stringify(minimal));
+        const config = loadConfig({ EHR_GATEWAY_CONFIG: file });
+        expect(config.hospital.mspId).toBe('Hospital1MSP');
+        expect(config.keys.encryptionPrivateKeyPath).toBe(join(dir, 'keys/enc.key'));
+    });
+
+    it('explains a missing variable, a missing file and malformed JSON', () => {
+        expect(() => loadConfig({})).toThrow(/EHR_GATEWAY_CONFIG/);
+        expect(() => loadConfig({ EHR_GATEWAY_CONFIG: join(dir, 'absent.json') })).toThrow(/cannot read/);
+        const broken = join(dir, 'broken.json');
+        writeFileSync(broken, '{');
+        expect(() => loadConfig({ EHR_GATEWAY_CONFIG: broken })).toThrow(/not valid JSON/);
+    });
+});

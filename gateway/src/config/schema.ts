@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const GiB = 1024 ** 3;
+
+/**
+ * The gateway's configuration schema. Relative paths resolve against the directory of the
+ * configuration file, so an instance directory can be moved as a whole.
+ */
+export function configSchema(baseDir: string) {
+    const filePath = z.string().min(1).transform((p) => resolve(baseDir, p));
+    const millis = z.number().int().positive();
+    const url = z.url({ protocol: /^https?$/ });
+    const port = z.number().int().min(0).max(65535);
+
+    const server = z.object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8080),
+        /** Largest document accepted by the upload route. */
+        bodyLimitBytes: z.number().int().positive().default(2 * GiB),
+        /** Largest JSON body of every other route. */
+        jsonLimitBytes: z.number().int().positive().default(1024 * 1024),
+        shutdownGraceMs: millis.default(10_000),
+        /** Retry-After (seconds) sent with 503s. */
+        retryAfterSeconds: z.number().int().positive().default(5),
+    });
+
+    const hospital = z.object({
+        mspId: z.string().regex(/^[A-Za-z0-9.-]+$/, 'MSP ID of letters, digits, dots and dashes'),
+        name: z.string().min(1).optional(),
+    });
+
+    const fabric = z.object({
+        peerEndpoint: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port'),
+        /** TLS server name override when the endpoint address differs from the peer's certificate. */
+        peerHostAlias: z.string().min(1).optional(),
+        tlsRootCertPath: filePath,
+        certPath: filePath,
+        keyPath: filePath,
+        channel: z.string().min(1).default('ehr'),
+        chaincode: z.string().min(1).default('ehr'),
+        deadlines: z
+            .object({
+                evaluateMs: millis.default(5_000),
+                endorseMs: millis.default(15_000),
+                submitMs: millis.default(5_000),
+                commitStatusMs: millis.default(60_000),
+            })
+            .prefault({}),
+    });
+
+    const ipfs = z.object({
+        kuboApiUrl: url.default('http://127.0.0.1:5001'),
+        clusterProxyUrl: url.default('http://127.0.0.1:9095'),
+        clusterRestUrl: url.default('http://127.0.0.1:9094'),
+        /** File holding `user:password` for Cluster's REST API; a path so the secret stays out of the config. */
+        clusterBasicAuthPath: filePath.optional(),
+        replicationMin: z.number().int().positive().default(2),
+        replicationMax: z.number().int().positive().default(3),
+        timeoutMs: millis.default(30_000),
+    });
+
+    const keys = z.object({
+        encryptionPrivateKeyPath: filePath,
+        encryptionPublicKeyPath: filePath,
+    });
+
+    const auth = z.object({
+        jwtPublicKeyPath: filePath,
+        issuer: z.string().min(1).optional(),
+        audience: z.string().min(1).optional(),
+        algorithms: z.array(z.enum(['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'])).min(1).default(['ES256']),
+        clockToleranceSeconds: z.number().int().min(0).default(5),
+    });
+
+    const events = z.object({
+        checkpointPath: filePath,
+    });
+
+    const log = z.object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    });
+
+    return z
+        .object({
+            server: server.prefault({}),
+            hospital,
+            fabric,
+            ipfs: ipfs.prefault({}),
+            keys,
+            auth,
+            events,
+            log: log.prefault({}),
+        })
+        .superRefine((config, ctx) => {
+            if (config.ipfs.replicationMin > config.ipfs.replicationMax) {
+                ctx.addIssue({ code: 'custom', path: ['ipfs', 'replicationMin'], message: 'must not exceed replicationMax' });
+            }
+        });
+}
+
+export type GatewayConfig = z.output<ReturnType<typeof configSchema>>;
+export type GatewayConfigInput = z.input<ReturnType<typeof configSchema>>;

@@ -1,0 +1,6 @@
+export { type BlobHead, type BlobMetadata, type BlobTrailer, DATA_KEY_LENGTH, SEGMENT_SIZE } from './blob-format.js';
+export { DecryptStream, decryptStream } from './decrypt-stream.js';
+export { EncryptStream, encryptStream } from './encrypt-stream.js';
+export { DecryptionError } from './errors.js';
+export { type KeyPairPem, type WrapContext, generateEncryptionKeyPair, unwrapKey, wrapKey } from './key-wrap.js';
+export { newDataKey } from './data-key.js';
