@@ -1,0 +1,95 @@
+import express from 'express';
+import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
+import { pino } from 'pino';
+import request from 'supertest';
+import { errorHandler } from '../http/error-handler.js';
+import { requestId } from '../observability/request-id.js';
+import { actorOf, authenticate, requireRole } from './middleware.js';
+import { createTokenVerifier } from './token-verifier.js';
+
+describe('authenticate / requireRole', () => {
+    let signingKey: CryptoKey;
+    let app: express.Express;
+
+    async function token(claims: Record<string, unknown>, options: { key?: CryptoKey; exp?: string | number; alg?: string; iss?: string } = {}) {
+        const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? 'ES256' }).setIssuedAt().setIssuer(options.iss ?? 'hospital1-idp');
+        if (options.exp !== undefined) jwt.setExpirationTime(options.exp);
+        else jwt.setExpirationTime('5m');
+        return jwt.sign(options.key ?? signingKey);
+    }
+
+    beforeAll(async () => {
+        const pair = await generateKeyPair('ES256', { extractable: true });
+        signingKey = pair.privateKey;
+        const { exportSPKI } = await import('jose');
+        const verify = createTokenVerifier({ publicKey: await exportSPKI(pair.publicKey), algorithms: ['ES256'], issuer: 'hospital1-idp' });
+        app = express();
+        app.use(requestId());
+        app.get('/who', authenticate(verify), (_req, res) => {
+            res.json(actorOf(res));
+        });
+        app.get('/clinical', authenticate(verify), requireRole('clinician', 'admin'), (_req, res) => {
+            res.json({ ok: true });
+        });
+        app.use(errorHandler({ logger: pino({ level: 'silent' }), retryAfterSeconds: 1 }));
+    });
+
+    it('accepts a valid token and exposes the actor', async () => {
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${await token({ sub: 'dr-1', role: 'clinician' })}`);
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ id: 'dr-1', role: 'clinician' });
+    });
+
+    it.each([
+        ['no header', undefined],
+        ['a non-bearer scheme', 'Basic dXNlcjpwYXNz'],
+        ['garbage', 'Bearer not-a-jwt'],
+    ])('answers 401 problem+json for %s', async (_name, header) => {
+        const req = request(app).get('/who');
+        const res = await (header ? req.set('Authorization', header) : req);
+        expect(res.status).toBe(401);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+        expect(res.body).toMatchObject({ status: 401, title: 'Unauthorized', type: expect.any(String), detail: expect.any(String), requestId: expect.any(String) });
+    });
+
+    it('answers 401 for an expired token', async () => {
+        const expired = await token({ sub: 'dr-1', role: 'clinician' }, { exp: Math.floor(Date.now() / 1000) - 3600 });
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${expired}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toBe('token expired');
+    });
+
+    it('answers 401 for a token signed by another key', async () => {
+        const other = await generateKeyPair('ES256');
+        const forged = await token({ sub: 'dr-1', role: 'admin' }, { key: other.privateKey });
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${forged}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toBe('token signature invalid');
+    });
+
+    it('answers 401 for a token without exp, with an unknown role, or from another issuer', async () => {
+        const noExp = await new SignJWT({ sub: 'dr-1', role: 'clinician' }).setProtectedHeader({ alg: 'ES256' }).setIssuer('hospital1-idp').sign(signingKey);
+        const badRole = await token({ sub: 'dr-1', role: 'superuser' });
+        const otherIssuer = await token({ sub: 'dr-1', role: 'clinician' }, { iss: 'elsewhere' });
+        for (const jwt of [noExp, badRole, otherIssuer]) {
+            const res = await request(app).get('/who').set('Authorization', `Bearer ${jwt}`);
+            expect(res.status).toBe(401);
+        }
+    });
+
+    it('answers 401 for an unsigned (alg none) token', async () => {
+        const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+        const body = Buffer.from(JSON.stringify({ sub: 'x', role: 'admin', exp: 9999999999 })).toString('base64url');
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${header}.${body}.x`);
+        expect(res.status).toBe(401);
+    });
+
+    it('answers 403 for a role not allowed', async () => {
+        const res = await request(app).get('/clinical').set('Authorization', `Bearer ${await token({ sub: 'p-1', role: 'patient' })}`);
+        expect(res.status).toBe(403);
+        expect(res.body).toMatchObject({ status: 403, title: 'Forbidden' });
+        const ok = await request(app).get('/clinical').set('Authorization', `Bearer ${await token({ sub: 'a-1', role: 'admin' })}`);
+        expect(ok.status).toBe(200);
+    });
+});

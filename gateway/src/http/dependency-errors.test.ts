@@ -1,0 +1,58 @@
+import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
+import { EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
+import { DependencyUnavailableError } from '../ports.js';
+import { chaincodeMessage, problemFromDependencyError } from './dependency-errors.js';
+import { ServiceUnavailableError } from './problem.js';
+
+function serviceError(code: number) {
+    return Object.assign(new Error('grpc'), { code, details: 'x', metadata: new Metadata() });
+}
+
+function endorseError(peerMessage: string, code = grpcStatus.ABORTED) {
+    return new EndorseError({
+        code,
+        details: [{ address: 'peer0.hospital2:7051', mspId: 'Hospital2MSP', message: peerMessage }],
+        cause: serviceError(code),
+        transactionId: 'tx-1',
+        message: '10 ABORTED: failed to endorse transaction, see attached details for more info',
+    });
+}
+
+describe('problemFromDependencyError', () => {
+    it.each([
+        ['INVALID_ARGUMENT: purposes must not be empty', 400],
+        ['FORBIDDEN: no active consent', 403],
+        ['NOT_FOUND: record r1', 404],
+        ['CONFLICT: patient exists', 409],
+        ['GONE: record erased', 410],
+    ])('maps the chaincode message "%s" in endorsement details to %i', (message, status) => {
+        const problem = problemFromDependencyError(endorseError(`chaincode response 500, ${message}`), 5);
+        expect(problem?.status).toBe(status);
+        expect(problem?.detail).toBe(message.slice(message.indexOf(':') + 2));
+        expect(problem?.cause).toBeInstanceOf(EndorseError);
+    });
+
+    it('finds a coded message in a plain error or its cause', () => {
+        expect(chaincodeMessage(new Error('wrapped', { cause: new Error('NOT_FOUND: x') }))).toEqual({ code: 'NOT_FOUND', detail: 'x' });
+        expect(problemFromDependencyError(new Error('CONFLICT: dup'), 5)?.status).toBe(409);
+    });
+
+    it.each([grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED])('maps gRPC code %i to 503 with Retry-After', (code) => {
+        const err = new GatewayError({ code, details: [], cause: serviceError(code), message: 'down' });
+        const problem = problemFromDependencyError(err, 7);
+        expect(problem).toBeInstanceOf(ServiceUnavailableError);
+        expect(problem?.headers['Retry-After']).toBe('7');
+        expect(problem?.extensions.dependency).toBe('fabric');
+    });
+
+    it('maps IPFS connection failures and explicit unavailability to 503', () => {
+        const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+        expect(problemFromDependencyError(new Error('adding failed', { cause: refused }), 5)?.status).toBe(503);
+        expect(problemFromDependencyError(new DependencyUnavailableError('cluster', 'no answer'), 5)?.extensions.dependency).toBe('cluster');
+    });
+
+    it('leaves unknown errors alone', () => {
+        expect(problemFromDependencyError(new Error('boom'), 5)).toBeUndefined();
+        expect(problemFromDependencyError(endorseError('some other failure', grpcStatus.ABORTED), 5)).toBeUndefined();
+    });
+});

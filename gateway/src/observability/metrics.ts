@@ -1,0 +1,79 @@
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** The gateway's Prometheus metrics, in a registry of its own (no global state between tests). */
+export class Metrics {
+    readonly registry = new Registry();
+    readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+    readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+    readonly fabricDuration: Histogram<'operation' | 'outcome'>;
+    readonly ipfsDuration: Histogram<'operation' | 'outcome'>;
+
+    constructor(options: { defaultMetrics?: boolean } = {}) {
+        if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+        this.httpRequests = new Counter({
+            name: 'ehr_http_requests_total',
+            help: 'HTTP requests by route template and status',
+            labelNames: ['method', 'route', 'status'],
+            registers: [this.registry],
+        });
+        this.httpDuration = new Histogram({
+            name: 'ehr_http_request_duration_seconds',
+            help: 'HTTP request latency by route template and status',
+            labelNames: ['method', 'route', 'status'],
+            buckets: LATENCY_BUCKETS,
+            registers: [this.registry],
+        });
+        this.fabricDuration = new Histogram({
+            name: 'ehr_fabric_call_duration_seconds',
+            help: 'Ledger (Fabric) call latency by operation and outcome',
+            labelNames: ['operation', 'outcome'],
+            buckets: LATENCY_BUCKETS,
+            registers: [this.registry],
+        });
+        this.ipfsDuration = new Histogram({
+            name: 'ehr_ipfs_call_duration_seconds',
+            help: 'Blob store (IPFS) call latency by operation and outcome',
+            labelNames: ['operation', 'outcome'],
+            buckets: LATENCY_BUCKETS,
+            registers: [this.registry],
+        });
+    }
+
+    timeFabric<T>(operation: string, call: () => Promise<T>): Promise<T> {
+        return timed(this.fabricDuration, operation, call);
+    }
+
+    timeIpfs<T>(operation: string, call: () => Promise<T>): Promise<T> {
+        return timed(this.ipfsDuration, operation, call);
+    }
+
+    /** Counts and times every request by its route template, never by its concrete path (bounded cardinality). */
+    middleware(): RequestHandler {
+        return (req, res, next) => {
+            const end = this.httpDuration.startTimer();
+            res.once('finish', () => {
+                const route = req.route ? req.baseUrl + String((req.route as { path: unknown }).path) : 'unmatched';
+                const labels = { method: req.method, route, status: String(res.statusCode) };
+                end(labels);
+                this.httpRequests.inc(labels);
+            });
+            next();
+        };
+    }
+}
+
+/** Times a call into a histogram labelled by operation and outcome (ok or error). */
+export async function timed<T>(histogram: Histogram<'operation' | 'outcome'>, operation: string, call: () => Promise<T>): Promise<T> {
+    const end = histogram.startTimer({ operation });
+    try {
+        const result = await call();
+        end({ outcome: 'ok' });
+        return result;
+    } catch (err) {
+        end({ outcome: 'error' });
+        throw err;
+    }
+}

@@ -1,0 +1,165 @@
+/*
+ * The gateway's two dependencies, as interfaces. The services depend only on these; the
+ * Fabric adapter (fabric/) and the IPFS adapter (ipfs/) implement them, and the tests use
+ * in-memory fakes (testing/).
+ *
+ * Error contract for implementations:
+ *  - a chaincode rejection keeps its coded message (`INVALID_ARGUMENT: ...`, `FORBIDDEN: ...`,
+ *    `NOT_FOUND: ...`, `CONFLICT: ...`, `GONE: ...`) somewhere in the thrown error: as its
+ *    message, or in a fabric-gateway error's `details[].message`; http/ledger-errors.ts maps it;
+ *  - an unreachable or timed-out dependency throws DependencyUnavailableError (or lets the
+ *    gRPC UNAVAILABLE / DEADLINE_EXCEEDED error, or the network error, through): that maps to
+ *    503 with Retry-After.
+ *
+ * Every write resolves only after the transaction is committed (submit + commit status), so
+ * the service layer can rely on "returned" meaning "on the ledger".
+ */
+import type {
+    AccessRequest,
+    Actor,
+    AuditEvent,
+    Category,
+    Committed,
+    ComponentHealth,
+    Consent,
+    Hospital,
+    Patient,
+    Purpose,
+    RecordMeta,
+    Scope,
+} from './domain.js';
+
+export interface NewRecord {
+    /** Chosen by the gateway (UUID): chaincode must stay deterministic across endorsers. */
+    recordId: string;
+    patientId: string;
+    cid: string;
+    /** Ciphertext bytes. */
+    size: number;
+    category: Category;
+    supersedes?: string;
+}
+
+export interface NewConsent {
+    patientId: string;
+    grantee: string;
+    scope: Scope;
+    purposes: Purpose[];
+    expiresAt?: string;
+}
+
+export interface NewAccessRequest {
+    patientId: string;
+    purpose: Purpose;
+    scope: Scope;
+    reason: string;
+}
+
+export interface AccessLogged extends Committed {
+    /** What allowed the access: a consentId, `custodian` or `home`. */
+    basis: string;
+}
+
+export interface TransactionLocation {
+    txId: string;
+    blockNumber: number;
+}
+
+export interface Ledger {
+    /** Consortium members with their encryption keys. */
+    listHospitals(): Promise<Hospital[]>;
+
+    /** Registers a patient pseudonym with this hospital as home; CONFLICT when it exists. */
+    registerPatient(actor: Actor, patientId: string): Promise<Patient & Committed>;
+    /** NOT_FOUND when unknown. */
+    getPatient(actor: Actor, patientId: string): Promise<Patient>;
+
+    /**
+     * Creates a record with this hospital as custodian. `envelopes` maps mspId to the wrapped
+     * data key and must travel as transient data; the adapter names those orgs as endorsers
+     * (an implicit collection needs its owner's endorsement).
+     */
+    createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>): Promise<RecordMeta & Committed>;
+    /** NOT_FOUND when unknown; FORBIDDEN when the caller may not see it. Erased records are returned with status `erased`. */
+    getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
+    /** Records of the patient that the caller may see. */
+    listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
+    /** The transaction that created the record, with its block (for auditors' verification). */
+    locateRecord(actor: Actor, recordId: string): Promise<TransactionLocation>;
+    /** Marks the record erased (custodian or home hospital, patient actor). */
+    eraseRecord(actor: Actor, recordId: string): Promise<RecordMeta & Committed>;
+
+    /**
+     * Logs a disclosure and resolves once it is committed: audit before disclosure. Rejects
+     * with FORBIDDEN when no basis allows it, GONE when erased.
+     */
+    logAccess(actor: Actor, recordId: string, purpose: Purpose): Promise<AccessLogged>;
+    /**
+     * This hospital's envelope for the record, read from its own implicit collection
+     * (evaluate on its own peer); `undefined` when access is allowed but the custodian has not
+     * delivered it yet.
+     */
+    readEnvelope(actor: Actor, recordId: string, purpose: Purpose): Promise<string | undefined>;
+
+    grantConsent(actor: Actor, consent: NewConsent): Promise<Consent & Committed>;
+    revokeConsent(actor: Actor, consentId: string): Promise<Consent & Committed>;
+    listConsents(actor: Actor, patientId: string): Promise<Consent[]>;
+
+    createRequest(actor: Actor, request: NewAccessRequest): Promise<AccessRequest & Committed>;
+    listRequests(actor: Actor, patientId: string): Promise<AccessRequest[]>;
+    /** Approval creates the consent (purpose and scope of the request); `expiresAt` only on approve. */
+    decideRequest(
+        actor: Actor,
+        requestId: string,
+        decision: 'approve' | 'reject',
+        options?: { expiresAt?: string },
+    ): Promise<AccessRequest & Committed>;
+
+    auditRecord(actor: Actor, recordId: string): Promise<AuditEvent[]>;
+    auditPatient(actor: Actor, patientId: string): Promise<AuditEvent[]>;
+
+    /** One entry, named `fabric`. Must not throw. */
+    health(): Promise<ComponentHealth[]>;
+}
+
+export interface StoredBlob {
+    cid: string;
+    /** Ciphertext bytes stored. */
+    size: number;
+}
+
+export interface PinLocation {
+    peerId: string;
+    peerName: string;
+    /** Cluster's pin status on that peer, e.g. `pinned`, `pinning`. */
+    status: string;
+}
+
+export interface BlobStore {
+    /** Streams the blob in (pinned with the cluster's replication); never buffers it whole. */
+    add(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob>;
+    /** Streams the blob out of the hospital's own node. */
+    cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+    pins(cid: string): Promise<PinLocation[]>;
+    unpin(cid: string): Promise<void>;
+    /** Entries named `kubo` and `cluster`. Must not throw. */
+    health(): Promise<ComponentHealth[]>;
+}
+
+/** This hospital's identity and keys, as the services need them. */
+export interface HospitalIdentity {
+    mspId: string;
+    /** PKCS#8 PEM of the encryption private key; it never leaves the gateway. */
+    encryptionPrivateKey: string;
+}
+
+/** Thrown by adapters when a dependency cannot be reached or does not answer in time. */
+export class DependencyUnavailableError extends Error {
+    readonly dependency: string;
+
+    constructor(dependency: string, message: string, options?: ErrorOptions) {
+        super(message, options);
+        this.name = 'DependencyUnavailableError';
+        this.dependency = dependency;
+    }
+}
