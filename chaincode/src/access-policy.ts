@@ -1,0 +1,89 @@
+// The one access rule every read, log and delivery goes through (DESIGN §4):
+// custodian, the patient's home hospital, or an active, unexpired consent whose
+// scope covers the record and whose purposes include the stated purpose.
+import type { Context } from 'fabric-contract-api';
+import { forbidden, gone } from './errors';
+import { requirePatient, requireRecord } from './lookups';
+import type { Consent, Patient, RecordMeta, Scope } from './model';
+import { fromBytes, KEY, scan, txTime } from './state';
+import type { Purpose } from './vocabulary';
+
+export type Basis = 'custodian' | 'home' | string; // otherwise a consentId
+
+export function scopeCovers(scope: Scope, recordId: string, record: RecordMeta): boolean {
+  switch (scope.type) {
+    case 'all':
+      return true;
+    case 'categories':
+      return scope.categories.includes(record.category);
+    case 'recordIds':
+      return scope.recordIds.includes(recordId);
+  }
+}
+
+/** Expiry is judged against the transaction timestamp so every endorser agrees. */
+export function consentInForce(consent: Consent, now: string): boolean {
+  return consent.status === 'active' && (consent.expiresAt === null || Date.parse(consent.expiresAt) > Date.parse(now));
+}
+
+export interface ConsentRow {
+  consentId: string;
+  consent: Consent;
+}
+
+/** The patient's consents, optionally only those for one grantee, via the patient~grantee~consent index. */
+export async function consentsOf(ctx: Context, patientId: string, grantee?: string): Promise<ConsentRow[]> {
+  const rows = await scan(ctx, KEY.patientConsent, grantee === undefined ? [patientId] : [patientId, grantee]);
+  const out: ConsentRow[] = [];
+  for (const row of rows) {
+    const consentId = row.attributes[2];
+    const bytes = await ctx.stub.getState(ctx.stub.createCompositeKey(KEY.consent, [consentId]));
+    if (bytes && bytes.length > 0) out.push({ consentId, consent: fromBytes<Consent>(bytes) });
+  }
+  return out;
+}
+
+/**
+ * The basis on which mspId may access the record for purpose (any purpose when null),
+ * or null. Erasure is checked by the caller: it is GONE, not a denial.
+ */
+export async function accessBasis(
+  ctx: Context,
+  recordId: string,
+  record: RecordMeta,
+  patient: Patient,
+  mspId: string,
+  purpose: Purpose | null,
+): Promise<Basis | null> {
+  if (record.custodian === mspId) return 'custodian';
+  if (patient.homeHospital === mspId) return 'home';
+  const now = txTime(ctx);
+  for (const { consentId, consent } of await consentsOf(ctx, record.patientId, mspId)) {
+    if (!consentInForce(consent, now) || !scopeCovers(consent.scope, recordId, record)) continue;
+    if (purpose === null || consent.purposes.includes(purpose)) return consentId;
+  }
+  return null;
+}
+
+export interface Granted {
+  record: RecordMeta;
+  patient: Patient;
+  basis: Basis;
+}
+
+/** NOT_FOUND, then GONE for erased records, then FORBIDDEN without a basis. */
+export async function requireAccess(
+  ctx: Context,
+  recordId: string,
+  mspId: string,
+  purpose: Purpose | null,
+): Promise<Granted> {
+  const record = await requireRecord(ctx, recordId);
+  if (record.status === 'erased') throw gone(`record ${recordId} has been erased`);
+  const patient = await requirePatient(ctx, record.patientId);
+  const basis = await accessBasis(ctx, recordId, record, patient, mspId, purpose);
+  if (basis === null) {
+    throw forbidden(`${mspId} has no access to record ${recordId}${purpose ? ` for purpose ${purpose}` : ''}`);
+  }
+  return { record, patient, basis };
+}

@@ -1,0 +1,62 @@
+import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
+import { accessEntries, chronological, consentEntries, patientEntries, recordEntries, requestEntries } from '../audit-trail';
+import { forbidden } from '../errors';
+import { caller } from '../identity';
+import { requirePatient, requireRecord } from '../lookups';
+import type { Actor, Patient } from '../model';
+import { KEY, scan } from '../state';
+import * as v from '../validate';
+
+/** Auditor identities, gateways acting for an auditor, or the patient through the home hospital. */
+function requireAuditReader(ctx: Context, who: Actor, patientId: string, patient: Patient): void {
+  const c = caller(ctx);
+  if (c.role === 'auditor') return;
+  if (c.role === 'gateway' && who.role === 'auditor') return;
+  if (c.role === 'gateway' && who.role === 'patient' && who.id === patientId && patient.homeHospital === c.mspId) return;
+  throw forbidden('audit trails are for auditors and for the patient through the home hospital');
+}
+
+async function hospitalIds(ctx: Context): Promise<string[]> {
+  return (await scan(ctx, KEY.hospital, [])).map((r) => r.attributes[0]);
+}
+
+@Info({ title: 'Audit', description: 'Who did what to which record, when, under which consent' })
+export class AuditContract extends Contract {
+  constructor() {
+    super('Audit');
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  public async RecordHistory(ctx: Context, recordId: string, actor: string): Promise<string> {
+    const id = v.uuid(recordId, 'recordId');
+    const who = v.actor(actor);
+    const record = await requireRecord(ctx, id);
+    const patient = await requirePatient(ctx, record.patientId);
+    requireAuditReader(ctx, who, record.patientId, patient);
+    const entries = [
+      ...(await recordEntries(ctx, id, await hospitalIds(ctx))),
+      ...(await consentEntries(ctx, record.patientId, patient.homeHospital, { recordId: id, record })),
+      ...(await accessEntries(ctx, record.patientId, id)),
+    ];
+    return JSON.stringify({ recordId: id, patientId: record.patientId, entries: chronological(entries) });
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  public async PatientHistory(ctx: Context, patientId: string, actor: string): Promise<string> {
+    const pid = v.patientId(patientId);
+    const who = v.actor(actor);
+    const patient = await requirePatient(ctx, pid);
+    requireAuditReader(ctx, who, pid, patient);
+    const hospitals = await hospitalIds(ctx);
+    const entries = [...(await patientEntries(ctx, pid))];
+    for (const row of await scan(ctx, KEY.patientRecord, [pid])) {
+      entries.push(...(await recordEntries(ctx, row.attributes[1], hospitals)));
+    }
+    entries.push(...(await consentEntries(ctx, pid, patient.homeHospital)));
+    entries.push(...(await requestEntries(ctx, pid, patient.homeHospital)));
+    entries.push(...(await accessEntries(ctx, pid)));
+    return JSON.stringify({ patientId: pid, entries: chronological(entries) });
+  }
+}

@@ -1,0 +1,40 @@
+import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
+import { conflict, forbidden } from '../errors';
+import { emit } from '../events';
+import { requireRole } from '../identity';
+import { requirePatient } from '../lookups';
+import type { Patient } from '../model';
+import { exists, key, KEY, putJson, txTime } from '../state';
+import * as v from '../validate';
+
+@Info({ title: 'Patients', description: 'Patient pseudonyms and their home hospital' })
+export class PatientsContract extends Contract {
+  constructor() {
+    super('Patients');
+  }
+
+  /** The calling hospital becomes the home hospital: the one that answers for the patient's consent. */
+  @Transaction()
+  @Returns('string')
+  public async RegisterPatient(ctx: Context, patientId: string, actor: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const id = v.patientId(patientId);
+    const who = v.actor(actor);
+    if (who.role !== 'clinician' && who.role !== 'admin') {
+      throw forbidden('patients are registered by a clinician or an admin');
+    }
+    const k = key(ctx, KEY.patient, id);
+    if (await exists(ctx, k)) throw conflict(`patient ${id} already exists`);
+    const patient: Patient = { homeHospital: mspId, registeredAt: txTime(ctx) };
+    await putJson(ctx, k, patient);
+    emit(ctx, 'PatientRegistered', { patientId: id, homeHospital: mspId });
+    return JSON.stringify({ patientId: id, ...patient });
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  public async GetPatient(ctx: Context, patientId: string): Promise<string> {
+    const id = v.patientId(patientId);
+    return JSON.stringify({ patientId: id, ...(await requirePatient(ctx, id)) });
+  }
+}

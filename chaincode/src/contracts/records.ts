@@ -1,0 +1,138 @@
+import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
+import { accessBasis } from '../access-policy';
+import { conflict, forbidden, gone, invalid, notFound } from '../errors';
+import { emit } from '../events';
+import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../envelopes';
+import { requireRole } from '../identity';
+import { getHospital, requirePatient, requireRecord } from '../lookups';
+import type { RecordMeta } from '../model';
+import { exists, key, KEY, putIndex, putJson, scan, txTime } from '../state';
+import * as v from '../validate';
+
+export interface RecordView extends RecordMeta {
+  recordId: string;
+}
+
+@Info({ title: 'Records', description: 'Metadata of encrypted documents stored in IPFS' })
+export class RecordsContract extends Contract {
+  constructor() {
+    super('Records');
+  }
+
+  /**
+   * Envelopes come only from the transient field "envelopes" so data keys never
+   * enter the public transaction. The custodian's and the home hospital's are
+   * mandatory; others only for hospitals that already hold a covering consent.
+   */
+  @Transaction()
+  @Returns('string')
+  public async CreateRecord(
+    ctx: Context,
+    recordId: string,
+    patientId: string,
+    cid: string,
+    size: string,
+    category: string,
+    supersedes: string,
+    actor: string,
+  ): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const id = v.uuid(recordId, 'recordId');
+    const who = v.actor(actor);
+    if (who.role !== 'clinician') throw forbidden('records are stored by a clinician');
+    const record: RecordMeta = {
+      patientId: v.patientId(patientId),
+      custodian: mspId,
+      cid: v.cid(cid),
+      size: v.size(size),
+      category: v.category(category),
+      supersedes: v.optional(supersedes, 'supersedes', v.uuid),
+      status: 'active',
+      createdAt: txTime(ctx),
+      createdBy: who.id,
+    };
+    const envelopes = transientEnvelopes(ctx);
+
+    if (await exists(ctx, key(ctx, KEY.record, id))) throw conflict(`record ${id} already exists`);
+    const patient = await requirePatient(ctx, record.patientId);
+    for (const required of new Set([mspId, patient.homeHospital])) {
+      if (!envelopes.has(required)) throw invalid(`an envelope for ${required} is required`);
+    }
+    for (const target of envelopes.keys()) {
+      if (!(await getHospital(ctx, target))) throw notFound(`hospital ${target} is not registered`);
+      if ((await accessBasis(ctx, id, record, patient, target, null)) === null) {
+        throw forbidden(`${target} has no access to this record, so it may not hold an envelope`);
+      }
+    }
+    if (record.supersedes !== null) {
+      if (record.supersedes === id) throw invalid('a record cannot supersede itself');
+      const previous = await requireRecord(ctx, record.supersedes);
+      if (previous.patientId !== record.patientId) throw invalid('supersedes names another patient\'s record');
+      if (previous.status === 'erased') throw gone(`record ${record.supersedes} has been erased`);
+      if (previous.custodian !== mspId && patient.homeHospital !== mspId) {
+        throw forbidden('only the custodian or the home hospital may supersede a record');
+      }
+    }
+
+    await putJson(ctx, key(ctx, KEY.record, id), record);
+    await putIndex(ctx, KEY.patientRecord, record.patientId, id);
+    const holders = [...envelopes.keys()].sort();
+    for (const target of holders) await storeEnvelope(ctx, id, target, envelopes.get(target) as string, mspId);
+    emit(ctx, 'RecordCreated', { recordId: id, patientId: record.patientId, custodian: mspId, holders });
+    return JSON.stringify({ recordId: id, ...record });
+  }
+
+  @Transaction(false)
+  @Returns('string')
+  public async GetRecord(ctx: Context, recordId: string): Promise<string> {
+    const id = v.uuid(recordId, 'recordId');
+    return JSON.stringify({ recordId: id, ...(await requireRecord(ctx, id)) });
+  }
+
+  /**
+   * With purpose '': every record of the patient, each with "access" = the caller's
+   * basis for any purpose (null when none or erased). With a purpose: only the
+   * active records the caller may open for that purpose.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async ListRecords(ctx: Context, patientId: string, purpose: string): Promise<string> {
+    const id = v.patientId(patientId);
+    const p = v.optional(purpose, 'purpose', v.purpose);
+    const mspId = ctx.clientIdentity.getMSPID();
+    const patient = await requirePatient(ctx, id);
+    const out: (RecordView & { access: string | null })[] = [];
+    for (const row of await scan(ctx, KEY.patientRecord, [id])) {
+      const recordId = row.attributes[1];
+      const record = await requireRecord(ctx, recordId);
+      const basis = record.status === 'erased' ? null : await accessBasis(ctx, recordId, record, patient, mspId, p);
+      if (p !== null && basis === null) continue;
+      out.push({ recordId, ...record, access: basis });
+    }
+    return JSON.stringify(out);
+  }
+
+  /**
+   * Crypto-shredding: the record stays (status erased) for the audit trail; the
+   * caller's own envelope is purged here, other holders purge theirs on RecordErased.
+   */
+  @Transaction()
+  @Returns('string')
+  public async EraseRecord(ctx: Context, recordId: string, actor: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const id = v.uuid(recordId, 'recordId');
+    const who = v.actor(actor);
+    const record = await requireRecord(ctx, id);
+    if (who.role !== 'patient' || who.id !== record.patientId) throw forbidden('only the patient may erase a record');
+    const patient = await requirePatient(ctx, record.patientId);
+    if (mspId !== record.custodian && mspId !== patient.homeHospital) {
+      throw forbidden('erasure goes through the custodian or the patient\'s home hospital');
+    }
+    if (record.status === 'erased') throw gone(`record ${id} has already been erased`);
+    const erased: RecordMeta = { ...record, status: 'erased' };
+    await putJson(ctx, key(ctx, KEY.record, id), erased);
+    if (await holds(ctx, id, mspId)) await purgeEnvelope(ctx, id, mspId);
+    emit(ctx, 'RecordErased', { recordId: id, patientId: record.patientId, custodian: record.custodian, erasedBy: mspId });
+    return JSON.stringify({ recordId: id, ...erased });
+  }
+}

@@ -1,0 +1,48 @@
+// Wrapped data keys live in each hospital's implicit private collection; a public
+// holder marker beside them lets patients and auditors see who holds a key
+// without revealing it. Writing into _implicit_org_X needs X's endorsement.
+import type { Context } from 'fabric-contract-api';
+import { invalid } from './errors';
+import type { Envelope, Holder } from './model';
+import { exists, implicitCollection, key, KEY, putJson, toBytes, txTime } from './state';
+import * as v from './validate';
+
+const MAX_ENVELOPES = 16;
+
+export async function storeEnvelope(ctx: Context, recordId: string, mspId: string, wrapped: string, by: string) {
+  const now = txTime(ctx);
+  const envelope: Envelope = { envelope: wrapped, storedAt: now };
+  await ctx.stub.putPrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, recordId), toBytes(envelope));
+  const holder: Holder = { since: now, deliveredBy: by };
+  await putJson(ctx, key(ctx, KEY.holder, recordId, mspId), holder);
+}
+
+export const holds = (ctx: Context, recordId: string, mspId: string) => exists(ctx, key(ctx, KEY.holder, recordId, mspId));
+
+/** purgePrivateData also removes the key from the peers' private-data history, unlike delete. */
+export async function purgeEnvelope(ctx: Context, recordId: string, mspId: string) {
+  await ctx.stub.purgePrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, recordId));
+  await ctx.stub.deleteState(key(ctx, KEY.holder, recordId, mspId));
+}
+
+function transientValue(ctx: Context, name: string): string {
+  const bytes = ctx.stub.getTransient().get(name);
+  if (!bytes || bytes.length === 0) throw invalid(`transient field "${name}" is required`);
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Transient "envelopes": JSON object mspId → base64 wrapped key. */
+export function transientEnvelopes(ctx: Context): Map<string, string> {
+  const parsed = v.json('transient envelopes', transientValue(ctx, 'envelopes'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalid('transient envelopes must be a JSON object of mspId → base64');
+  }
+  const entries = Object.entries(parsed);
+  if (entries.length > MAX_ENVELOPES) throw invalid(`at most ${MAX_ENVELOPES} envelopes`);
+  return new Map(entries.map(([msp, env]) => [v.mspId(msp, 'envelope mspId'), v.envelope(env, `envelope for ${msp}`)]));
+}
+
+/** Transient "envelope": the base64 wrapped key for one hospital. */
+export function transientEnvelope(ctx: Context): string {
+  return v.envelope(transientValue(ctx, 'envelope'), 'transient envelope');
+}

@@ -1,0 +1,88 @@
+// Ledger values, exactly the fields of DESIGN §4. IDs live in the keys; the
+// contracts add them back in their responses.
+import type { Category, Purpose } from './vocabulary';
+
+export interface Hospital {
+  name: string;
+  publicKey: string; // SPKI PEM, P-256
+  registeredAt: string;
+}
+
+export interface Patient {
+  homeHospital: string;
+  registeredAt: string;
+}
+
+export type RecordStatus = 'active' | 'erased';
+
+export interface RecordMeta {
+  patientId: string;
+  custodian: string;
+  cid: string;
+  size: number;
+  category: Category;
+  supersedes: string | null;
+  status: RecordStatus;
+  createdAt: string;
+  createdBy: string;
+}
+
+export type Scope =
+  | { type: 'all' }
+  | { type: 'categories'; categories: Category[] }
+  | { type: 'recordIds'; recordIds: string[] };
+
+export type ConsentStatus = 'active' | 'revoked';
+
+export interface Consent {
+  patientId: string;
+  grantee: string;
+  scope: Scope;
+  purposes: Purpose[];
+  grantedAt: string;
+  expiresAt: string | null;
+  status: ConsentStatus;
+  revokedAt: string | null;
+}
+
+export type RequestStatus = 'pending' | 'approved' | 'rejected';
+
+// requestedAt/requestedBy go beyond §4 on purpose: without them an auditor
+// could not tell which clinician asked, since history values carry no creator.
+export interface AccessRequest {
+  patientId: string;
+  requester: string;
+  purpose: Purpose;
+  scope: Scope;
+  reason: string;
+  status: RequestStatus;
+  requestedAt: string;
+  requestedBy: string;
+  decidedAt: string | null;
+  consentId: string | null;
+}
+
+/** basis: a consentId, or 'custodian', or 'home'. */
+export interface AccessEntry {
+  accessor: string;
+  actor: string;
+  purpose: Purpose;
+  at: string;
+  basis: string;
+}
+
+/** Public marker that a hospital holds an envelope (so patients can see who holds what). */
+export interface Holder {
+  since: string;
+  deliveredBy: string;
+}
+
+export interface Envelope {
+  envelope: string; // base64 of the wrapped data key
+  storedAt: string;
+}
+
+export interface Actor {
+  id: string;
+  role: 'clinician' | 'patient' | 'auditor' | 'admin';
+}

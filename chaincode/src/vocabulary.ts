@@ -1,0 +1,13 @@
+// Small fixed vocabularies: anything outside them is rejected, so free text
+// (and with it PHI) cannot reach the ledger through these fields.
+export const CATEGORIES = ['note', 'lab', 'imaging', 'prescription', 'discharge', 'other'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export const PURPOSES = ['treatment', 'research', 'insurance', 'public-health', 'payment', 'operations'] as const;
+export type Purpose = (typeof PURPOSES)[number];
+
+export const ACTOR_ROLES = ['clinician', 'patient', 'auditor', 'admin'] as const;
+export type ActorRole = (typeof ACTOR_ROLES)[number];
+
+export const IDENTITY_ROLES = ['gateway', 'admin', 'auditor'] as const;
+export type IdentityRole = (typeof IDENTITY_ROLES)[number];
