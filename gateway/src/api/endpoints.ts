@@ -1,0 +1,276 @@
+/* The operations of DESIGN §7: paths, roles, statuses and bodies. */
+import { endpoint } from './endpoint.js';
+import * as s from './schemas.js';
+import { z } from './zod.js';
+
+const json = (description: string, schema: z.ZodType) => ({ description, schema });
+
+export const health = endpoint({
+    operationId: 'getHealth',
+    method: 'get',
+    path: '/health',
+    summary: 'Fabric, Kubo and Cluster reachability',
+    tags: ['operations'],
+    request: {},
+    responses: {
+        200: json('Every dependency answers', s.Health),
+        503: { description: 'A dependency is down (problem+json with `components` and `down`)', schema: s.Problem, contentType: 'application/problem+json' },
+    },
+    problems: [],
+});
+
+export const openapi = endpoint({
+    operationId: 'getOpenApi',
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    tags: ['operations'],
+    request: {},
+    responses: { 200: { description: 'OpenAPI 3.1 document', schema: z.object({}).passthrough() } },
+    problems: [],
+});
+
+export const metrics = endpoint({
+    operationId: 'getMetrics',
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (for a local scraper)',
+    tags: ['operations'],
+    request: {},
+    responses: { 200: { description: 'Prometheus text exposition', schema: z.string(), contentType: 'text/plain' } },
+    problems: [],
+});
+
+export const listHospitals = endpoint({
+    operationId: 'listHospitals',
+    method: 'get',
+    path: '/api/v1/hospitals',
+    summary: 'Consortium members, from the ledger',
+    tags: ['hospitals'],
+    roles: ['clinician', 'patient', 'auditor', 'admin'],
+    request: {},
+    responses: { 200: json('Members', s.HospitalList) },
+    problems: [503],
+});
+
+export const registerPatient = endpoint({
+    operationId: 'registerPatient',
+    method: 'post',
+    path: '/api/v1/patients',
+    summary: 'Register a patient pseudonym with this hospital as home',
+    tags: ['patients'],
+    roles: ['clinician', 'admin'],
+    request: { body: s.RegisterPatientBody },
+    responses: { 201: json('Registered', s.RegisteredPatient) },
+    problems: [400, 409, 503],
+});
+
+export const storeRecord = endpoint({
+    operationId: 'storeRecord',
+    method: 'post',
+    path: '/api/v1/patients/{patientId}/records',
+    summary: 'Store a document for a patient (encrypted, in IPFS, named on the ledger)',
+    description: 'The raw body is the document, of any type; its Content-Type is kept inside the encrypted blob.',
+    tags: ['records'],
+    roles: ['clinician'],
+    request: {
+        params: s.PatientParams,
+        query: s.StoreRecordQuery,
+        rawBody: { description: 'The document bytes, streamed; up to the configured limit' },
+    },
+    responses: { 201: json('Stored', s.StoredRecord) },
+    problems: [400, 404, 409, 410, 413, 503],
+});
+
+export const listRecords = endpoint({
+    operationId: 'listRecords',
+    method: 'get',
+    path: '/api/v1/patients/{patientId}/records',
+    summary: "The patient's records the caller may see (metadata)",
+    tags: ['records'],
+    roles: ['clinician', 'patient'],
+    request: { params: s.PatientParams },
+    responses: { 200: json('Records', s.RecordList) },
+    problems: [400, 404, 503],
+});
+
+export const getRecord = endpoint({
+    operationId: 'getRecord',
+    method: 'get',
+    path: '/api/v1/records/{recordId}',
+    summary: 'Record metadata',
+    tags: ['records'],
+    roles: ['clinician', 'patient', 'auditor'],
+    request: { params: s.RecordParams },
+    responses: { 200: json('Metadata', s.RecordMeta) },
+    problems: [400, 404, 503],
+});
+
+export const getRecordContent = endpoint({
+    operationId: 'getRecordContent',
+    method: 'get',
+    path: '/api/v1/records/{recordId}/content',
+    summary: 'The original document bytes; the access is logged on the ledger first',
+    tags: ['records'],
+    roles: ['clinician', 'patient'],
+    request: { params: s.RecordParams, headers: s.PurposeHeader },
+    responses: {
+        200: { description: 'The document, with its original Content-Type', schema: z.string().openapi({ format: 'binary' }), contentType: '*/*' },
+    },
+    problems: [400, 404, 410, 503],
+});
+
+export const verifyRecord = endpoint({
+    operationId: 'verifyRecord',
+    method: 'get',
+    path: '/api/v1/records/{recordId}/verify',
+    summary: 'Check that the blob in IPFS is the one the ledger names',
+    tags: ['records', 'audit'],
+    roles: ['clinician', 'auditor'],
+    request: { params: s.RecordParams },
+    responses: { 200: json('Verification', s.RecordVerification) },
+    problems: [400, 404, 503],
+});
+
+export const eraseRecord = endpoint({
+    operationId: 'eraseRecord',
+    method: 'delete',
+    path: '/api/v1/records/{recordId}',
+    summary: 'Erase a record (crypto-shredding): its content is 410 everywhere afterwards',
+    tags: ['records'],
+    roles: ['patient'],
+    request: { params: s.RecordParams },
+    responses: { 200: json('Erased', s.ErasedRecord) },
+    problems: [400, 404, 410, 503],
+});
+
+export const grantConsent = endpoint({
+    operationId: 'grantConsent',
+    method: 'post',
+    path: '/api/v1/patients/{patientId}/consents',
+    summary: 'Grant a hospital access to the patient\'s records',
+    tags: ['consents'],
+    roles: ['patient'],
+    request: { params: s.PatientParams, body: s.GrantConsentBody },
+    responses: { 201: json('Granted', s.Consent) },
+    problems: [400, 404, 409, 503],
+});
+
+export const listConsents = endpoint({
+    operationId: 'listConsents',
+    method: 'get',
+    path: '/api/v1/patients/{patientId}/consents',
+    summary: "The patient's consents",
+    tags: ['consents'],
+    roles: ['patient', 'clinician'],
+    request: { params: s.PatientParams },
+    responses: { 200: json('Consents', s.ConsentList) },
+    problems: [400, 404, 503],
+});
+
+export const revokeConsent = endpoint({
+    operationId: 'revokeConsent',
+    method: 'delete',
+    path: '/api/v1/consents/{consentId}',
+    summary: 'Revoke a consent; envelope reads fail at once',
+    tags: ['consents'],
+    roles: ['patient'],
+    request: { params: s.ConsentParams },
+    responses: { 200: json('Revoked', s.Consent) },
+    problems: [400, 404, 409, 503],
+});
+
+export const createAccessRequest = endpoint({
+    operationId: 'createAccessRequest',
+    method: 'post',
+    path: '/api/v1/access-requests',
+    summary: "Ask for access to another hospital's patient",
+    tags: ['access requests'],
+    roles: ['clinician'],
+    request: { body: s.CreateAccessRequestBody },
+    responses: { 201: json('Pending', s.AccessRequest) },
+    problems: [400, 404, 409, 503],
+});
+
+export const listAccessRequests = endpoint({
+    operationId: 'listAccessRequests',
+    method: 'get',
+    path: '/api/v1/patients/{patientId}/access-requests',
+    summary: 'Access requests for the patient',
+    tags: ['access requests'],
+    roles: ['patient', 'clinician'],
+    request: { params: s.PatientParams },
+    responses: { 200: json('Requests', s.AccessRequestList) },
+    problems: [400, 404, 503],
+});
+
+export const approveAccessRequest = endpoint({
+    operationId: 'approveAccessRequest',
+    method: 'post',
+    path: '/api/v1/access-requests/{requestId}/approve',
+    summary: "Approve: creates a consent with the request's purpose and scope",
+    tags: ['access requests'],
+    roles: ['patient'],
+    request: { params: s.AccessRequestParams, body: s.ApproveBody },
+    responses: { 200: json('Approved', s.Decision) },
+    problems: [400, 404, 409, 503],
+});
+
+export const rejectAccessRequest = endpoint({
+    operationId: 'rejectAccessRequest',
+    method: 'post',
+    path: '/api/v1/access-requests/{requestId}/reject',
+    summary: 'Reject an access request',
+    tags: ['access requests'],
+    roles: ['patient'],
+    request: { params: s.AccessRequestParams, body: s.RejectBody },
+    responses: { 200: json('Rejected', s.Decision) },
+    problems: [400, 404, 409, 503],
+});
+
+export const auditRecord = endpoint({
+    operationId: 'auditRecord',
+    method: 'get',
+    path: '/api/v1/audit/records/{recordId}',
+    summary: 'Every event on the record: creation, each access, consents, erasure',
+    tags: ['audit'],
+    roles: ['auditor'],
+    request: { params: s.RecordParams },
+    responses: { 200: json('Events, oldest first', s.AuditTrail) },
+    problems: [400, 404, 503],
+});
+
+export const auditPatient = endpoint({
+    operationId: 'auditPatient',
+    method: 'get',
+    path: '/api/v1/audit/patients/{patientId}',
+    summary: 'Every event for the patient',
+    tags: ['audit'],
+    roles: ['auditor', 'patient'],
+    request: { params: s.PatientParams },
+    responses: { 200: json('Events, oldest first', s.AuditTrail) },
+    problems: [400, 404, 503],
+});
+
+export const ALL_ENDPOINTS = [
+    health,
+    openapi,
+    metrics,
+    listHospitals,
+    registerPatient,
+    storeRecord,
+    listRecords,
+    getRecord,
+    getRecordContent,
+    verifyRecord,
+    eraseRecord,
+    grantConsent,
+    listConsents,
+    revokeConsent,
+    createAccessRequest,
+    listAccessRequests,
+    approveAccessRequest,
+    rejectAccessRequest,
+    auditRecord,
+    auditPatient,
+] as const;

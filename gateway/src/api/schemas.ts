@@ -1,0 +1,222 @@
+/*
+ * Every body, parameter and query of the REST API (DESIGN §7). The same schemas validate
+ * requests (api/validate.ts) and generate the OpenAPI document (api/openapi.ts).
+ */
+import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
+import { z } from './zod.js';
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const idMessage = '1-128 characters: letters, digits, dot, underscore, colon, dash; starting with a letter or digit';
+
+export const PatientId = z.string().regex(ID, idMessage).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
+export const RecordId = z.string().regex(ID, idMessage).openapi('RecordId');
+export const ConsentId = z.string().regex(ID, idMessage).openapi('ConsentId');
+export const RequestId = z.string().regex(ID, idMessage).openapi('AccessRequestId');
+export const MspId = z.string().regex(/^[A-Za-z0-9.-]{1,64}$/, 'an MSP ID').openapi('MspId', { example: 'Hospital2MSP' });
+export const Category = z.enum(CATEGORIES).openapi('Category');
+export const Purpose = z.enum(PURPOSES).openapi('Purpose');
+const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
+const FutureTimestamp = Timestamp.refine((value) => Date.parse(value) > Date.now(), 'must be in the future');
+const TxId = z.string().openapi({ description: 'Fabric transaction ID' });
+
+// ---- problems -------------------------------------------------------------------------
+
+export const Problem = z
+    .object({
+        type: z.string(),
+        title: z.string(),
+        status: z.number().int(),
+        detail: z.string(),
+        instance: z.string().optional(),
+        requestId: z.string().optional(),
+        errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    })
+    .openapi('Problem', { description: 'RFC 9457 problem details' });
+
+// ---- scope ----------------------------------------------------------------------------
+
+/** What a client sends: nothing (all records), categories, or recordIds — not both. */
+export const ScopeInput = z
+    .strictObject({
+        categories: z.array(Category).min(1).max(CATEGORIES.length).optional(),
+        recordIds: z.array(RecordId).min(1).max(1000).optional(),
+    })
+    .refine((s) => !(s.categories && s.recordIds), { message: 'give categories or recordIds, not both' })
+    .openapi('ScopeInput', { description: 'Omitted or empty: all of the patient\'s records' });
+
+/** What the ledger keeps. */
+export const Scope = z
+    .discriminatedUnion('type', [
+        z.object({ type: z.literal('all') }),
+        z.object({ type: z.literal('categories'), categories: z.array(Category) }),
+        z.object({ type: z.literal('recordIds'), recordIds: z.array(z.string()) }),
+    ])
+    .openapi('Scope');
+
+// ---- hospitals ------------------------------------------------------------------------
+
+export const Hospital = z
+    .object({ mspId: MspId, name: z.string(), publicKey: z.string().openapi({ description: 'SPKI PEM (P-256) encryption key' }), registeredAt: Timestamp })
+    .openapi('Hospital');
+export const HospitalList = z.array(Hospital).openapi('HospitalList');
+
+// ---- patients -------------------------------------------------------------------------
+
+export const RegisterPatientBody = z
+    .strictObject({ patientId: PatientId.optional() })
+    .openapi('RegisterPatientBody', { description: 'Omit patientId to have the gateway choose one' });
+export const PatientParams = z.object({ patientId: PatientId });
+export const RegisteredPatient = z
+    .object({ patientId: PatientId, homeHospital: MspId, registeredAt: Timestamp, txId: TxId })
+    .openapi('RegisteredPatient');
+
+// ---- records --------------------------------------------------------------------------
+
+export const StoreRecordQuery = z.object({
+    category: Category,
+    title: z.string().min(1).max(256).optional().openapi({ description: 'Kept inside the encrypted blob only' }),
+    fileName: z.string().min(1).max(256).optional().openapi({ description: 'Kept inside the encrypted blob only' }),
+    supersedes: RecordId.optional(),
+});
+export const StoredRecord = z
+    .object({
+        recordId: RecordId,
+        patientId: PatientId,
+        custodian: MspId,
+        cid: z.string(),
+        size: z.number().int().openapi({ description: 'Bytes of the document as uploaded (plaintext)' }),
+        storedSize: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS (the ledger\'s size)' }),
+        category: Category,
+        sha256: z.string().openapi({ description: 'Hex SHA-256 of the document as uploaded' }),
+        txId: TxId,
+        createdAt: Timestamp,
+    })
+    .openapi('StoredRecord');
+
+export const RecordParams = z.object({ recordId: RecordId });
+export const RecordMeta = z
+    .object({
+        recordId: RecordId,
+        patientId: PatientId,
+        custodian: MspId,
+        cid: z.string(),
+        size: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS' }),
+        category: Category,
+        supersedes: RecordId.nullable(),
+        status: z.enum(['active', 'erased']),
+        createdAt: Timestamp,
+        createdBy: z.string(),
+    })
+    .openapi('RecordMeta');
+export const RecordList = z.array(RecordMeta).openapi('RecordList');
+
+export const PurposeHeader = z.object({
+    'x-purpose-of-use': Purpose.default('treatment').openapi({ description: 'Why the record is read; checked against the consent' }),
+});
+
+export const RecordVerification = z
+    .object({
+        cid: z.string(),
+        ledgerTxId: TxId,
+        blockNumber: z.number().int().nullable(),
+        pinnedOn: z.array(z.string()).openapi({ description: 'IPFS Cluster peers holding a pin' }),
+        intact: z.boolean().openapi({ description: 'The blob is retrievable, its blocks match the CID, and its size matches the ledger' }),
+    })
+    .openapi('RecordVerification');
+
+export const ErasedRecord = z
+    .object({ recordId: RecordId, status: z.literal('erased'), txId: TxId })
+    .openapi('ErasedRecord');
+
+// ---- consents -------------------------------------------------------------------------
+
+export const GrantConsentBody = z
+    .strictObject({
+        grantee: MspId,
+        scope: ScopeInput.optional(),
+        purposes: z.array(Purpose).min(1).max(PURPOSES.length),
+        expiresAt: FutureTimestamp.optional(),
+    })
+    .openapi('GrantConsentBody');
+export const Consent = z
+    .object({
+        consentId: ConsentId,
+        patientId: PatientId,
+        grantee: MspId,
+        scope: Scope,
+        purposes: z.array(Purpose),
+        grantedAt: Timestamp,
+        expiresAt: Timestamp.nullable(),
+        status: z.enum(['active', 'revoked']),
+        revokedAt: Timestamp.nullable(),
+        txId: TxId.optional(),
+    })
+    .openapi('Consent');
+export const ConsentList = z.array(Consent).openapi('ConsentList');
+export const ConsentParams = z.object({ consentId: ConsentId });
+
+// ---- access requests ------------------------------------------------------------------
+
+export const CreateAccessRequestBody = z
+    .strictObject({
+        patientId: PatientId,
+        purpose: Purpose,
+        scope: ScopeInput.optional(),
+        reason: z.string().min(1).max(500).openapi({ description: 'Stored on the ledger: no health information' }),
+    })
+    .openapi('CreateAccessRequestBody');
+export const AccessRequest = z
+    .object({
+        requestId: RequestId,
+        patientId: PatientId,
+        requester: MspId,
+        purpose: Purpose,
+        scope: Scope,
+        reason: z.string(),
+        status: z.enum(['pending', 'approved', 'rejected']),
+        requestedAt: Timestamp,
+        requestedBy: z.string(),
+        decidedAt: Timestamp.nullable(),
+        consentId: ConsentId.nullable(),
+        txId: TxId.optional(),
+    })
+    .openapi('AccessRequest');
+export const AccessRequestList = z.array(AccessRequest).openapi('AccessRequestList');
+export const AccessRequestParams = z.object({ requestId: RequestId });
+export const ApproveBody = z
+    .strictObject({ expiresAt: FutureTimestamp.optional() })
+    .openapi('ApproveBody', { description: 'Optional: an expiry for the consent the approval creates' });
+export const RejectBody = z.strictObject({}).openapi('RejectBody');
+export const Decision = z
+    .object({ requestId: RequestId, status: z.enum(['approved', 'rejected']), consentId: ConsentId.optional(), txId: TxId })
+    .openapi('Decision');
+
+// ---- audit ----------------------------------------------------------------------------
+
+export const AuditEvent = z
+    .object({
+        type: z.enum(AUDIT_EVENT_TYPES),
+        txId: TxId,
+        blockNumber: z.number().int().nullable(),
+        timestamp: Timestamp,
+        hospital: MspId,
+        actor: z.string(),
+        patientId: PatientId,
+        recordId: RecordId.optional(),
+        consentId: ConsentId.optional(),
+        requestId: RequestId.optional(),
+        purpose: Purpose.optional(),
+        basis: z.string().optional(),
+    })
+    .openapi('AuditEvent');
+export const AuditTrail = z.array(AuditEvent).openapi('AuditTrail');
+
+// ---- operations -----------------------------------------------------------------------
+
+export const Health = z
+    .object({
+        status: z.enum(['ok', 'unavailable']),
+        components: z.record(z.string(), z.enum(['up', 'down'])),
+        down: z.array(z.string()),
+    })
+    .openapi('Health');

@@ -1,0 +1,178 @@
+import express, { type Express, type RequestHandler, type Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Endpoint, Input, RequestSpec } from './api/endpoint.js';
+import { expressPath } from './api/endpoint.js';
+import * as api from './api/endpoints.js';
+import { openApiDocument } from './api/openapi.js';
+import { inputOf, validate } from './api/validate.js';
+import { authenticate, requireRole } from './auth/middleware.js';
+import type { TokenVerifier } from './auth/token-verifier.js';
+import type { Actor } from './domain.js';
+import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler } from './http/error-handler.js';
+import { PayloadTooLargeError, problemBody, ServiceUnavailableError } from './http/problem.js';
+import { httpLogger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+import { requestId, requestIdOf } from './observability/request-id.js';
+import type { BlobStore, HospitalIdentity, Ledger } from './ports.js';
+import { AuditService } from './services/audit.js';
+import { ConsentService } from './services/consents.js';
+import type { ServiceContext } from './services/context.js';
+import { checkHealth } from './services/health.js';
+import { PatientService } from './services/patients.js';
+import { RecordService } from './services/records.js';
+
+export interface AppDependencies {
+    ledger: Ledger;
+    blobs: BlobStore;
+    identity: HospitalIdentity;
+    verifyToken: TokenVerifier;
+    logger: Logger;
+    metrics: Metrics;
+    limits: {
+        /** Largest document the upload route accepts. */
+        bodyLimitBytes: number;
+        /** Largest JSON body. */
+        jsonLimitBytes: number;
+    };
+    retryAfterSeconds: number;
+    /** Public base URL for the OpenAPI document's `servers`. */
+    publicUrl?: string;
+}
+
+type Handler<R extends RequestSpec> = (input: Input<R>, actor: Actor, res: Response, req: express.Request) => Promise<void> | void;
+
+/** The Express app of one hospital's gateway; the dependencies come from main.ts (or the tests' fakes). */
+export function createApp(deps: AppDependencies): Express {
+    const ctx: ServiceContext = {
+        ledger: deps.ledger,
+        blobs: deps.blobs,
+        identity: deps.identity,
+        logger: deps.logger,
+        retryAfterSeconds: deps.retryAfterSeconds,
+    };
+    const records = new RecordService(ctx);
+    const patients = new PatientService(ctx);
+    const consents = new ConsentService(ctx);
+    const audit = new AuditService(ctx);
+    const document = openApiDocument({ serverUrl: deps.publicUrl });
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('trust proxy', false);
+    app.use(requestId());
+    app.use(httpLogger(deps.logger));
+    app.use(deps.metrics.middleware());
+
+    const jsonBody = express.json({ limit: deps.limits.jsonLimitBytes, strict: true });
+
+    function mount<R extends RequestSpec>(e: Endpoint<R>, handler: Handler<R>): void {
+        const chain: RequestHandler[] = [];
+        if (e.roles) chain.push(authenticate(deps.verifyToken), requireRole(...e.roles));
+        if (e.request.body) chain.push(jsonBody);
+        chain.push(validate(e.request));
+        chain.push(async (req, res) => {
+            await handler(inputOf<R>(res), res.locals.actor as Actor, res, req);
+        });
+        app[e.method](expressPath(e.path), ...chain);
+    }
+
+    const status = (res: Response, code: number, body: unknown) => {
+        res.status(code).json(body);
+    };
+
+    // ---- operations --------------------------------------------------------------------
+    mount(api.health, async (_input, _actor, res, req) => {
+        const report = await checkHealth(ctx);
+        const components = Object.fromEntries(report.components.map((c) => [c.name, c.up ? 'up' : 'down']));
+        const down = report.components.filter((c) => !c.up).map((c) => c.name);
+        if (report.ok) {
+            status(res, 200, { status: 'ok', components, down });
+            return;
+        }
+        const problem = new ServiceUnavailableError(`${down.join(', ')} ${down.length === 1 ? 'is' : 'are'} down`, deps.retryAfterSeconds);
+        res.status(503).setHeader('Retry-After', String(deps.retryAfterSeconds));
+        res.type(PROBLEM_CONTENT_TYPE).send(
+            JSON.stringify({ ...problemBody(problem, req.path, requestIdOf(res)), status: 503, components, down }),
+        );
+    });
+    mount(api.openapi, (_input, _actor, res) => status(res, 200, document));
+    mount(api.metrics, async (_input, _actor, res) => {
+        res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    });
+
+    // ---- hospitals and patients --------------------------------------------------------
+    mount(api.listHospitals, async (_input, _actor, res) => status(res, 200, await deps.ledger.listHospitals()));
+    mount(api.registerPatient, async ({ body }, actor, res) => status(res, 201, await patients.register(actor, body.patientId)));
+
+    // ---- records -----------------------------------------------------------------------
+    mount(api.storeRecord, async ({ params, query }, actor, res, req) => {
+        const declared = req.get('content-length');
+        if (declared !== undefined && Number(declared) > deps.limits.bodyLimitBytes) {
+            // Refused before reading a byte; the connection is closed so the client stops sending.
+            res.setHeader('Connection', 'close');
+            throw new PayloadTooLargeError(deps.limits.bodyLimitBytes);
+        }
+        const stored = await records.store(
+            actor,
+            {
+                patientId: params.patientId,
+                category: query.category,
+                contentType: req.get('content-type') ?? 'application/octet-stream',
+                title: query.title,
+                fileName: query.fileName,
+                supersedes: query.supersedes,
+                limitBytes: deps.limits.bodyLimitBytes,
+            },
+            req,
+        );
+        res.setHeader('Location', `/api/v1/records/${stored.recordId}`);
+        status(res, 201, stored);
+    });
+    mount(api.listRecords, async ({ params }, actor, res) => status(res, 200, await records.list(actor, params.patientId)));
+    mount(api.getRecord, async ({ params }, actor, res) => status(res, 200, await records.get(actor, params.recordId)));
+    mount(api.getRecordContent, async ({ params, headers }, actor, res) => {
+        const opened = await records.open(actor, params.recordId, headers['x-purpose-of-use']);
+        res.status(200);
+        res.setHeader('Content-Type', opened.head.contentType);
+        res.setHeader('X-Access-Tx-Id', opened.accessTxId);
+        res.setHeader('Cache-Control', 'no-store');
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        if (opened.head.fileName) res.attachment(opened.head.fileName);
+        await pipeline(opened.body, res);
+    });
+    mount(api.verifyRecord, async ({ params }, actor, res) => status(res, 200, await records.verify(actor, params.recordId)));
+    mount(api.eraseRecord, async ({ params }, actor, res) => status(res, 200, await records.erase(actor, params.recordId)));
+
+    // ---- consents and access requests --------------------------------------------------
+    mount(api.grantConsent, async ({ params, body }, actor, res) => status(res, 201, await consents.grant(actor, params.patientId, body)));
+    mount(api.listConsents, async ({ params }, actor, res) => status(res, 200, await consents.list(actor, params.patientId)));
+    mount(api.revokeConsent, async ({ params }, actor, res) => status(res, 200, await consents.revoke(actor, params.consentId)));
+    mount(api.createAccessRequest, async ({ body }, actor, res) => status(res, 201, await consents.request(actor, body)));
+    mount(api.listAccessRequests, async ({ params }, actor, res) => status(res, 200, await consents.listRequests(actor, params.patientId)));
+    mount(api.approveAccessRequest, async ({ params, body }, actor, res) => {
+        const decided = await consents.decide(actor, params.requestId, 'approve', body.expiresAt);
+        status(res, 200, decision(decided));
+    });
+    mount(api.rejectAccessRequest, async ({ params }, actor, res) => {
+        status(res, 200, decision(await consents.decide(actor, params.requestId, 'reject')));
+    });
+
+    // ---- audit -------------------------------------------------------------------------
+    mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
+    mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
+
+    app.use(notFoundHandler());
+    app.use(errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds }));
+    return app;
+}
+
+function decision(request: { requestId: string; status: string; consentId: string | null; txId: string }) {
+    return {
+        requestId: request.requestId,
+        status: request.status,
+        ...(request.consentId ? { consentId: request.consentId } : {}),
+        txId: request.txId,
+    };
+}
+

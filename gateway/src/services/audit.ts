@@ -1,0 +1,24 @@
+import type { Actor, AuditEvent } from '../domain.js';
+import type { ServiceContext } from './context.js';
+import { assertActsFor } from './guards.js';
+
+export class AuditService {
+    readonly #ctx: ServiceContext;
+
+    constructor(ctx: ServiceContext) {
+        this.#ctx = ctx;
+    }
+
+    record(actor: Actor, recordId: string): Promise<AuditEvent[]> {
+        return this.#ctx.ledger.auditRecord(actor, recordId).then(oldestFirst);
+    }
+
+    patient(actor: Actor, patientId: string): Promise<AuditEvent[]> {
+        assertActsFor(actor, patientId);
+        return this.#ctx.ledger.auditPatient(actor, patientId).then(oldestFirst);
+    }
+}
+
+function oldestFirst(events: AuditEvent[]): AuditEvent[] {
+    return [...events].sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+}

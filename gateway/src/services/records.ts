@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDataKey, unwrapKey, wrapKey } from '../crypto/index.js';
+import type { Actor, Category, Hospital, Purpose, RecordMeta } from '../domain.js';
+import { problemFromDependencyError } from '../http/dependency-errors.js';
+import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
+import type { ServiceContext } from './context.js';
+import { assertActsFor } from './guards.js';
+
+export interface StoreRequest {
+    patientId: string;
+    category: Category;
+    contentType: string;
+    title?: string;
+    fileName?: string;
+    supersedes?: string;
+    /** The most bytes the document may have. */
+    limitBytes: number;
+}
+
+export interface StoredRecord {
+    recordId: string;
+    patientId: string;
+    custodian: string;
+    cid: string;
+    /** Plaintext bytes, as uploaded. */
+    size: number;
+    /** Ciphertext bytes, as on the ledger. */
+    storedSize: number;
+    category: Category;
+    sha256: string;
+    txId: string;
+    createdAt: string;
+}
+
+export interface OpenedContent {
+    head: BlobHead;
+    /** Authenticated plaintext; errors (and must abort the response) if the blob fails verification. */
+    body: DecryptStream;
+    accessTxId: string;
+}
+
+export interface Verification {
+    cid: string;
+    ledgerTxId: string;
+    blockNumber: number | null;
+    pinnedOn: string[];
+    intact: boolean;
+}
+
+/** Storing, reading, verifying and erasing documents: the orchestration of ledger, crypto and IPFS. */
+export class RecordService {
+    readonly #ctx: ServiceContext;
+
+    constructor(ctx: ServiceContext) {
+        this.#ctx = ctx;
+    }
+
+    /**
+     * Every check that can fail on input runs before the first byte goes to IPFS, so bad
+     * input writes nothing. If the ledger then refuses the record, the blob is unpinned again.
+     */
+    async store(actor: Actor, request: StoreRequest, body: Readable): Promise<StoredRecord> {
+        const { ledger, blobs, identity } = this.#ctx;
+        const patient = await ledger.getPatient(actor, request.patientId);
+        if (request.supersedes) {
+            const previous = await ledger.getRecord(actor, request.supersedes);
+            if (previous.patientId !== request.patientId) {
+                throw new BadRequestError('supersedes names a record of another patient', [{ field: 'query.supersedes', message: 'record of another patient' }]);
+            }
+        }
+        const hospitals = await ledger.listHospitals();
+        const recipients = [identity.mspId, patient.homeHospital].filter((m, i, all) => all.indexOf(m) === i).map((mspId) => this.#hospital(hospitals, mspId));
+
+        const recordId = randomUUID();
+        const dataKey = newDataKey();
+        const encryptor = encryptStream(dataKey, {
+            contentType: request.contentType,
+            ...(request.title ? { title: request.title } : {}),
+            ...(request.fileName ? { fileName: request.fileName } : {}),
+        });
+        const controller = new AbortController();
+        const piping = pipeline(body, limitBytes(request.limitBytes), encryptor, { signal: controller.signal });
+        const adding = blobs.add(encryptor, controller.signal);
+        // Whichever side fails first stops the other, so neither waits forever on a dead peer.
+        adding.catch(() => controller.abort());
+        const [piped, added] = await Promise.allSettled([piping, adding]);
+        // The upload side's own failure (oversize, client gone) explains more than the store's echo of it.
+        if (piped.status === 'rejected' && !isAbort(piped.reason)) throw piped.reason;
+        if (added.status === 'rejected') throw added.reason;
+        if (piped.status === 'rejected') throw piped.reason;
+        const stored = added.value;
+        const trailer = encryptor.trailer!;
+
+        const envelopes = new Map(recipients.map((h) => [h.mspId, wrapKey(dataKey, h.publicKey, { recordId, mspId: h.mspId })]));
+        dataKey.fill(0);
+        let created;
+        try {
+            created = await ledger.createRecord(
+                actor,
+                { recordId, patientId: request.patientId, cid: stored.cid, size: stored.size, category: request.category, ...(request.supersedes ? { supersedes: request.supersedes } : {}) },
+                envelopes,
+            );
+        } catch (err) {
+            await blobs.unpin(stored.cid).catch((unpinErr: unknown) => this.#ctx.logger.warn({ err: unpinErr, cid: stored.cid }, 'unpinning an unrecorded blob failed'));
+            throw err;
+        }
+        return {
+            recordId,
+            patientId: request.patientId,
+            custodian: created.custodian,
+            cid: stored.cid,
+            size: trailer.size,
+            storedSize: stored.size,
+            category: request.category,
+            sha256: trailer.sha256,
+            txId: created.txId,
+            createdAt: created.createdAt,
+        };
+    }
+
+    async get(actor: Actor, recordId: string): Promise<RecordMeta> {
+        const record = await this.#ctx.ledger.getRecord(actor, recordId);
+        if (actor.role === 'patient') assertActsFor(actor, record.patientId);
+        return record;
+    }
+
+    list(actor: Actor, patientId: string): Promise<RecordMeta[]> {
+        assertActsFor(actor, patientId);
+        return this.#ctx.ledger.listRecords(actor, patientId);
+    }
+
+    /** Audit before disclosure: the access is committed on the ledger before the first byte is fetched. */
+    async open(actor: Actor, recordId: string, purpose: Purpose): Promise<OpenedContent> {
+        const { ledger, blobs, identity } = this.#ctx;
+        const record = await this.get(actor, recordId);
+        if (record.status === 'erased') throw new GoneError(`record ${recordId} was erased`);
+        const logged = await ledger.logAccess(actor, recordId, purpose);
+        const envelope = await ledger.readEnvelope(actor, recordId, purpose);
+        if (!envelope) {
+            throw new ServiceUnavailableError("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
+        }
+        const dataKey = unwrapKey(envelope, identity.encryptionPrivateKey, { recordId, mspId: identity.mspId });
+        const decryptor = decryptStream(dataKey);
+        // Failures surface through the decryptor (it is destroyed with the error).
+        pipeline(Readable.from(blobs.cat(record.cid)), decryptor).catch(() => undefined);
+        const head = await decryptor.head;
+        return { head, body: decryptor, accessTxId: logged.txId };
+    }
+
+    async verify(actor: Actor, recordId: string): Promise<Verification> {
+        const { ledger, blobs } = this.#ctx;
+        const record = await ledger.getRecord(actor, recordId);
+        const [location, pins] = await Promise.all([ledger.locateRecord(actor, recordId), blobs.pins(record.cid)]);
+        const pinnedOn = pins.filter((p) => p.status === 'pinned').map((p) => p.peerName || p.peerId);
+        const intact = record.status === 'active' && (await this.#fetchable(record));
+        return { cid: record.cid, ledgerTxId: location.txId, blockNumber: location.blockNumber, pinnedOn, intact };
+    }
+
+    async erase(actor: Actor, recordId: string): Promise<{ recordId: string; status: 'erased'; txId: string }> {
+        const { ledger, blobs, identity, logger } = this.#ctx;
+        const record = await ledger.getRecord(actor, recordId);
+        assertActsFor(actor, record.patientId);
+        if (record.status === 'erased') throw new GoneError(`record ${recordId} was already erased`);
+        const erased = await ledger.eraseRecord(actor, recordId);
+        if (record.custodian === identity.mspId) {
+            // The event follower retries; a failure here must not undo a committed erasure.
+            await blobs.unpin(record.cid).catch((err: unknown) => logger.warn({ err, recordId }, 'unpinning an erased blob failed'));
+        }
+        return { recordId, status: 'erased', txId: erased.txId };
+    }
+
+    /**
+     * Kubo checks every block against its hash while it streams, so a full read that yields
+     * exactly the ledger's ciphertext size proves the blob is the one the ledger names —
+     * without the data key, which an auditor's hospital may not hold.
+     */
+    async #fetchable(record: RecordMeta): Promise<boolean> {
+        let size = 0;
+        try {
+            for await (const chunk of this.#ctx.blobs.cat(record.cid)) size += chunk.length;
+        } catch (err) {
+            if (problemFromDependencyError(err, this.#ctx.retryAfterSeconds)?.status === 503) throw err;
+            return false;
+        }
+        return size === record.size;
+    }
+
+    #hospital(hospitals: Hospital[], mspId: string): Hospital {
+        const hospital = hospitals.find((h) => h.mspId === mspId);
+        if (!hospital) throw new ForbiddenError(`hospital ${mspId} is not a registered consortium member`);
+        return hospital;
+    }
+}
+
+/** Fails the upload as soon as it passes the limit, so an oversized body is never stored. */
+function limitBytes(limit: number): Transform {
+    let seen = 0;
+    return new Transform({
+        transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+            seen += chunk.length;
+            if (seen > limit) callback(new PayloadTooLargeError(limit));
+            else callback(null, chunk);
+        },
+    });
+}
+
+function isAbort(err: unknown): boolean {
+    return (err as { name?: unknown } | null)?.name === 'AbortError';
+}
