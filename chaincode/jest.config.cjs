@@ -8,6 +8,7 @@ module.exports = {
   roots: ['<rootDir>/src'],
   testEnvironment: 'node',
   testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/src/testing/quiet-logs.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
   },

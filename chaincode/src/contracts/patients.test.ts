@@ -1,0 +1,39 @@
+import { FakeLedger } from '../testing/fake-ledger';
+import { actor, admin, c, clinician, gw, H1, H2, rejects } from '../testing/fixtures';
+
+describe('Patients', () => {
+  let ledger: FakeLedger;
+  beforeEach(() => {
+    ledger = new FakeLedger();
+  });
+
+  const register = (id = gw(H1), patientId = 'p-0001', who = clinician) =>
+    ledger.invoke(id, (ctx) => c.patients.RegisterPatient(ctx, patientId, who));
+
+  test('the calling gateway’s hospital becomes the home hospital', async () => {
+    expect(await register()).toEqual({ patientId: 'p-0001', homeHospital: H1, registeredAt: '2030-01-01T00:00:00.000Z' });
+    expect(ledger.lastEvent?.payload).toEqual({ patientId: 'p-0001', homeHospital: H1, txId: 'tx000001' });
+    expect(await ledger.invoke(gw(H2), (ctx) => c.patients.GetPatient(ctx, 'p-0001'))).toMatchObject({ homeHospital: H1 });
+  });
+
+  test('an admin actor may register too', async () => {
+    await register(gw(H1), 'p-0002', actor('it-admin', 'admin'));
+  });
+
+  test('a pseudonym is registered once (CONFLICT), also from another hospital', async () => {
+    await register();
+    await rejects(ledger, register(gw(H2)), 'CONFLICT');
+  });
+
+  test('only gateways, acting for a clinician or admin', async () => {
+    await rejects(ledger, register(admin(H1)), 'FORBIDDEN');
+    await rejects(ledger, register(gw(H1), 'p-0001', actor('p-0001', 'patient')), 'FORBIDDEN');
+    await rejects(ledger, register(gw(H1), 'p-0001', actor('aud-1', 'auditor')), 'FORBIDDEN');
+  });
+
+  test('IDs and actors are validated', async () => {
+    await rejects(ledger, register(gw(H1), 'Jane Doe'), 'INVALID_ARGUMENT');
+    await rejects(ledger, register(gw(H1), 'p-0001', '{"id":"dr-1"}'), 'INVALID_ARGUMENT');
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.patients.GetPatient(ctx, 'p-9999')), 'NOT_FOUND');
+  });
+});

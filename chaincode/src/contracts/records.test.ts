@@ -1,0 +1,185 @@
+import { FakeLedger, type Identity } from '../testing/fake-ledger';
+import {
+  admin, c, CID, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, H4, newId, patientActor,
+  registerPatient, rejects,
+} from '../testing/fixtures';
+
+const envelopeKey = (recordId: string) => `\u0000envelope\u0000${recordId}\u0000`;
+
+describe('Records', () => {
+  let ledger: FakeLedger;
+  let patientId: string;
+  beforeEach(async () => {
+    ledger = await consortium();
+    patientId = await registerPatient(ledger, H2); // home H2; H1 stores records as custodian
+  });
+
+  const create = (id: Identity, args: Partial<Record<string, string>>, transient?: Record<string, string>) =>
+    ledger.invoke(
+      id,
+      (ctx) =>
+        c.records.CreateRecord(
+          ctx,
+          args.recordId ?? newId(),
+          args.patientId ?? patientId,
+          args.cid ?? CID,
+          args.size ?? '63800',
+          args.category ?? 'lab',
+          args.supersedes ?? '',
+          args.actor ?? clinician,
+        ),
+      { transient: transient ?? { envelopes: JSON.stringify({ [H1]: envelope(), [H2]: envelope() }) } },
+    );
+
+  test('a gateway creates a record: custodian = caller, fields of §4, envelopes for custodian and home', async () => {
+    const recordId = newId();
+    const envs: Record<string, string> = { [H1]: envelope(), [H2]: envelope() };
+    const out = await create(gw(H1), { recordId }, { envelopes: JSON.stringify(envs) });
+    expect(out).toEqual({
+      recordId, patientId, custodian: H1, cid: CID, size: 63800, category: 'lab', supersedes: null,
+      status: 'active', createdAt: '2030-01-01T00:00:00.000Z', createdBy: 'dr-7f3a',
+    });
+    for (const msp of [H1, H2]) {
+      const stored = JSON.parse(Buffer.from(ledger.privateData.get(`_implicit_org_${msp}`)!.get(envelopeKey(recordId))!).toString());
+      expect(stored).toEqual({ envelope: envs[msp], storedAt: '2030-01-01T00:00:00.000Z' });
+    }
+    expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H1, H2]);
+    expect(ledger.lastEvent).toEqual({
+      name: 'RecordCreated',
+      payload: { recordId, patientId, custodian: H1, holders: [H1, H2], txId: ledger.log.at(-1)?.txId },
+    });
+    const holders = await ledger.invoke(gw(H3), (ctx) => c.access.ListHolders(ctx, recordId));
+    expect(holders).toEqual([
+      { mspId: H1, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
+      { mspId: H2, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
+    ]);
+  });
+
+  test('when custodian and home are the same hospital one envelope suffices', async () => {
+    await create(gw(H2), {}, { envelopes: JSON.stringify({ [H2]: envelope() }) });
+  });
+
+  test("the custodian's and the home hospital's envelopes are mandatory, and only from transient data", async () => {
+    await rejects(ledger, create(gw(H1), {}, { envelopes: JSON.stringify({ [H1]: envelope() }) }), 'INVALID_ARGUMENT', /Hospital2MSP/);
+    await rejects(ledger, create(gw(H1), {}, { envelopes: JSON.stringify({ [H2]: envelope() }) }), 'INVALID_ARGUMENT', /Hospital1MSP/);
+    await rejects(ledger, create(gw(H1), {}, {}), 'INVALID_ARGUMENT', /transient/);
+    await rejects(ledger, create(gw(H1), {}, { envelopes: '[]' }), 'INVALID_ARGUMENT');
+    await rejects(ledger, create(gw(H1), {}, { envelopes: JSON.stringify({ [H1]: 'short', [H2]: envelope() }) }), 'INVALID_ARGUMENT');
+  });
+
+  test('extra envelopes only for registered hospitals that already have access', async () => {
+    const three = { envelopes: JSON.stringify({ [H1]: envelope(), [H2]: envelope(), [H3]: envelope() }) };
+    await rejects(ledger, create(gw(H1), {}, three), 'FORBIDDEN');
+    const four = { envelopes: JSON.stringify({ [H1]: envelope(), [H2]: envelope(), [H4]: envelope() }) };
+    await rejects(ledger, create(gw(H1), {}, four), 'NOT_FOUND');
+    await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}' });
+    await create(gw(H1), {}, three);
+    expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H1, H2, H3]);
+  });
+
+  test('the custodian must itself be registered (its envelope needs a key)', async () => {
+    const envs = { envelopes: JSON.stringify({ [H4]: envelope(), [H2]: envelope() }) };
+    await rejects(ledger, create(gw(H4), {}, envs), 'NOT_FOUND');
+  });
+
+  test('record IDs are single-use (replay protection)', async () => {
+    const recordId = newId();
+    await create(gw(H1), { recordId });
+    await rejects(ledger, create(gw(H1), { recordId }), 'CONFLICT');
+    await rejects(ledger, create(gw(H3), { recordId }, { envelopes: JSON.stringify({ [H3]: envelope(), [H2]: envelope() }) }), 'CONFLICT');
+  });
+
+  test('only gateways acting for a clinician, for a known patient', async () => {
+    await rejects(ledger, create(admin(H1), {}), 'FORBIDDEN');
+    await rejects(ledger, create({ mspId: H1 }, {}), 'FORBIDDEN');
+    await rejects(ledger, create(gw(H1), { actor: patientActor(patientId) }), 'FORBIDDEN');
+    await rejects(ledger, create(gw(H1), { patientId: 'p-unknown' }), 'NOT_FOUND');
+  });
+
+  test('every argument is validated', async () => {
+    for (const args of [
+      { recordId: 'r-1' }, { patientId: 'Jane Doe' }, { cid: 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o' },
+      { size: '0' }, { size: 'abc' }, { category: 'xray' }, { supersedes: 'nope' }, { actor: '{}' },
+    ]) {
+      await rejects(ledger, create(gw(H1), args), 'INVALID_ARGUMENT');
+    }
+  });
+
+  test('supersedes: same patient, by its custodian or the home hospital, not erased', async () => {
+    const first = await createRecord(ledger, H1, patientId, H2);
+    const out = (await create(gw(H1), { supersedes: first })) as { supersedes: string };
+    expect(out.supersedes).toBe(first);
+    await create(gw(H2), { supersedes: first }, { envelopes: JSON.stringify({ [H2]: envelope() }) });
+    const other = await registerPatient(ledger, H2);
+    await rejects(ledger, create(gw(H1), { supersedes: first, patientId: other }), 'INVALID_ARGUMENT');
+    await rejects(ledger, create(gw(H1), { supersedes: newId() }), 'NOT_FOUND');
+    const envs3 = { envelopes: JSON.stringify({ [H3]: envelope(), [H2]: envelope() }) };
+    await rejects(ledger, create(gw(H3), { supersedes: first }, envs3), 'FORBIDDEN');
+    const self = newId();
+    await rejects(ledger, create(gw(H1), { recordId: self, supersedes: self }), 'INVALID_ARGUMENT');
+    await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, first, patientActor(patientId)));
+    await rejects(ledger, create(gw(H1), { supersedes: first }), 'GONE');
+  });
+
+  test("listing a patient's records by range scan, with the caller's basis", async () => {
+    const a = await createRecord(ledger, H1, patientId, H2, { category: 'lab' });
+    const b = await createRecord(ledger, H1, patientId, H2, { category: 'imaging' });
+    const other = await registerPatient(ledger, H2);
+    await createRecord(ledger, H1, other, H2);
+    await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}', purposes: '["research"]' });
+
+    type Row = { recordId: string; access: string | null };
+    const all = (await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, ''))) as Row[];
+    expect(all.map((r) => r.recordId).sort()).toEqual([a, b].sort());
+    expect(all.find((r) => r.recordId === b)?.access).toBeNull();
+    expect(all.find((r) => r.recordId === a)?.access).toMatch(/^[0-9a-f-]{36}$/);
+    const research = (await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, 'research'))) as Row[];
+    expect(research.map((r) => r.recordId)).toEqual([a]);
+    expect(await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, 'treatment'))).toEqual([]);
+    const custodian = (await ledger.invoke(gw(H1), (ctx) => c.records.ListRecords(ctx, patientId, 'treatment'))) as Row[];
+    expect(custodian.map((r) => r.access)).toEqual(['custodian', 'custodian']);
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.ListRecords(ctx, 'p-none', '')), 'NOT_FOUND');
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.ListRecords(ctx, patientId, 'fun')), 'INVALID_ARGUMENT');
+  });
+
+  describe('erasure', () => {
+    let recordId: string;
+    beforeEach(async () => {
+      recordId = await createRecord(ledger, H1, patientId, H2);
+    });
+    const erase = (id: Identity, who = patientActor(patientId), rid = recordId) =>
+      ledger.invoke(id, (ctx) => c.records.EraseRecord(ctx, rid, who));
+
+    test('the patient at the custodian: status erased, key kept, own envelope purged, RecordErased', async () => {
+      const out = await erase(gw(H1));
+      expect(out).toMatchObject({ recordId, status: 'erased', cid: CID });
+      expect(ledger.privateData.get(`_implicit_org_${H1}`)!.has(envelopeKey(recordId))).toBe(false);
+      expect(ledger.privateData.get(`_implicit_org_${H2}`)!.has(envelopeKey(recordId))).toBe(true);
+      expect(ledger.purged).toEqual([{ collection: `_implicit_org_${H1}`, key: envelopeKey(recordId) }]);
+      expect(ledger.lastEvent).toMatchObject({ name: 'RecordErased', payload: { recordId, patientId, custodian: H1, erasedBy: H1 } });
+      expect(await ledger.invoke(gw(H3), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ status: 'erased' });
+      const holders = await ledger.invoke(gw(H3), (ctx) => c.access.ListHolders(ctx, recordId));
+      expect(holders).toEqual([expect.objectContaining({ mspId: H2 })]);
+    });
+
+    test('the patient at the home hospital', async () => {
+      await erase(gw(H2));
+      expect(ledger.lastEvent?.payload).toMatchObject({ erasedBy: H2 });
+    });
+
+    test('denied: clinicians, another patient, a third hospital, non-gateways; twice is GONE', async () => {
+      await rejects(ledger, erase(gw(H1), clinician), 'FORBIDDEN');
+      await rejects(ledger, erase(gw(H1), patientActor('p-someone-else')), 'FORBIDDEN');
+      await rejects(ledger, erase(gw(H3)), 'FORBIDDEN');
+      await rejects(ledger, erase(admin(H1)), 'FORBIDDEN');
+      await rejects(ledger, erase(gw(H1), patientActor(patientId), newId()), 'NOT_FOUND');
+      await erase(gw(H1));
+      await rejects(ledger, erase(gw(H2)), 'GONE');
+    });
+  });
+
+  test('GetRecord validates and reports NOT_FOUND', async () => {
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.GetRecord(ctx, newId())), 'NOT_FOUND');
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.GetRecord(ctx, 'x')), 'INVALID_ARGUMENT');
+  });
+});
