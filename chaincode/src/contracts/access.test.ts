@@ -1,0 +1,197 @@
+import { FakeLedger, type Identity } from '../testing/fake-ledger';
+import {
+  actor, admin, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, H4, newId, patientActor,
+  registerPatient, rejects,
+} from '../testing/fixtures';
+
+describe('Access', () => {
+  let ledger: FakeLedger;
+  let patientId: string;
+  let recordId: string; // custodian H1, home H2, category imaging
+  beforeEach(async () => {
+    ledger = await consortium();
+    patientId = await registerPatient(ledger, H2);
+    recordId = await createRecord(ledger, H1, patientId, H2);
+  });
+
+  const log = (id: Identity, purpose = 'treatment', who = clinician, rid = recordId) =>
+    ledger.invoke(id, (ctx) => c.access.LogAccess(ctx, rid, purpose, who)) as Promise<{ basis: string; txId: string }>;
+  const revoke = (consentId: string) =>
+    ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, consentId, patientActor(patientId)));
+  const deliver = (id: Identity, grantee: string, transient: Record<string, string> = { envelope: envelope() }) =>
+    ledger.invoke(id, (ctx) => c.access.DeliverEnvelope(ctx, recordId, grantee), { transient });
+  const getEnvelope = (id: Identity, purpose = 'treatment', peer?: string) =>
+    ledger.invoke(id, (ctx) => c.access.GetEnvelope(ctx, recordId, purpose), { peer });
+  const purge = (id: Identity) => ledger.invoke(id, (ctx) => c.access.PurgeEnvelope(ctx, recordId));
+
+  describe('the access rule (via LogAccess)', () => {
+    test('custodian and home hospital, for any purpose', async () => {
+      expect((await log(gw(H1), 'research')).basis).toBe('custodian');
+      expect((await log(gw(H2), 'insurance')).basis).toBe('home');
+    });
+
+    test('a consent whose scope covers the record and whose purposes include the purpose', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3, { scope: '{"categories":["imaging"]}', purposes: '["treatment","research"]' });
+      expect((await log(gw(H3), 'research')).basis).toBe(consentId);
+    });
+
+    test('denied: no consent, wrong purpose, other category, other record, another patient’s consent', async () => {
+      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+      await grant(ledger, H2, patientId, H3, { purposes: '["research"]' });
+      await rejects(ledger, log(gw(H3), 'treatment'), 'FORBIDDEN');
+      await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}' });
+      await rejects(ledger, log(gw(H3), 'treatment'), 'FORBIDDEN');
+      const otherRecord = await createRecord(ledger, H1, patientId, H2);
+      await grant(ledger, H2, patientId, H3, { scope: JSON.stringify({ recordIds: [otherRecord] }) });
+      await rejects(ledger, log(gw(H3), 'treatment'), 'FORBIDDEN');
+      const other = await registerPatient(ledger, H2);
+      await grant(ledger, H2, other, H3);
+      await rejects(ledger, log(gw(H3), 'treatment'), 'FORBIDDEN');
+    });
+
+    test('a record-ID scope covers exactly that record', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3, { scope: JSON.stringify({ recordIds: [recordId] }) });
+      expect((await log(gw(H3))).basis).toBe(consentId);
+    });
+
+    test('expiry by the transaction timestamp', async () => {
+      await grant(ledger, H2, patientId, H3, { expiresAt: '2030-01-01T01:00:00Z' });
+      ledger.advance(3599);
+      await log(gw(H3));
+      ledger.advance(1);
+      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+    });
+
+    test('revocation ends access at once', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3);
+      await log(gw(H3));
+      await revoke(consentId);
+      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+    });
+
+    test('erased records are GONE for everyone, unknown ones NOT_FOUND', async () => {
+      await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+      await rejects(ledger, log(gw(H1)), 'GONE');
+      await rejects(ledger, log(gw(H2)), 'GONE');
+      await rejects(ledger, log(gw(H1), 'treatment', clinician, newId()), 'NOT_FOUND');
+    });
+  });
+
+  describe('LogAccess', () => {
+    test('writes access~patient~record~txId with accessor, actor, purpose, at, basis and emits RecordAccessed', async () => {
+      ledger.advance(10);
+      const out = await log(gw(H1));
+      const k = `\u0000access\u0000${patientId}\u0000${recordId}\u0000${out.txId}\u0000`;
+      expect(JSON.parse(Buffer.from(ledger.state.get(k)!).toString())).toEqual({
+        accessor: H1, actor: 'dr-7f3a', purpose: 'treatment', at: '2030-01-01T00:00:10.000Z', basis: 'custodian',
+      });
+      expect(ledger.lastEvent).toEqual({
+        name: 'RecordAccessed',
+        payload: { recordId, patientId, accessor: H1, purpose: 'treatment', basis: 'custodian', txId: out.txId },
+      });
+    });
+
+    test('the patient reads their own records through the home hospital, no one else’s', async () => {
+      expect((await log(gw(H2), 'treatment', patientActor(patientId))).basis).toBe('home');
+      await rejects(ledger, log(gw(H2), 'treatment', patientActor('p-other-1')), 'FORBIDDEN');
+    });
+
+    test('denied: auditor and admin actors, non-gateway identities; arguments validated', async () => {
+      await rejects(ledger, log(gw(H1), 'treatment', actor('aud-1', 'auditor')), 'FORBIDDEN');
+      await rejects(ledger, log(gw(H1), 'treatment', actor('adm-1', 'admin')), 'FORBIDDEN');
+      await rejects(ledger, log(admin(H1)), 'FORBIDDEN');
+      await rejects(ledger, log(gw(H1), 'marketing'), 'INVALID_ARGUMENT');
+      await rejects(ledger, log(gw(H1), '', clinician), 'INVALID_ARGUMENT');
+      await rejects(ledger, log(gw(H1), 'treatment', clinician, 'nope'), 'INVALID_ARGUMENT');
+    });
+  });
+
+  test('CheckAccess is a dry run for the caller’s MSP', async () => {
+    expect(await ledger.invoke(gw(H3), (ctx) => c.access.CheckAccess(ctx, recordId, ''))).toEqual({
+      recordId, mspId: H3, purpose: null, allowed: false, basis: null, holdsEnvelope: false,
+    });
+    expect(await ledger.invoke(gw(H1), (ctx) => c.access.CheckAccess(ctx, recordId, 'treatment'))).toMatchObject({
+      allowed: true, basis: 'custodian', holdsEnvelope: true,
+    });
+  });
+
+  describe('envelopes', () => {
+    test('custodian and home read their own envelope on their own peer', async () => {
+      const out = (await getEnvelope(gw(H1))) as { envelope: string; basis: string };
+      expect(out).toMatchObject({ recordId, mspId: H1, basis: 'custodian' });
+      expect(Buffer.from(out.envelope, 'base64').length).toBe(125);
+      await getEnvelope(gw(H2), 'research');
+      await expect(getEnvelope(gw(H1), 'treatment', H2)).rejects.toThrow(/not a member/);
+    });
+
+    test('a grantee: NOT_FOUND until delivered, then readable, FORBIDDEN after revocation', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3);
+      await rejects(ledger, getEnvelope(gw(H3)), 'NOT_FOUND', /not been delivered/);
+      await deliver(gw(H1), H3);
+      expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H3]);
+      expect(ledger.lastEvent).toMatchObject({ name: 'EnvelopeDelivered', payload: { recordId, patientId, grantee: H3, deliveredBy: H1 } });
+      expect(await getEnvelope(gw(H3))).toMatchObject({ mspId: H3, basis: consentId });
+      await rejects(ledger, getEnvelope(gw(H3), 'research'), 'FORBIDDEN');
+      await revoke(consentId);
+      await rejects(ledger, getEnvelope(gw(H3)), 'FORBIDDEN');
+    });
+
+    test('envelope reads need a gateway identity and a valid purpose; erased is GONE', async () => {
+      await rejects(ledger, getEnvelope(admin(H1)), 'FORBIDDEN');
+      await rejects(ledger, getEnvelope(gw(H1), ''), 'INVALID_ARGUMENT');
+      await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+      await rejects(ledger, getEnvelope(gw(H1)), 'GONE');
+    });
+
+    test('delivery by the home hospital works too', async () => {
+      await grant(ledger, H2, patientId, H3);
+      await deliver(gw(H2), H3);
+    });
+
+    test('delivery denied: grantee without access, third parties, to itself, twice, unregistered, no transient, erased', async () => {
+      await rejects(ledger, deliver(gw(H1), H3), 'FORBIDDEN');
+      await grant(ledger, H2, patientId, H3);
+      await rejects(ledger, deliver(gw(H3), H3), 'FORBIDDEN');
+      await rejects(ledger, deliver(gw(H1), H1), 'FORBIDDEN');
+      await rejects(ledger, deliver(admin(H1), H3), 'FORBIDDEN');
+      await rejects(ledger, deliver(gw(H1), H4), 'NOT_FOUND');
+      await rejects(ledger, deliver(gw(H1), H3, {}), 'INVALID_ARGUMENT');
+      await rejects(ledger, deliver(gw(H1), H3, { envelope: 'not base64!' }), 'INVALID_ARGUMENT');
+      await deliver(gw(H1), H3);
+      await rejects(ledger, deliver(gw(H1), H3), 'CONFLICT');
+      await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+      await rejects(ledger, deliver(gw(H2), H3), 'GONE');
+    });
+
+    test('purge: refused while access holds, allowed after revocation; a new consent allows re-delivery', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3);
+      await deliver(gw(H1), H3);
+      await rejects(ledger, purge(gw(H3)), 'CONFLICT');
+      await rejects(ledger, purge(gw(H1)), 'CONFLICT');
+      await revoke(consentId);
+      expect(await purge(gw(H3))).toEqual({ recordId, mspId: H3, purged: true });
+      expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H3]);
+      expect(ledger.lastEvent).toMatchObject({ name: 'EnvelopePurged', payload: { recordId, patientId, mspId: H3 } });
+      expect(ledger.privateData.get(`_implicit_org_${H3}`)?.size).toBe(0);
+      await rejects(ledger, purge(gw(H3)), 'NOT_FOUND');
+      await grant(ledger, H2, patientId, H3);
+      await deliver(gw(H1), H3);
+    });
+
+    test('purge after expiry, and after erasure by every other holder', async () => {
+      await grant(ledger, H2, patientId, H3, { expiresAt: '2030-01-02T00:00:00Z' });
+      await deliver(gw(H1), H3);
+      ledger.advance(2 * 86400);
+      await purge(gw(H3));
+      await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+      await purge(admin(H2));
+      const holders = await ledger.invoke(gw(H1), (ctx) => c.access.ListHolders(ctx, recordId));
+      expect(holders).toEqual([]);
+    });
+
+    test('purge needs a gateway or admin identity', async () => {
+      await rejects(ledger, purge({ mspId: H1, role: 'auditor' }), 'FORBIDDEN');
+      await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.access.PurgeEnvelope(ctx, newId())), 'NOT_FOUND');
+    });
+  });
+});
