@@ -21,3 +21,33 @@ start_gateway() {
   write_gateway_config "$h" "$cfg"
   start_process "$(hospital_name "$h")-gateway" "$GATEWAY_DIR" - env EHR_GATEWAY_CONFIG="$cfg" node "${GATEWAY_DIR}/dist/main.js"
 }
+
+# The gateway's configuration (validated by gateway/src/config); secrets stay in
+# their own 0600 files and the config only names them.
+write_gateway_config() {
+  local h=$1 out=$2 hd; hd=$(hospital_dir "$h")
+  local creds; creds="$(secrets_dir "$h")/cluster-rest-credentials"
+  cluster_credentials "$h" | write_secret "$creds"
+  mkdir -p "$(dirname "$out")" "${hd}/gateway/state"
+  jq -n --arg host "$(hospital_listen "$h")" --argjson port "$(port "$h" "$OFF_GATEWAY")" \
+    --arg msp "$(hospital_msp "$h")" --arg name "$(hospital_name "$h")" \
+    --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg tlsRoot "${hd}/peer/tls/ca.crt" \
+    --arg cert "${hd}/users/gateway/msp/signcerts/cert.pem" --arg key "${hd}/users/gateway/msp/keystore/key.pem" \
+    --arg channel "$CHANNEL_NAME" --arg chaincode "$CHAINCODE_NAME" \
+    --arg kubo "$(kubo_api "$h")" --arg proxy "http://$(hospital_host "$h"):$(port "$h" "$OFF_CLUSTER_PROXY")" \
+    --arg rest "$(cluster_rest "$h")" --arg creds "$creds" \
+    --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
+    --arg encKey "$(encryption_key "$h")" --arg encPub "$(encryption_pub "$h")" \
+    --arg jwt "$(jwt_verify_key "$h")" --arg iss "$(gateway_issuer "$h")" --arg aud "$(gateway_audience "$h")" \
+    --arg checkpoint "${hd}/gateway/state/events-checkpoint.json" --arg level "${EHR_GATEWAY_LOG_LEVEL:-info}" \
+    '{server: {host: $host, port: $port},
+      hospital: {mspId: $msp, name: $name},
+      fabric: {peerEndpoint: $peer, tlsRootCertPath: $tlsRoot, certPath: $cert, keyPath: $key,
+               channel: $channel, chaincode: $chaincode},
+      ipfs: {kuboApiUrl: $kubo, clusterProxyUrl: $proxy, clusterRestUrl: $rest, clusterBasicAuthPath: $creds,
+             replicationMin: $min, replicationMax: $max},
+      keys: {encryptionPrivateKeyPath: $encKey, encryptionPublicKeyPath: $encPub},
+      auth: {jwtPublicKeyPath: $jwt, issuer: $iss, audience: $aud},
+      events: {checkpointPath: $checkpoint},
+      log: {level: $level}}' >"$out"
+}

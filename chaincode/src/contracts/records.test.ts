@@ -182,4 +182,16 @@ describe('Records', () => {
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.GetRecord(ctx, newId())), 'NOT_FOUND');
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.GetRecord(ctx, 'x')), 'INVALID_ARGUMENT');
   });
+
+  test('LocateRecord names the creating transaction, even after later changes', async () => {
+    const recordId = newId();
+    await create(gw(H1), { recordId });
+    const createTx = ledger.log.at(-1)?.txId;
+    ledger.now += 60;
+    await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+    const located = await ledger.invoke(gw(H3), (ctx) => c.records.LocateRecord(ctx, recordId));
+    expect(located).toEqual({ recordId, txId: createTx, timestamp: '2030-01-01T00:00:00.000Z' });
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.LocateRecord(ctx, newId())), 'NOT_FOUND');
+    await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.LocateRecord(ctx, 'x')), 'INVALID_ARGUMENT');
+  });
 });

@@ -6,7 +6,7 @@ import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../enve
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
 import type { RecordMeta } from '../model';
-import { exists, key, KEY, putIndex, putJson, scan, txTime } from '../state';
+import { exists, history, key, KEY, putIndex, putJson, scan, txTime } from '../state';
 import * as v from '../validate';
 
 export interface RecordView extends RecordMeta {
@@ -87,6 +87,22 @@ export class RecordsContract extends Contract {
   public async GetRecord(ctx: Context, recordId: string): Promise<string> {
     const id = v.uuid(recordId, 'recordId');
     return JSON.stringify({ recordId: id, ...(await requireRecord(ctx, id)) });
+  }
+
+  /**
+   * The transaction that created the record, so an auditor can find its block
+   * and check the CID against what IPFS holds. History order differs between
+   * Fabric versions, so the earliest entry is picked by timestamp.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async LocateRecord(ctx: Context, recordId: string): Promise<string> {
+    const id = v.uuid(recordId, 'recordId');
+    await requireRecord(ctx, id);
+    const entries = (await history<RecordMeta>(ctx, key(ctx, KEY.record, id))).filter((h) => h.value !== null);
+    if (entries.length === 0) throw notFound(`record ${id} has no history`);
+    const created = entries.reduce((a, b) => (b.timestamp < a.timestamp ? b : a));
+    return JSON.stringify({ recordId: id, txId: created.txId, timestamp: created.timestamp });
   }
 
   /**

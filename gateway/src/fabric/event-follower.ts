@@ -1,0 +1,190 @@
+import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
+import type { Logger } from 'pino';
+import { unwrapKey, wrapKey } from '../crypto/index.js';
+import type { Actor, RecordMeta } from '../domain.js';
+import type { BlobStore } from '../ports.js';
+import type { FabricConnection } from './connection.js';
+import type { FabricLedger } from './fabric-ledger.js';
+
+export interface EventFollowerOptions {
+    connection: FabricConnection;
+    ledger: FabricLedger;
+    blobs: BlobStore;
+    mspId: string;
+    encryptionPrivateKey: string;
+    checkpointPath: string;
+    logger: Logger;
+    /** Delay before resuming from the checkpoint after a failure. */
+    retryDelayMs?: number;
+}
+
+/** The follower acts as the hospital itself, not for a person. */
+const SYSTEM: Actor = { id: 'gateway-event-follower', role: 'admin' };
+const utf8 = new TextDecoder();
+
+function chaincodeCode(err: unknown): string | undefined {
+    const e = err as { message?: string; details?: { message?: string }[] };
+    const text = [e?.message ?? '', ...(e?.details ?? []).map((d) => d.message ?? '')].join('\n');
+    return /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE):/.exec(text)?.[1];
+}
+
+/**
+ * Follows the chaincode's events from a persisted checkpoint and does the
+ * custodian's and holders' side of the protocol: delivers envelopes to new
+ * grantees, purges this hospital's envelopes when its access ends, unpins
+ * erased blobs it is custodian of. An event is checkpointed only after it was
+ * handled, so a restart neither misses nor repeats work (handlers are
+ * idempotent for the rare event replayed after a crash mid-handling).
+ */
+export class EventFollower {
+    readonly #o: EventFollowerOptions;
+    #events: CloseableAsyncIterable<ChaincodeEvent> | undefined;
+    #stopped = false;
+    #done: Promise<void> | undefined;
+
+    constructor(options: EventFollowerOptions) {
+        this.#o = options;
+    }
+
+    start(): void {
+        this.#done = this.#run();
+    }
+
+    async stop(): Promise<void> {
+        this.#stopped = true;
+        this.#events?.close();
+        await this.#done;
+    }
+
+    async #run(): Promise<void> {
+        const checkpointer = await checkpointers.file(this.#o.checkpointPath);
+        while (!this.#stopped) {
+            try {
+                await this.#follow(checkpointer);
+            } catch (err) {
+                if (this.#stopped) break;
+                this.#o.logger.warn({ err: { message: (err as Error).message } }, 'event follower failed; resuming from checkpoint');
+                await new Promise((r) => setTimeout(r, this.#o.retryDelayMs ?? 2_000));
+            }
+        }
+    }
+
+    async #follow(checkpointer: Checkpointer): Promise<void> {
+        const { network } = this.#o.connection;
+        this.#events = await network.getChaincodeEvents(this.#o.connection.contract.getChaincodeName(), {
+            checkpoint: checkpointer,
+            startBlock: BigInt(0),
+        });
+        try {
+            for await (const event of this.#events) {
+                await this.#handle(event);
+                await checkpointer.checkpointChaincodeEvent(event);
+            }
+        } finally {
+            this.#events.close();
+        }
+    }
+
+    async #handle(event: ChaincodeEvent): Promise<void> {
+        const payload = JSON.parse(utf8.decode(event.payload)) as Record<string, unknown>;
+        const log = this.#o.logger.child({ event: event.eventName, txId: event.transactionId, block: Number(event.blockNumber) });
+        switch (event.eventName) {
+            case 'ConsentGranted':
+                await this.#deliverForPatient(String(payload.patientId), String(payload.grantee), log);
+                break;
+            case 'RequestDecided':
+                if (payload.status === 'approved') {
+                    await this.#deliverForPatient(String(payload.patientId), String(payload.requester), log);
+                }
+                break;
+            case 'RecordCreated':
+                if (payload.custodian === this.#o.mspId) await this.#deliverToConsented(String(payload.recordId), String(payload.patientId), log);
+                break;
+            case 'ConsentRevoked':
+                if (payload.grantee === this.#o.mspId) await this.#purgeForPatient(String(payload.patientId), log);
+                break;
+            case 'RecordErased':
+                await this.#onErased(String(payload.recordId), String(payload.custodian), log);
+                break;
+            default:
+                break;
+        }
+    }
+
+    /** As custodian, wrap each covered record's key to the grantee. */
+    async #deliverForPatient(patientId: string, grantee: string, log: Logger): Promise<void> {
+        if (grantee === this.#o.mspId) return;
+        const records = await this.#custodianRecords(patientId);
+        for (const record of records) await this.#deliver(record.recordId, grantee, log);
+    }
+
+    /** A record created after a consent: every current grantee gets its envelope too. */
+    async #deliverToConsented(recordId: string, patientId: string, log: Logger): Promise<void> {
+        const consents = await this.#o.ledger.listConsents(SYSTEM, patientId);
+        const grantees = new Set(consents.filter((c) => c.status === 'active').map((c) => c.grantee));
+        for (const grantee of grantees) {
+            if (grantee !== this.#o.mspId) await this.#deliver(recordId, grantee, log);
+        }
+    }
+
+    async #deliver(recordId: string, grantee: string, log: Logger): Promise<void> {
+        const hospitals = await this.#o.ledger.listHospitals();
+        const target = hospitals.find((h) => h.mspId === grantee);
+        if (!target) return;
+        const own = await this.#o.ledger.readEnvelope(SYSTEM, recordId, 'treatment');
+        if (!own) return;
+        const dataKey = unwrapKey(own, this.#o.encryptionPrivateKey, { recordId, mspId: this.#o.mspId });
+        try {
+            const envelope = wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee });
+            const txId = await this.#o.ledger.deliverEnvelope(recordId, grantee, envelope);
+            log.info({ recordId, grantee, deliveryTxId: txId }, 'envelope delivered');
+        } catch (err) {
+            // Out of the consent's scope, or delivered already (a replayed event): nothing to do.
+            const code = chaincodeCode(err);
+            if (code === 'FORBIDDEN' || code === 'CONFLICT' || code === 'GONE') return;
+            throw err;
+        } finally {
+            dataKey.fill(0);
+        }
+    }
+
+    async #purgeForPatient(patientId: string, log: Logger): Promise<void> {
+        for (const record of await this.#allRecords(patientId)) await this.#purge(record.recordId, log);
+    }
+
+    async #onErased(recordId: string, custodian: string, log: Logger): Promise<void> {
+        await this.#purge(recordId, log);
+        if (custodian === this.#o.mspId) {
+            const record = await this.#o.ledger.getRecord(SYSTEM, recordId);
+            try {
+                await this.#o.blobs.unpin(record.cid);
+                log.info({ recordId }, 'erased record unpinned');
+            } catch (err) {
+                if ((err as { status?: number }).status !== 404) throw err;
+            }
+        }
+    }
+
+    async #purge(recordId: string, log: Logger): Promise<void> {
+        try {
+            const txId = await this.#o.ledger.purgeEnvelope(recordId);
+            log.info({ recordId, purgeTxId: txId }, 'envelope purged');
+        } catch (err) {
+            // Holds none, or still has access through another basis.
+            const code = chaincodeCode(err);
+            if (code === 'NOT_FOUND' || code === 'CONFLICT') return;
+            throw err;
+        }
+    }
+
+    async #custodianRecords(patientId: string): Promise<RecordMeta[]> {
+        const records = await this.#o.ledger.listRecords(SYSTEM, patientId);
+        return records.filter((r) => r.custodian === this.#o.mspId && r.status === 'active');
+    }
+
+    /** Every record of the patient, including those this hospital can no longer open. */
+    async #allRecords(patientId: string): Promise<{ recordId: string }[]> {
+        const bytes = await this.#o.connection.contract.evaluate('Records:ListRecords', { arguments: [patientId, ''] });
+        return JSON.parse(utf8.decode(bytes)) as { recordId: string }[];
+    }
+}

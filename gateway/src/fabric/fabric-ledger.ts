@@ -1,0 +1,321 @@
+import { common } from '@hyperledger/fabric-protos';
+import type {
+    AccessRequest,
+    Actor,
+    AuditEvent,
+    AuditEventType,
+    ComponentHealth,
+    Consent,
+    Hospital,
+    Patient,
+    Purpose,
+    RecordMeta,
+} from '../domain.js';
+import { AUDIT_EVENT_TYPES } from '../domain.js';
+import type {
+    AccessLogged,
+    Ledger,
+    NewAccessRequest,
+    NewConsent,
+    NewRecord,
+    TransactionLocation,
+} from '../ports.js';
+import { submit, evaluate } from './transactions.js';
+import type { FabricConnection } from './connection.js';
+import { randomUUID } from 'node:crypto';
+
+/** An audit entry as the chaincode's Audit contract returns it. */
+interface ChaincodeAuditEntry {
+    txId: string;
+    timestamp: string;
+    action: string;
+    subject: { type: 'patient' | 'record' | 'consent' | 'request'; id: string };
+    hospital: string | null;
+    actor: string | null;
+    details: Record<string, unknown>;
+}
+
+const utf8 = new TextEncoder();
+const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });
+const isAuditType = (t: string): t is AuditEventType => (AUDIT_EVENT_TYPES as readonly string[]).includes(t);
+
+/**
+ * The Ledger port on Fabric: every call goes through the hospital's one
+ * fabric-gateway connection to its own peer, as the hospital's gateway identity
+ * (ehr.role=gateway), with the acting person passed as an argument.
+ */
+export class FabricLedger implements Ledger {
+    readonly #conn: FabricConnection;
+    readonly #mspId: string;
+    /** txId → block number never changes once committed. */
+    readonly #blockOfTx = new Map<string, number>();
+
+    constructor(conn: FabricConnection, mspId: string) {
+        this.#conn = conn;
+        this.#mspId = mspId;
+    }
+
+    async listHospitals(): Promise<Hospital[]> {
+        return evaluate<Hospital[]>(this.#conn.contract, 'Hospitals:ListHospitals');
+    }
+
+    /** Registers (or keeps) this hospital's name and encryption key on the ledger. */
+    async registerSelf(name: string, publicKeyPem: string): Promise<void> {
+        const current = (await this.listHospitals()).find((h) => h.mspId === this.#mspId);
+        if (!current) {
+            await submit(this.#conn.contract, 'Hospitals:RegisterHospital', [name, publicKeyPem]);
+        } else if (current.publicKey.trim() !== publicKeyPem.trim()) {
+            await submit(this.#conn.contract, 'Hospitals:RotateKey', [publicKeyPem]);
+        }
+    }
+
+    async registerPatient(actor: Actor, patientId: string) {
+        const { result, txId } = await submit<Patient>(this.#conn.contract, 'Patients:RegisterPatient', [
+            patientId,
+            actorArg(actor),
+        ]);
+        return { ...result, txId };
+    }
+
+    async getPatient(_actor: Actor, patientId: string): Promise<Patient> {
+        return evaluate<Patient>(this.#conn.contract, 'Patients:GetPatient', [patientId]);
+    }
+
+    async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>) {
+        const holders = [...envelopes.keys()];
+        const { result, txId } = await submit<RecordMeta>(
+            this.#conn.contract,
+            'Records:CreateRecord',
+            [
+                record.recordId,
+                record.patientId,
+                record.cid,
+                String(record.size),
+                record.category,
+                record.supersedes ?? '',
+                actorArg(actor),
+            ],
+            {
+                transientData: { envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))) },
+                endorsingOrganizations: await this.#endorsers(holders),
+            },
+        );
+        return { ...result, txId };
+    }
+
+    async getRecord(_actor: Actor, recordId: string): Promise<RecordMeta> {
+        return evaluate<RecordMeta>(this.#conn.contract, 'Records:GetRecord', [recordId]);
+    }
+
+    async listRecords(_actor: Actor, patientId: string): Promise<RecordMeta[]> {
+        const rows = await evaluate<(RecordMeta & { access: string | null })[]>(
+            this.#conn.contract,
+            'Records:ListRecords',
+            [patientId, ''],
+        );
+        // Metadata of records this hospital can open; erased ones stay listed as erased.
+        return rows
+            .filter((r) => r.access !== null || r.status === 'erased')
+            .map(({ access: _access, ...meta }) => meta);
+    }
+
+    async locateRecord(_actor: Actor, recordId: string): Promise<TransactionLocation> {
+        const { txId } = await evaluate<{ txId: string }>(this.#conn.contract, 'Records:LocateRecord', [recordId]);
+        return { txId, blockNumber: await this.#blockNumber(txId) };
+    }
+
+    async eraseRecord(actor: Actor, recordId: string) {
+        const { result, txId } = await submit<RecordMeta>(this.#conn.contract, 'Records:EraseRecord', [
+            recordId,
+            actorArg(actor),
+        ]);
+        return { ...result, txId };
+    }
+
+    async logAccess(actor: Actor, recordId: string, purpose: Purpose): Promise<AccessLogged> {
+        const { result, txId } = await submit<{ basis: string }>(this.#conn.contract, 'Access:LogAccess', [
+            recordId,
+            purpose,
+            actorArg(actor),
+        ]);
+        return { basis: result.basis, txId };
+    }
+
+    async readEnvelope(_actor: Actor, recordId: string, purpose: Purpose): Promise<string | undefined> {
+        try {
+            const env = await evaluate<{ envelope: string }>(this.#conn.contract, 'Access:GetEnvelope', [recordId, purpose]);
+            return env.envelope;
+        } catch (err) {
+            if (/NOT_FOUND: no envelope for/.test(collectMessages(err))) return undefined;
+            throw err;
+        }
+    }
+
+    /** Hands a wrapped key to a grantee; the grantee's peer must endorse the write into its collection. */
+    async deliverEnvelope(recordId: string, grantee: string, envelope: string): Promise<string> {
+        const { txId } = await submit(this.#conn.contract, 'Access:DeliverEnvelope', [recordId, grantee], {
+            transientData: { envelope: utf8.encode(envelope) },
+            endorsingOrganizations: await this.#endorsers([grantee]),
+        });
+        return txId;
+    }
+
+    async purgeEnvelope(recordId: string): Promise<string> {
+        const { txId } = await submit(this.#conn.contract, 'Access:PurgeEnvelope', [recordId], {
+            endorsingOrganizations: await this.#endorsers([]),
+        });
+        return txId;
+    }
+
+    async checkAccess(recordId: string): Promise<{ allowed: boolean; holdsEnvelope: boolean }> {
+        return evaluate(this.#conn.contract, 'Access:CheckAccess', [recordId, '']);
+    }
+
+    async listHolders(recordId: string): Promise<string[]> {
+        const rows = await evaluate<{ mspId: string }[]>(this.#conn.contract, 'Access:ListHolders', [recordId]);
+        return rows.map((r) => r.mspId);
+    }
+
+    async getConsent(consentId: string): Promise<Consent> {
+        return evaluate<Consent>(this.#conn.contract, 'Consents:GetConsent', [consentId]);
+    }
+
+    async grantConsent(actor: Actor, consent: NewConsent) {
+        const { result, txId } = await submit<Consent>(this.#conn.contract, 'Consents:GrantConsent', [
+            randomUUID(),
+            consent.patientId,
+            consent.grantee,
+            JSON.stringify(consent.scope),
+            JSON.stringify(consent.purposes),
+            consent.expiresAt ?? '',
+            actorArg(actor),
+        ]);
+        return { ...result, txId };
+    }
+
+    async revokeConsent(actor: Actor, consentId: string) {
+        const { result, txId } = await submit<Consent>(this.#conn.contract, 'Consents:RevokeConsent', [
+            consentId,
+            actorArg(actor),
+        ]);
+        return { ...result, txId };
+    }
+
+    async listConsents(_actor: Actor, patientId: string): Promise<Consent[]> {
+        return evaluate<Consent[]>(this.#conn.contract, 'Consents:ListConsents', [patientId]);
+    }
+
+    async createRequest(actor: Actor, request: NewAccessRequest) {
+        const { result, txId } = await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:CreateRequest', [
+            randomUUID(),
+            request.patientId,
+            request.purpose,
+            JSON.stringify(request.scope),
+            request.reason,
+            actorArg(actor),
+        ]);
+        return { ...result, txId };
+    }
+
+    async listRequests(_actor: Actor, patientId: string): Promise<AccessRequest[]> {
+        return evaluate<AccessRequest[]>(this.#conn.contract, 'AccessRequests:ListRequests', [patientId]);
+    }
+
+    async decideRequest(actor: Actor, requestId: string, decision: 'approve' | 'reject', options?: { expiresAt?: string }) {
+        const { result, txId } =
+            decision === 'approve'
+                ? await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:ApproveRequest', [
+                      requestId,
+                      randomUUID(),
+                      options?.expiresAt ?? '',
+                      actorArg(actor),
+                  ])
+                : await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:RejectRequest', [
+                      requestId,
+                      actorArg(actor),
+                  ]);
+        return { ...result, txId };
+    }
+
+    async auditRecord(actor: Actor, recordId: string): Promise<AuditEvent[]> {
+        const { patientId, entries } = await evaluate<{ patientId: string; entries: ChaincodeAuditEntry[] }>(
+            this.#conn.contract,
+            'Audit:RecordHistory',
+            [recordId, actorArg(actor)],
+        );
+        return this.#auditEvents(patientId, entries);
+    }
+
+    async auditPatient(actor: Actor, patientId: string): Promise<AuditEvent[]> {
+        const { entries } = await evaluate<{ entries: ChaincodeAuditEntry[] }>(this.#conn.contract, 'Audit:PatientHistory', [
+            patientId,
+            actorArg(actor),
+        ]);
+        return this.#auditEvents(patientId, entries);
+    }
+
+    async health(): Promise<ComponentHealth[]> {
+        const up = await this.#conn.healthy();
+        return [up ? { name: 'fabric', up } : { name: 'fabric', up, detail: 'the peer does not answer ledger queries' }];
+    }
+
+    /**
+     * Endorsers for a write into the named hospitals' implicit collections: each
+     * of them (their own Endorsement policy) plus this hospital, topped up to a
+     * majority of the consortium for the public writes. With no collection
+     * owner other than this hospital, discovery picks the endorsers.
+     */
+    async #endorsers(collectionOwners: string[]): Promise<string[] | undefined> {
+        const named = [...new Set([this.#mspId, ...collectionOwners])];
+        if (named.length === 1) return undefined;
+        const all = (await this.listHospitals()).map((h) => h.mspId);
+        const majority = Math.floor(all.length / 2) + 1;
+        for (const msp of all) {
+            if (named.length >= majority) break;
+            if (!named.includes(msp)) named.push(msp);
+        }
+        return named.sort();
+    }
+
+    async #blockNumber(txId: string): Promise<number> {
+        const cached = this.#blockOfTx.get(txId);
+        if (cached !== undefined) return cached;
+        const qscc = this.#conn.network.getContract('qscc');
+        const bytes = await qscc.evaluateTransaction('GetBlockByTxID', this.#conn.network.getName(), txId);
+        const n = Number(common.Block.deserializeBinary(bytes).getHeader()?.getNumber() ?? -1);
+        if (this.#blockOfTx.size > 100_000) this.#blockOfTx.clear();
+        this.#blockOfTx.set(txId, n);
+        return n;
+    }
+
+    async #auditEvents(patientId: string, entries: ChaincodeAuditEntry[]): Promise<AuditEvent[]> {
+        const events: AuditEvent[] = [];
+        for (const e of entries) {
+            if (!isAuditType(e.action)) continue;
+            const d = e.details;
+            const event: AuditEvent = {
+                type: e.action,
+                txId: e.txId,
+                blockNumber: await this.#blockNumber(e.txId),
+                timestamp: e.timestamp,
+                hospital: e.hospital ?? '',
+                actor: e.actor ?? '',
+                patientId,
+            };
+            if (e.subject.type === 'record') event.recordId = e.subject.id;
+            if (e.subject.type === 'consent') event.consentId = e.subject.id;
+            if (e.subject.type === 'request') event.requestId = e.subject.id;
+            if (typeof d.recordId === 'string') event.recordId = d.recordId;
+            if (typeof d.consentId === 'string') event.consentId = d.consentId;
+            if (typeof d.purpose === 'string') event.purpose = d.purpose as Purpose;
+            if (typeof d.basis === 'string') event.basis = d.basis;
+            events.push(event);
+        }
+        return events;
+    }
+}
+
+function collectMessages(err: unknown): string {
+    const e = err as { message?: string; details?: { message?: string }[] };
+    return [e?.message ?? '', ...(e?.details ?? []).map((d) => d.message ?? '')].join('\n');
+}

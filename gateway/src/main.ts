@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import { createTokenVerifier } from './auth/index.js';
+import { loadConfig, type GatewayConfig } from './config/index.js';
+import { FabricConnection } from './fabric/connection.js';
+import { EventFollower } from './fabric/event-follower.js';
+import { FabricLedger } from './fabric/fabric-ledger.js';
+import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
+import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
+import { createLogger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+
+/**
+ * Registers this hospital's encryption key on the ledger. Retried: at start-up
+ * the peer or a quorum of the others may still be coming up.
+ */
+async function registerHospital(ledger: FabricLedger, config: GatewayConfig, publicKey: string, logger: Logger) {
+    const name = config.hospital.name ?? config.hospital.mspId;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            await ledger.registerSelf(name, publicKey);
+            logger.info({ mspId: config.hospital.mspId }, 'hospital registered on the ledger');
+            return;
+        } catch (err) {
+            if (attempt >= 30) throw err;
+            logger.warn({ attempt, err: { message: (err as Error).message } }, 'hospital registration failed; retrying');
+            await new Promise((r) => setTimeout(r, 2_000));
+        }
+    }
+}
+
+async function main(): Promise<void> {
+    const config = loadConfig();
+    const logger = createLogger({ level: config.log.level });
+    const metrics = new Metrics({ defaultMetrics: true });
+
+    const [encryptionPrivateKey, encryptionPublicKey, jwtPublicKey, clusterCredentials] = await Promise.all([
+        readFile(config.keys.encryptionPrivateKeyPath, 'utf8'),
+        readFile(config.keys.encryptionPublicKeyPath, 'utf8'),
+        readFile(config.auth.jwtPublicKeyPath, 'utf8'),
+        config.ipfs.clusterBasicAuthPath ? readFile(config.ipfs.clusterBasicAuthPath, 'utf8') : Promise.resolve(undefined),
+    ]);
+
+    const connection = await FabricConnection.open({ mspId: config.hospital.mspId, ...config.fabric });
+    const fabricLedger = new FabricLedger(connection, config.hospital.mspId);
+    const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
+    await registerHospital(fabricLedger, config, encryptionPublicKey, logger);
+
+    const app = createApp({
+        ledger: instrumentLedger(fabricLedger, metrics),
+        blobs: instrumentBlobStore(blobStore, metrics),
+        identity: { mspId: config.hospital.mspId, encryptionPrivateKey },
+        verifyToken: createTokenVerifier({
+            publicKey: jwtPublicKey,
+            algorithms: config.auth.algorithms,
+            issuer: config.auth.issuer,
+            audience: config.auth.audience,
+            clockToleranceSeconds: config.auth.clockToleranceSeconds,
+        }),
+        logger,
+        metrics,
+        limits: { bodyLimitBytes: config.server.bodyLimitBytes, jsonLimitBytes: config.server.jsonLimitBytes },
+        retryAfterSeconds: config.server.retryAfterSeconds,
+        publicUrl: `http://${config.server.host}:${config.server.port}`,
+    });
+
+    const follower = new EventFollower({
+        connection,
+        ledger: fabricLedger,
+        blobs: blobStore,
+        mspId: config.hospital.mspId,
+        encryptionPrivateKey,
+        checkpointPath: config.events.checkpointPath,
+        logger: logger.child({ component: 'event-follower' }),
+    });
+    follower.start();
+
+    const server = createServer(app);
+    // Uploads and downloads stream for as long as data flows; only idle sockets time out.
+    server.requestTimeout = 0;
+    server.headersTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+    logger.info({ host: config.server.host, port: config.server.port, mspId: config.hospital.mspId }, 'gateway listening');
+
+    let stopping = false;
+    const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down: draining in-flight requests');
+        const force = setTimeout(() => {
+            logger.warn('grace period over; closing remaining connections');
+            server.closeAllConnections();
+        }, config.server.shutdownGraceMs);
+        force.unref();
+        server.close(() => {
+            void follower.stop().finally(() => {
+                connection.close();
+                logger.info('stopped');
+                process.exit(0);
+            });
+        });
+        server.closeIdleConnections();
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+    // Configuration and start-up errors: say what is wrong and exit non-zero.
+    process.stderr.write(`ehr-gateway: ${(err as Error).message}\n`);
+    process.exit(1);
+});
