@@ -35,7 +35,7 @@ init_kubo() {
     --arg announce "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
     -f "${IPFS_CLUSTER_CONFIG_DIR}/kubo-config.jq")
   local cfg="${repo}/config"
-  jq --argjson patch "$patch" '. * $patch' "$cfg" >"${cfg}.new" && mv "${cfg}.new" "$cfg"
+  jq --argjson patch "$patch" '. * $patch | .DNS.Resolvers = $patch.DNS.Resolvers' "$cfg" >"${cfg}.new" && mv "${cfg}.new" "$cfg"
 }
 
 # Every node peers with every other hospital's node: no public bootstrap, DHT or relays.

@@ -32,9 +32,10 @@ package_chaincode() {
       --rawfile cert "${hd}/peer/tls/server.crt" --rawfile key "${hd}/peer/tls/server.key" \
       '{address: $address, dial_timeout: "10s", tls_required: true, client_auth_required: true,
         root_cert: $root, client_cert: $cert, client_key: $key}' >"${work}/connection.json"
-    jq -n --arg label "${CHAINCODE_NAME}_s${seq}" '{type: "ccaas", label: $label}' >"${work}/metadata.json"
-    (cd "$work" && tar -czf code.tar.gz connection.json && tar -czf "$pkg" metadata.json code.tar.gz)
-    chmod 600 "$pkg"
+    jq -n --arg lbl "${CHAINCODE_NAME}_s${seq}" '{"type": "ccaas", "label": $lbl}' >"${work}/metadata.json"
+    (cd "$work" && tar -czf code.tar.gz connection.json && tar -czf package.tgz metadata.json code.tar.gz)
+    chmod 600 "${work}/package.tgz"
+    mv "${work}/package.tgz" "$pkg"
     rm -rf "$work"
   fi
   peer_cli "$h" lifecycle chaincode calculatepackageid "$pkg"
@@ -42,7 +43,7 @@ package_chaincode() {
 
 install_chaincode() {
   local h=$1 seq=$2 id pkg
-  id=$(package_chaincode "$h" "$seq")
+  id=$(package_chaincode "$h" "$seq") || die "packaging the chaincode for $(hospital_name "$h") failed"
   pkg="$(chaincode_state "$h")/${CHAINCODE_NAME}-s${seq}.tgz"
   if ! peer_cli "$h" lifecycle chaincode queryinstalled -O json 2>/dev/null | jq -e --arg id "$id" \
     '.installed_chaincodes // [] | any(.package_id == $id)' >/dev/null; then

@@ -1,6 +1,8 @@
 # Shared helpers for the admin scripts. Sourced, never executed.
 # shellcheck shell=bash
 
+shopt -s inherit_errexit
+
 log() { printf '%s [ehr] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 warn() { printf '%s [ehr] warning: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
