@@ -55,6 +55,9 @@ all_up() {
   local h
   for h in $(hospitals); do
     for c in ca orderer peer kubo cluster; do is_running "$(hospital_name "$h")-${c}" || return 1; done
+    if [[ -f "${GATEWAY_DIR}/dist/main.js" ]]; then is_running "$(hospital_name "$h")-gateway" || return 1; fi
+    local seq; seq=$(current_sequence)
+    [[ -z "$seq" ]] || is_running "$(hospital_name "$h")-chaincode-s${seq}" || return 1
   done
 }
 

@@ -1,3 +1,4 @@
+import { EndorseError } from '@hyperledger/fabric-gateway';
 import { common } from '@hyperledger/fabric-protos';
 import type {
     AccessRequest,
@@ -82,9 +83,7 @@ export class FabricLedger implements Ledger {
     }
 
     async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>) {
-        const holders = [...envelopes.keys()];
-        const { result, txId } = await submit<RecordMeta>(
-            this.#conn.contract,
+        const { result, txId } = await this.#submitWithPlans<RecordMeta>(
             'Records:CreateRecord',
             [
                 record.recordId,
@@ -95,10 +94,8 @@ export class FabricLedger implements Ledger {
                 record.supersedes ?? '',
                 actorArg(actor),
             ],
-            {
-                transientData: { envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))) },
-                endorsingOrganizations: await this.#endorsers(holders),
-            },
+            [...envelopes.keys()],
+            { envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))) },
         );
         return { ...result, txId };
     }
@@ -153,17 +150,16 @@ export class FabricLedger implements Ledger {
 
     /** Hands a wrapped key to a grantee; the grantee's peer must endorse the write into its collection. */
     async deliverEnvelope(recordId: string, grantee: string, envelope: string): Promise<string> {
-        const { txId } = await submit(this.#conn.contract, 'Access:DeliverEnvelope', [recordId, grantee], {
-            transientData: { envelope: utf8.encode(envelope) },
-            endorsingOrganizations: await this.#endorsers([grantee]),
+        const { txId } = await this.#submitWithPlans('Access:DeliverEnvelope', [recordId, grantee], [grantee], {
+            envelope: utf8.encode(envelope),
         });
         return txId;
     }
 
     async purgeEnvelope(recordId: string): Promise<string> {
-        const { txId } = await submit(this.#conn.contract, 'Access:PurgeEnvelope', [recordId], {
-            endorsingOrganizations: await this.#endorsers([]),
-        });
+        // No transient data: the peer's gateway picks endorsers that satisfy
+        // both the chaincode policy and this hospital's collection.
+        const { txId } = await submit(this.#conn.contract, 'Access:PurgeEnvelope', [recordId]);
         return txId;
     }
 
@@ -260,21 +256,44 @@ export class FabricLedger implements Ledger {
     }
 
     /**
-     * Endorsers for a write into the named hospitals' implicit collections: each
-     * of them (their own Endorsement policy) plus this hospital, topped up to a
-     * majority of the consortium for the public writes. With no collection
-     * owner other than this hospital, discovery picks the endorsers.
+     * Endorsement plans for a write into the named hospitals' implicit
+     * collections: each owner (its own Endorsement policy) plus this hospital,
+     * topped up to a majority of the consortium for the public writes. The
+     * peer's gateway refuses to choose endorsers itself when transient data is
+     * involved, so the top-up is named too; one plan per choice of top-up, so
+     * a hospital that is down can be skipped.
      */
-    async #endorsers(collectionOwners: string[]): Promise<string[] | undefined> {
-        const named = [...new Set([this.#mspId, ...collectionOwners])];
-        if (named.length === 1) return undefined;
+    async #endorsementPlans(collectionOwners: string[]): Promise<string[][]> {
+        const required = [...new Set([this.#mspId, ...collectionOwners])];
         const all = (await this.listHospitals()).map((h) => h.mspId);
-        const majority = Math.floor(all.length / 2) + 1;
-        for (const msp of all) {
-            if (named.length >= majority) break;
-            if (!named.includes(msp)) named.push(msp);
+        const missing = Math.floor(all.length / 2) + 1 - required.length;
+        if (missing <= 0) return [required.sort()];
+        const others = all.filter((m) => !required.includes(m));
+        const plans: string[][] = [];
+        for (let i = 0; i + missing <= others.length; i++) {
+            plans.push([...required, ...others.slice(i, i + missing)].sort());
         }
-        return named.sort();
+        return plans.length ? plans : [required.sort()];
+    }
+
+    /** Submits with the first endorsement plan whose organisations answer. */
+    async #submitWithPlans<T>(
+        name: string,
+        args: string[],
+        collectionOwners: string[],
+        transientData: Record<string, Uint8Array>,
+    ): Promise<{ result: T; txId: string }> {
+        const plans = await this.#endorsementPlans(collectionOwners);
+        for (let i = 0; ; i++) {
+            try {
+                return await submit<T>(this.#conn.contract, name, args, { transientData, endorsingOrganizations: plans[i] });
+            } catch (err) {
+                // Endorsing has no side effects, so another plan is safe to try.
+                if (!(err instanceof EndorseError) || i + 1 >= plans.length || /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE):/.test(collectMessages(err))) {
+                    throw err;
+                }
+            }
+        }
     }
 
     async #blockNumber(txId: string): Promise<number> {
