@@ -28,6 +28,15 @@ function chaincodeCode(err: unknown): string | undefined {
     return /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE):/.exec(text)?.[1];
 }
 
+/** gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED, or a network error reaching IPFS. */
+function isTransient(err: unknown): boolean {
+    if (chaincodeCode(err) !== undefined) return false;
+    const e = err as { code?: number | string; name?: string };
+    if (typeof e?.code === 'number') return [4, 8, 10, 14].includes(e.code);
+    if (e?.name === 'DependencyUnavailableError' || e?.name === 'TransactionInvalidError') return true;
+    return typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|UND_ERR)/.test(e.code);
+}
+
 /**
  * Follows the chaincode's events from a persisted checkpoint and does the
  * custodian's and holders' side of the protocol: delivers envelopes to new
@@ -77,7 +86,18 @@ export class EventFollower {
         });
         try {
             for await (const event of this.#events) {
-                await this.#handle(event);
+                try {
+                    await this.#handle(event);
+                } catch (err) {
+                    // An outage is retried from the checkpoint; any other failure
+                    // would fail again on every retry, so it is logged and skipped
+                    // rather than blocking every later event.
+                    if (isTransient(err)) throw err;
+                    this.#o.logger.error(
+                        { event: event.eventName, txId: event.transactionId, err: { message: (err as Error).message } },
+                        'event could not be handled; skipped',
+                    );
+                }
                 await checkpointer.checkpointChaincodeEvent(event);
             }
         } finally {
