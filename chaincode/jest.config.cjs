@@ -1,4 +1,3 @@
-/* global module, __dirname */
 // Chaincode unit tests run against an in-memory fake of the Fabric stub.
 // The chaincode is CommonJS; the root runs Jest with --experimental-vm-modules,
 // so .ts is deliberately not listed in extensionsToTreatAsEsm and ts-jest emits CJS.

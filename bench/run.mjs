@@ -1,0 +1,215 @@
+// `npm run bench`: brings up a network instance of its own ('bench', port base
+// 27000), measures the product's paths end to end beside the raw floor measured
+// in the same run, prints one JSON document, and removes the instance.
+//
+//   npm run bench                       62.3 KB paths, replication lag (62.3 KB, 50 MB)
+//   npm run bench -- --large 1024       also a 1 GiB upload and download, with the gateway's peak RSS
+//   npm run bench -- --keep             leave the instance running afterwards
+import * as grpc from '@grpc/grpc-js';
+import { connect, signers } from '@hyperledger/fabric-gateway';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { create } from 'kubo-rpc-client';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opts } = parseArgs({
+    options: {
+        instance: { type: 'string', default: 'bench' },
+        'port-base': { type: 'string', default: '27000' },
+        iterations: { type: 'string', default: '30' },
+        large: { type: 'string', default: '0' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+    },
+});
+if (opts.help) {
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 8).join('\n') + '\n');
+    process.exit(0);
+}
+const N = Number(opts.iterations);
+const DOC_BYTES = 62_300; // the seed paper's MRI report
+const progress = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+function network(...args) {
+    return execFileSync('bash', [path.join(root, 'network/network.sh'), '--instance', opts.instance, '--port-base', opts['port-base'], ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 64 * 1024 * 1024,
+    });
+}
+const token = (h, sub, role) => network('token', `hospital${h}`, sub, role).trim();
+
+function summary(samplesMs, bytesEach = 0) {
+    const s = [...samplesMs].sort((a, b) => a - b);
+    const pct = (p) => Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(1));
+    const total = s.reduce((a, b) => a + b, 0);
+    const out = { n: s.length, opsPerSec: Number(((s.length * 1000) / total).toFixed(2)), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: pct(100) };
+    if (bytesEach) out.mbPerSec = Number(((bytesEach * s.length) / 1e6 / (total / 1000)).toFixed(2));
+    return out;
+}
+
+async function timeN(n, fn) {
+    const samples = [];
+    for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await fn(i);
+        samples.push(performance.now() - t);
+    }
+    return samples;
+}
+
+async function call(url, init, expected) {
+    const res = await fetch(url, init);
+    const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.arrayBuffer();
+    if (res.status !== expected) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${JSON.stringify(body)}`);
+    return body;
+}
+const json = (tok, body) => ({ method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+function clusterAuth(h) {
+    return 'Basic ' + Buffer.from(readFileSync(path.join(h.stateDir, 'secrets', 'cluster-rest-credentials'), 'utf8').trim()).toString('base64');
+}
+
+async function pinnedOn(h, cid) {
+    const res = await fetch(`${h.cluster.rest}/pins/${cid}`, { headers: { authorization: clusterAuth(h) } });
+    if (!res.ok) return 0;
+    const body = await res.json();
+    return Object.values(body.peer_map ?? {}).filter((p) => p.status === 'pinned').length;
+}
+
+/** Time from the start of an add through Cluster until the blob is pinned on 2 peers. */
+async function replicationLag(h, bytes) {
+    const data = randomBytes(bytes);
+    const t = performance.now();
+    const { cid } = await create({ url: h.cluster.proxy }).add(data, { cidVersion: 1, rawLeaves: true });
+    const added = performance.now() - t;
+    while ((await pinnedOn(h, cid.toString())) < 2) await new Promise((r) => setTimeout(r, 20));
+    return { bytes, addMs: Number(added.toFixed(1)), pinnedOn2Ms: Number((performance.now() - t).toFixed(1)) };
+}
+
+function fabricConnection(h) {
+    const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(readFileSync(path.join(h.stateDir, 'peer/tls/ca.crt'))));
+    const msp = path.join(h.stateDir, 'users/gateway/msp');
+    const gateway = connect({
+        client,
+        identity: { mspId: h.mspId, credentials: readFileSync(path.join(msp, 'signcerts/cert.pem')) },
+        signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(path.join(msp, 'keystore/key.pem')))),
+    });
+    return { contract: gateway.getNetwork('ehr').getContract('ehr'), close: () => (gateway.close(), client.close()) };
+}
+
+function peakRssMb(hospitalName) {
+    const pid = readFileSync(path.join(statusDoc.stateDir, 'run', `${hospitalName}-gateway.pid`), 'utf8').trim();
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM'));
+    return Number((Number(line.split(/\s+/)[1]) / 1024).toFixed(1));
+}
+
+async function* zeroes(total, chunk = 1 << 20) {
+    const buf = Buffer.alloc(chunk, 7);
+    for (let sent = 0; sent < total; sent += chunk) yield sent + chunk <= total ? buf : buf.subarray(0, total - sent);
+}
+
+let statusDoc;
+async function main() {
+    progress(`bringing up instance '${opts.instance}'`);
+    network('up');
+    statusDoc = JSON.parse(network('status', '--json'));
+    const [h1, h2, h3] = statusDoc.hospitals;
+    const result = { instance: opts.instance, iterations: N, documentBytes: DOC_BYTES, machine: { cpus: (await import('node:os')).cpus().length } };
+
+    const clin1 = token(1, 'bench-clinician', 'clinician');
+    const clin2 = token(2, 'bench-clinician-2', 'clinician');
+    const patientId = `bench-${randomUUID().slice(0, 8)}`;
+    const patient = token(1, patientId, 'patient');
+    await call(`${h1.gatewayUrl}/api/v1/patients`, json(clin1, { patientId }), 201);
+    const doc = randomBytes(DOC_BYTES);
+
+    progress('raw floor: bare fabric-gateway submit and bare IPFS add');
+    const fab = fabricConnection(h1);
+    const actor = JSON.stringify({ id: 'bench', role: 'admin' });
+    const rawSubmit = await timeN(N, () => fab.contract.submitTransaction('Patients:RegisterPatient', `raw-${randomUUID()}`, actor));
+    fab.close();
+    const kubo = create({ url: h1.kubo.rpc });
+    const rawAdd = await timeN(N, () => kubo.add(randomBytes(DOC_BYTES), { cidVersion: 1, rawLeaves: true }));
+    result.floor = { fabricSubmit: summary(rawSubmit), ipfsAdd62KB: summary(rawAdd, DOC_BYTES) };
+
+    progress('store: 62.3 KB documents through hospital 1 gateway');
+    const recordIds = [];
+    const store = await timeN(N, async () => {
+        const rec = await call(`${h1.gatewayUrl}/api/v1/patients/${patientId}/records?category=imaging&title=MRI`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${clin1}`, 'content-type': 'application/pdf' },
+            body: doc,
+        }, 201);
+        recordIds.push(rec.recordId);
+    });
+
+    progress('consent: access requests approved by the patient');
+    const grant = await timeN(Math.min(N, 20), async () => {
+        const req = await call(`${h2.gatewayUrl}/api/v1/access-requests`, json(clin2, { patientId, purpose: 'treatment', reason: 'benchmark' }), 201);
+        await call(`${h1.gatewayUrl}/api/v1/access-requests/${req.requestId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${patient}` } }, 200);
+    });
+
+    progress('read: hospital 2 reads with the consent check and access log');
+    // Envelope delivery is asynchronous: wait until the last record is readable.
+    for (;;) {
+        const res = await fetch(`${h2.gatewayUrl}/api/v1/records/${recordIds.at(-1)}/content`, { headers: { authorization: `Bearer ${clin2}` } });
+        await res.arrayBuffer();
+        if (res.status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    const read = await timeN(N, async (i) => {
+        const body = await call(`${h2.gatewayUrl}/api/v1/records/${recordIds[i % recordIds.length]}/content`, { headers: { authorization: `Bearer ${clin2}` } }, 200);
+        if (body.byteLength !== DOC_BYTES) throw new Error('read returned wrong size');
+    });
+    result.gateway = { store62KB: summary(store, DOC_BYTES), readWithConsent62KB: summary(read, DOC_BYTES), grantConsentViaRequest: summary(grant) };
+
+    progress('replication lag: add through Cluster until pinned on 2 peers');
+    result.replication = [await replicationLag(h3, DOC_BYTES), await replicationLag(h3, 50 * 1024 * 1024)];
+
+    const largeMiB = Number(opts.large);
+    if (largeMiB > 0) {
+        progress(`large document: ${largeMiB} MiB upload and download through hospital 1 gateway`);
+        const bytes = largeMiB * 1024 * 1024;
+        const before = peakRssMb('hospital1');
+        let t = performance.now();
+        const rec = await call(`${h1.gatewayUrl}/api/v1/patients/${patientId}/records?category=imaging&title=large`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${clin1}`, 'content-type': 'application/octet-stream' },
+            body: Readable.from(zeroes(bytes)),
+            duplex: 'half',
+        }, 201);
+        const uploadMs = performance.now() - t;
+        const afterUpload = peakRssMb('hospital1');
+        t = performance.now();
+        const res = await fetch(`${h1.gatewayUrl}/api/v1/records/${rec.recordId}/content`, { headers: { authorization: `Bearer ${clin1}` } });
+        let received = 0;
+        for await (const chunk of res.body) received += chunk.byteLength;
+        if (received !== bytes) throw new Error(`download returned ${received} of ${bytes} bytes`);
+        result.large = {
+            bytes,
+            uploadMs: Math.round(uploadMs),
+            downloadMs: Math.round(performance.now() - t),
+            gatewayPeakRssMbBefore: before,
+            gatewayPeakRssMbAfterUpload: afterUpload,
+            gatewayPeakRssMbAfterDownload: peakRssMb('hospital1'),
+        };
+    }
+
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+}
+
+try {
+    await main();
+} finally {
+    if (!opts.keep) {
+        progress(`removing instance '${opts.instance}'`);
+        network('clean');
+    }
+}
