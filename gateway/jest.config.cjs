@@ -1,4 +1,3 @@
-/* global module, __dirname */
 // The gateway's unit and route tests: in-memory fakes of the ledger and the
 // blob store, no network. ESM throughout (kubo-rpc-client and jose are ESM-only).
 /** @type {import('jest').Config} */

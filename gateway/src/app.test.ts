@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
@@ -61,7 +61,8 @@ describe('gateway REST API', () => {
         });
 
         it('exposes Prometheus metrics by route template', async () => {
-            await request(h.apps.h1).get(`/api/v1/records/nope`).set(auth(clinician1));
+            await request(h.apps.h1).get(`/api/v1/records/${randomUUID()}`).set(auth(clinician1));
+            expect((await request(h.apps.h1).get('/api/v1/records/not-a-uuid').set(auth(clinician1))).status).toBe(400);
             const res = await request(h.apps.h1).get('/metrics');
             expect(res.status).toBe(200);
             expect(res.text).toContain('ehr_http_requests_total{method="GET",route="/api/v1/records/:recordId",status="404"} 1');

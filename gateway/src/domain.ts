@@ -93,6 +93,8 @@ export const AUDIT_EVENT_TYPES = [
     'ConsentRevoked',
     'AccessRequested',
     'RequestDecided',
+    'EnvelopeDelivered',
+    'EnvelopePurged',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

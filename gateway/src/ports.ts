@@ -82,7 +82,7 @@ export interface Ledger {
     createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>): Promise<RecordMeta & Committed>;
     /** NOT_FOUND when unknown; FORBIDDEN when the caller may not see it. Erased records are returned with status `erased`. */
     getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
-    /** Records of the patient that the caller may see. */
+    /** Records of the patient that the caller may see (`Records:ListRecords` with purpose ''). */
     listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
     /** The transaction that created the record, with its block (for auditors' verification). */
     locateRecord(actor: Actor, recordId: string): Promise<TransactionLocation>;
@@ -96,8 +96,9 @@ export interface Ledger {
     logAccess(actor: Actor, recordId: string, purpose: Purpose): Promise<AccessLogged>;
     /**
      * This hospital's envelope for the record, read from its own implicit collection
-     * (evaluate on its own peer); `undefined` when access is allowed but the custodian has not
-     * delivered it yet.
+     * (`Access:GetEnvelope`, evaluated on its own peer); `undefined` when access is allowed but
+     * the custodian has not delivered it yet (the chaincode's `NOT_FOUND: no envelope for ... yet`).
+     * Other rejections (FORBIDDEN, GONE) are thrown.
      */
     readEnvelope(actor: Actor, recordId: string, purpose: Purpose): Promise<string | undefined>;
 

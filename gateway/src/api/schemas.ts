@@ -5,14 +5,18 @@
 import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
 import { z } from './zod.js';
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const idMessage = '1-128 characters: letters, digits, dot, underscore, colon, dash; starting with a letter or digit';
+// The chaincode's formats (chaincode/API.md): checked here too, so bad IDs never cost an endorsement.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const uuidMessage = 'a lowercase UUID';
 
-export const PatientId = z.string().regex(ID, idMessage).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
-export const RecordId = z.string().regex(ID, idMessage).openapi('RecordId');
-export const ConsentId = z.string().regex(ID, idMessage).openapi('ConsentId');
-export const RequestId = z.string().regex(ID, idMessage).openapi('AccessRequestId');
-export const MspId = z.string().regex(/^[A-Za-z0-9.-]{1,64}$/, 'an MSP ID').openapi('MspId', { example: 'Hospital2MSP' });
+export const PatientId = z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{3,64}$/, '3-64 characters: letters, digits, dot, underscore, dash')
+    .openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
+export const RecordId = z.string().regex(UUID, uuidMessage).openapi('RecordId');
+export const ConsentId = z.string().regex(UUID, uuidMessage).openapi('ConsentId');
+export const RequestId = z.string().regex(UUID, uuidMessage).openapi('AccessRequestId');
+export const MspId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an MSP ID').openapi('MspId', { example: 'Hospital2MSP' });
 export const Category = z.enum(CATEGORIES).openapi('Category');
 export const Purpose = z.enum(PURPOSES).openapi('Purpose');
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
@@ -39,7 +43,7 @@ export const Problem = z
 export const ScopeInput = z
     .strictObject({
         categories: z.array(Category).min(1).max(CATEGORIES.length).optional(),
-        recordIds: z.array(RecordId).min(1).max(1000).optional(),
+        recordIds: z.array(RecordId).min(1).max(100).optional(),
     })
     .refine((s) => !(s.categories && s.recordIds), { message: 'give categories or recordIds, not both' })
     .openapi('ScopeInput', { description: 'Omitted or empty: all of the patient\'s records' });
@@ -162,7 +166,10 @@ export const CreateAccessRequestBody = z
         patientId: PatientId,
         purpose: Purpose,
         scope: ScopeInput.optional(),
-        reason: z.string().min(1).max(500).openapi({ description: 'Stored on the ledger: no health information' }),
+        reason: z
+            .string()
+            .regex(/^[A-Za-z0-9 .,;:!?()'/-]{1,140}$/, "1-140 characters: letters, digits, space and .,;:!?()'/-")
+            .openapi({ description: 'Stored IN CLEAR on the ledger: a short reason such as "Transfer of care", never clinical detail or identifying data' }),
     })
     .openapi('CreateAccessRequestBody');
 export const AccessRequest = z
