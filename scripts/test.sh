@@ -11,5 +11,8 @@ bash "${ROOT}/scripts/prepare.sh"
 cd "$ROOT"
 log "lint"
 npx eslint .
-log "unit and integration tests"
-NODE_OPTIONS=--experimental-vm-modules npx jest --runInBand "$@"
+export NODE_OPTIONS=--experimental-vm-modules
+log "unit tests (chaincode, gateway)"
+npx jest --selectProjects chaincode gateway "$@"
+log "integration and end-to-end tests (their own network instance)"
+npx jest --selectProjects integration --runInBand "$@"
