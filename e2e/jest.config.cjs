@@ -13,5 +13,6 @@ module.exports = {
   },
   globalSetup: '<rootDir>/support/global-setup.mjs',
   globalTeardown: '<rootDir>/support/global-teardown.mjs',
-  testTimeout: 180_000,
+  setupFilesAfterEnv: ['<rootDir>/support/timeout.ts'],
+  testEnvironmentOptions: { globalsCleanup: 'off' },
 };
