@@ -40,6 +40,9 @@ async function catAll(client: KuboRPCClient, cid: string): Promise<Buffer> {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+// Bytes of this test context's own Uint8Array: under Jest's ESM VM a Buffer from
+// node:crypto comes from another realm, and kubo-rpc-client's instanceof checks refuse it.
+const random = (n: number) => Uint8Array.from(randomBytes(n));
 
 describe('IPFS private swarm and IPFS Cluster', () => {
   let s: InstanceStatus;
@@ -72,7 +75,7 @@ describe('IPFS private swarm and IPFS Cluster', () => {
   test('bytes added through hospital 1 proxy are pinned on >= 2 Cluster peers and read back identically at hospital 3', async () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
-    const blob = randomBytes(62_300);
+    const blob = random(62_300);
     const added = await create({ url: h1.cluster.proxy }).add(blob, { cidVersion: 1, rawLeaves: true, pin: true });
     const cid = added.cid.toString();
     expect(cid).toMatch(/^b[a-z2-7]+$/); // CIDv1, base32
@@ -90,7 +93,7 @@ describe('IPFS private swarm and IPFS Cluster', () => {
   test('with hospital 2 Kubo and Cluster peer stopped, adds still reach replication 2 and earlier blobs stay readable', async () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
-    const earlier = randomBytes(100_000);
+    const earlier = random(100_000);
     const before = (await create({ url: h1.cluster.proxy }).add(earlier, { cidVersion: 1, rawLeaves: true })).cid.toString();
     await eventually('earlier blob pinned on 3 peers', async () =>
       pinnedOn(await pinStatus(h1, before)).length === 3 ? true : undefined,
@@ -98,7 +101,7 @@ describe('IPFS private swarm and IPFS Cluster', () => {
 
     await network('stop', 'hospital2-cluster', 'hospital2-kubo');
 
-    const during = randomBytes(62_300);
+    const during = random(62_300);
     const cid = (await create({ url: h1.cluster.proxy }).add(during, { cidVersion: 1, rawLeaves: true })).cid.toString();
     const pinned = await eventually(
       `${cid} pinned on hospital1 and hospital3`,
