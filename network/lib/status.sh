@@ -43,8 +43,22 @@ status_json() {
   for h in $(hospitals); do docs+=("$(hospital_json "$h")"); done
   printf '%s\n' "${docs[@]}" | jq -s --arg instance "$INSTANCE" --arg channel "$CHANNEL_NAME" \
     --arg cc "$CHAINCODE_NAME" --arg seq "${seq:-0}" --arg state "$STATE_DIR" --argjson base "$PORT_BASE" \
-    '{instance: $instance, portBase: $base, stateDir: $state, channel: $channel,
+    --argjson rss "$(instance_memory | cut -d' ' -f1)" \
+    '{instance: $instance, portBase: $base, stateDir: $state, channel: $channel, residentMemoryMb: $rss,
       chaincode: {name: $cc, sequence: ($seq | tonumber)}, hospitals: .}'
+}
+
+# Resident memory of the instance's running processes, in MB, and how many there are.
+instance_memory() {
+  local pf kb total=0 count=0
+  for pf in "${RUN_DIR}"/*.pid; do
+    [[ -e "$pf" ]] || continue
+    kb=$(awk '/^VmRSS/ {print $2}' "/proc/$(cat "$pf")/status" 2>/dev/null) || continue
+    [[ -n "$kb" ]] || continue
+    total=$((total + kb))
+    count=$((count + 1))
+  done
+  echo "$((total / 1024)) ${count}"
 }
 
 print_summary() {
@@ -52,6 +66,8 @@ print_summary() {
   echo
   echo "EHR consortium instance '${INSTANCE}': channel ${CHANNEL_NAME}, chaincode ${CHAINCODE_NAME} sequence $(current_sequence)"
   echo "state and logs: ${STATE_DIR}"
+  local mem; read -r -a mem <<<"$(instance_memory)"
+  echo "memory: ${mem[0]} MB resident in ${mem[1]} processes"
   for h in $(hospitals); do
     n=$(hospital_name "$h")
     local host; host=$(hospital_host "$h")
