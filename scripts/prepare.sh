@@ -9,7 +9,10 @@ bash "${ROOT}/network/install.sh"
 cd "$ROOT"
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   log "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: npm 11 leaves other platforms' optional bindings (e.g. @unrs/*)
+  # out of the lock file and then refuses it as out of sync; `npm install`
+  # still installs the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 log "building chaincode and gateway"
 npm run build --silent
