@@ -12,7 +12,11 @@ cd "$ROOT"
 log "lint"
 npx eslint .
 export NODE_OPTIONS=--experimental-vm-modules
+results=$(mktemp -d)
 log "unit tests (chaincode, gateway)"
-npx jest --selectProjects chaincode gateway "$@"
+npx jest --selectProjects chaincode gateway --json --outputFile "${results}/unit.json" "$@"
 log "integration and end-to-end tests (their own network instance)"
-npx jest --selectProjects integration --runInBand "$@"
+npx jest --selectProjects integration --runInBand --json --outputFile "${results}/integration.json" "$@"
+# One plain closing line over both runs.
+jq -s -r '"\(map(.numPassedTests) | add) passed, \(map(.numFailedTests) | add) failed"' "${results}"/*.json
+rm -rf "$results"

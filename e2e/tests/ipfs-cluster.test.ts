@@ -115,6 +115,18 @@ describe('IPFS private swarm and IPFS Cluster', () => {
 
     expect(sha256(await catAll(create({ url: h3.kubo.rpc }), before))).toBe(sha256(earlier));
     expect(sha256(await catAll(create({ url: h3.kubo.rpc }), cid))).toBe(sha256(during));
+
+    // Back up: hospital 2 rejoins the cluster, still holds what it had pinned,
+    // and serves both blobs (the newer one over bitswap from the others).
+    await network('up');
+    const h2 = hospital(s, 2);
+    await eventually('hospital 2 to see the whole cluster again', async () => ((await status()).hospitals[1].cluster.peersSeen === 3 ? true : undefined));
+    await eventually('hospital 2 to report the earlier blob pinned', async () => {
+      const p = await pinStatus(h2, before);
+      return p.peer_map && Object.values(p.peer_map).find((x) => x.peername === 'hospital2')?.status === 'pinned' ? true : undefined;
+    });
+    expect(sha256(await catAll(create({ url: h2.kubo.rpc }), before))).toBe(sha256(earlier));
+    expect(sha256(await catAll(create({ url: h2.kubo.rpc }), cid))).toBe(sha256(during));
   });
 
   test('a Kubo node outside the swarm key cannot connect to the consortium', async () => {
