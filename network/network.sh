@@ -3,6 +3,8 @@
 # with its own Fabric CA, orderer, peer, chaincode server, Kubo, Cluster peer
 # and REST gateway, all native processes supervised from here.
 set -euo pipefail
+# Everything under the instance's state dir holds keys, ledgers or blobs: owner only.
+umask 077
 
 NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 for lib in common toolchain instance process render ca fabric channel chaincode keys gateway status; do
