@@ -101,6 +101,7 @@ ledgers intact. Running it on a running instance only reports the status." "$@"
   for h in $(hospitals); do start_peer "$h"; done
   for h in $(hospitals); do await_peer "$h"; done
   for h in $(hospitals); do join_peer "$h"; done
+  await_gossip
 
   log "step 4/7: IPFS private swarm"
   ipfs_up

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import { hospital, network, readSecret, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
+import { ipfsAdd, ipfsCat, ipfsId, ipfsSwarmConnect, ipfsSwarmPeers, kuboRpcClientAdd } from '../support/ipfs.js';
 import { eventually, toolPath } from '../support/tools.js';
 
 const run = promisify(execFile);
@@ -33,16 +33,15 @@ function pinnedOn(s: PinStatus): string[] {
     .sort();
 }
 
-async function catAll(client: KuboRPCClient, cid: string): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of client.cat(cid, { timeout: 60_000 })) chunks.push(chunk);
-  return Buffer.concat(chunks);
+async function pinEverywhere(h: HospitalStatus, cid: string): Promise<void> {
+  const res = await fetch(`${h.cluster.rest}/pins/ipfs/${cid}?replication-min=-1&replication-max=-1`, {
+    method: 'POST',
+    headers: { authorization: clusterAuth(h) },
+  });
+  if (!res.ok) throw new Error(`POST /pins/ipfs/${cid}: ${res.status} ${await res.text()}`);
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-// Bytes of this test context's own Uint8Array: under Jest's ESM VM a Buffer from
-// node:crypto comes from another realm, and kubo-rpc-client's instanceof checks refuse it.
-const random = (n: number) => Uint8Array.from(randomBytes(n));
 
 describe('IPFS private swarm and IPFS Cluster', () => {
   let s: InstanceStatus;
@@ -75,9 +74,8 @@ describe('IPFS private swarm and IPFS Cluster', () => {
   test('bytes added through hospital 1 proxy are pinned on >= 2 Cluster peers and read back identically at hospital 3', async () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
-    const blob = random(62_300);
-    const added = await create({ url: h1.cluster.proxy }).add(blob, { cidVersion: 1, rawLeaves: true, pin: true });
-    const cid = added.cid.toString();
+    const blob = randomBytes(62_300);
+    const cid = await kuboRpcClientAdd(h1.cluster.proxy, blob);
     expect(cid).toMatch(/^b[a-z2-7]+$/); // CIDv1, base32
 
     const pinned = await eventually(`${cid} pinned on 2 peers`, async () => {
@@ -86,23 +84,26 @@ describe('IPFS private swarm and IPFS Cluster', () => {
     });
     expect(pinned.length).toBeGreaterThanOrEqual(2);
 
-    const back = await catAll(create({ url: h3.kubo.rpc }), cid);
+    const back = await ipfsCat(h3.kubo.rpc, cid);
     expect(sha256(back)).toBe(sha256(blob));
   });
 
   test('with hospital 2 Kubo and Cluster peer stopped, adds still reach replication 2 and earlier blobs stay readable', async () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
-    const earlier = random(100_000);
-    const before = (await create({ url: h1.cluster.proxy }).add(earlier, { cidVersion: 1, rawLeaves: true })).cid.toString();
+    const earlier = randomBytes(100_000);
+    const before = await ipfsAdd(h1.cluster.proxy, earlier);
+    // Replication max 3 is an upper bound, not a promise: the allocator may pick
+    // two peers. Pinning everywhere makes sure hospital 2 holds this one.
+    await pinEverywhere(h1, before);
     await eventually('earlier blob pinned on 3 peers', async () =>
       pinnedOn(await pinStatus(h1, before)).length === 3 ? true : undefined,
     );
 
     await network('stop', 'hospital2-cluster', 'hospital2-kubo');
 
-    const during = random(62_300);
-    const cid = (await create({ url: h1.cluster.proxy }).add(during, { cidVersion: 1, rawLeaves: true })).cid.toString();
+    const during = randomBytes(62_300);
+    const cid = await ipfsAdd(h1.cluster.proxy, during);
     const pinned = await eventually(
       `${cid} pinned on hospital1 and hospital3`,
       async () => {
@@ -113,8 +114,8 @@ describe('IPFS private swarm and IPFS Cluster', () => {
     );
     expect(pinned).toEqual(['hospital1', 'hospital3']);
 
-    expect(sha256(await catAll(create({ url: h3.kubo.rpc }), before))).toBe(sha256(earlier));
-    expect(sha256(await catAll(create({ url: h3.kubo.rpc }), cid))).toBe(sha256(during));
+    expect(sha256(await ipfsCat(h3.kubo.rpc, before))).toBe(sha256(earlier));
+    expect(sha256(await ipfsCat(h3.kubo.rpc, cid))).toBe(sha256(during));
 
     // Back up: hospital 2 rejoins the cluster, still holds what it had pinned,
     // and serves both blobs (the newer one over bitswap from the others).
@@ -125,8 +126,8 @@ describe('IPFS private swarm and IPFS Cluster', () => {
       const p = await pinStatus(h2, before);
       return p.peer_map && Object.values(p.peer_map).find((x) => x.peername === 'hospital2')?.status === 'pinned' ? true : undefined;
     });
-    expect(sha256(await catAll(create({ url: h2.kubo.rpc }), before))).toBe(sha256(earlier));
-    expect(sha256(await catAll(create({ url: h2.kubo.rpc }), cid))).toBe(sha256(during));
+    expect(sha256(await ipfsCat(h2.kubo.rpc, before))).toBe(sha256(earlier));
+    expect(sha256(await ipfsCat(h2.kubo.rpc, cid))).toBe(sha256(during));
   });
 
   test('a Kubo node outside the swarm key cannot connect to the consortium', async () => {
@@ -154,11 +155,11 @@ describe('IPFS private swarm and IPFS Cluster', () => {
       writeFileSync(path.join(repo, 'config'), JSON.stringify(cfg));
       const daemon = spawn(ipfs, ['daemon'], { env, stdio: 'ignore' });
       try {
-        const outsider = create({ url: `http://127.0.0.1:${outsiderApi}` });
-        await eventually('outsider daemon', async () => (await outsider.id()).id);
-        const target = `${h1.kubo.swarm}/p2p/${(await create({ url: h1.kubo.rpc }).id()).id.toString()}`;
-        await expect(outsider.swarm.connect(target as never, { timeout: 10_000 })).rejects.toThrow();
-        expect(await outsider.swarm.peers()).toHaveLength(0);
+        const outsider = `http://127.0.0.1:${outsiderApi}`;
+        await eventually('outsider daemon', () => ipfsId(outsider));
+        const target = `${h1.kubo.swarm}/p2p/${await ipfsId(h1.kubo.rpc)}`;
+        await expect(ipfsSwarmConnect(outsider, target, 10_000)).rejects.toThrow();
+        expect(await ipfsSwarmPeers(outsider)).toHaveLength(0);
       } finally {
         daemon.kill('SIGTERM');
       }

@@ -78,3 +78,24 @@ live_orderer_hospital() {
   done
   die "no orderer is reachable; run: network/network.sh up"
 }
+
+# How many other peers this peer's gossip knows on the channel (0 if unknown).
+gossip_peers_known() {
+  curl -sf --max-time 2 "http://$(hospital_host "$1"):$(port "$1" "$OFF_PEER_OPS")/metrics" 2>/dev/null |
+    awk -v ch="$CHANNEL_NAME" '$1 == "gossip_membership_total_peers_known{channel=\"" ch "\"}" {print $2}' | head -n1 | grep . || echo 0
+}
+
+gossip_knows() { (($(gossip_peers_known "$1") >= $2)); }
+
+# Ready means usable: service discovery (and so the Fabric Gateway's choice of
+# endorsers) only sees the peers that gossip has found, which takes a few
+# seconds after peers (re)start.
+await_gossip() {
+  local h running=0
+  for h in $(hospitals); do is_running "$(hospital_name "$h")-peer" && running=$((running + 1)); done
+  for h in $(hospitals); do
+    is_running "$(hospital_name "$h")-peer" || continue
+    wait_until "$(hospital_name "$h")-peer to see the other $((running - 1)) peers" 90 gossip_knows "$h" $((running - 1)) ||
+      warn "$(hospital_name "$h")-peer knows only $(gossip_peers_known "$h") other peers; see $(log_file "$(hospital_name "$h")-peer")"
+  done
+}
