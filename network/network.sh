@@ -123,15 +123,16 @@ ledgers intact. Running it on a running instance only reports the status." "$@"
 cmd_down() {
   cmd_help_or "Usage: network/network.sh down
 Stops every process of the instance and keeps its data; 'up' resumes it." "$@"
-  local h
   [[ -d "$RUN_DIR" ]] || { log "instance '${INSTANCE}' has no state; nothing to stop"; return 0; }
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-gateway"; done
-  for h in $(hospitals); do stop_chaincode_servers "$h"; done
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-cluster"; done
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-kubo"; done
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-peer"; done
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-orderer"; done
-  for h in $(hospitals); do stop_process "$(hospital_name "$h")-ca"; done
+  # Each kind stops at every hospital at once, the kinds in order: callers
+  # before what they call, the ordering service after the peers.
+  stop_everywhere stop_hospital_process gateway
+  stop_everywhere stop_chaincode_servers
+  stop_everywhere stop_hospital_process cluster
+  stop_everywhere stop_hospital_process kubo
+  stop_everywhere stop_hospital_process peer
+  stop_everywhere stop_hospital_process orderer
+  stop_everywhere stop_hospital_process ca
   log "instance '${INSTANCE}' stopped; data kept in ${STATE_DIR}. Resume with: network/network.sh up"
 }
 

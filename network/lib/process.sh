@@ -53,6 +53,21 @@ stop_process() {
   log "${name}: stopped"
 }
 
+# stop_hospital_process <kind> <hospital>: e.g. stop_hospital_process peer 2
+stop_hospital_process() { stop_process "$(hospital_name "$2")-$1"; }
+
+# stop_everywhere <command...>: runs "<command...> <hospital>" for every
+# hospital in parallel and fails if any of them failed.
+stop_everywhere() {
+  local h pid rc=0 pids=()
+  for h in $(hospitals); do
+    "$@" "$h" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  return "$rc"
+}
+
 tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # require_running <component>: fails fast when a process died during start-up.
