@@ -8,6 +8,11 @@ module.exports = {
   roots: ['<rootDir>/src'],
   testEnvironment: 'node',
   testMatch: ['**/*.test.ts'],
+  // The shared model from source, so unit tests never run against a stale build.
+  moduleNameMapper: {
+    '^@ehr/ledger-model$': '<rootDir>/../ledger-model/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   setupFiles: ['<rootDir>/src/testing/quiet-logs.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],

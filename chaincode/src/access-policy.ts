@@ -4,9 +4,8 @@
 import type { Context } from 'fabric-contract-api';
 import { forbidden, gone } from './errors';
 import { requirePatient, requireRecord } from './lookups';
-import type { Consent, Patient, RecordMeta, Scope } from './model';
 import { fromBytes, KEY, scan, txTime } from './state';
-import type { Purpose } from './vocabulary';
+import type { Consent, Patient, Purpose, RecordMeta, Scope } from '@ehr/ledger-model';
 
 export type Basis = 'custodian' | 'home' | string; // otherwise a consentId
 

@@ -3,18 +3,8 @@
 // history order is the peer's, and tx timestamps are the clients'.
 import type { Context } from 'fabric-contract-api';
 import { consentsOf, scopeCovers } from './access-policy';
-import type { AccessEntry, AccessRequest, Consent, Holder, Patient, RecordMeta } from './model';
+import type { AccessEntry, AccessRequest, AuditEntry, Consent, Holder, Patient, RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, history, key, KEY, scan } from './state';
-
-export interface AuditEntry {
-  txId: string;
-  timestamp: string;
-  action: string;
-  subject: { type: 'patient' | 'record' | 'consent' | 'request'; id: string };
-  hospital: string | null;
-  actor: string | null;
-  details: Record<string, unknown>;
-}
 
 export async function patientEntries(ctx: Context, patientId: string): Promise<AuditEntry[]> {
   return (await history<Patient>(ctx, key(ctx, KEY.patient, patientId))).flatMap((h) =>

@@ -4,9 +4,8 @@ import type { Context } from 'fabric-contract-api';
 import { consentInForce } from './access-policy';
 import { conflict, forbidden, invalid, notFound } from './errors';
 import { getHospital, requirePatient, requireRecord } from './lookups';
-import type { Actor, Consent, Patient, Scope } from './model';
 import { exists, key, KEY, putIndex, putJson, txTime } from './state';
-import type { Purpose } from './vocabulary';
+import type { Actor, Consent, Patient, Purpose, Scope } from '@ehr/ledger-model';
 
 /** Consent decisions go through the patient's home hospital, acting for that very patient. */
 export async function requirePatientAtHome(ctx: Context, mspId: string, who: Actor, patientId: string): Promise<Patient> {

@@ -3,7 +3,7 @@
 // without revealing it. Writing into _implicit_org_X needs X's endorsement.
 import type { Context } from 'fabric-contract-api';
 import { invalid } from './errors';
-import type { Envelope, Holder } from './model';
+import type { Envelope, Holder } from '@ehr/ledger-model';
 import { exists, implicitCollection, key, KEY, putJson, toBytes, txTime } from './state';
 import * as v from './validate';
 

@@ -2,7 +2,7 @@
 // CA attribute ehr.role. The person behind a gateway call comes as an actor argument.
 import type { Context } from 'fabric-contract-api';
 import { forbidden } from './errors';
-import { IDENTITY_ROLES, type IdentityRole } from './vocabulary';
+import { IDENTITY_ROLES, type IdentityRole } from '@ehr/ledger-model';
 
 export interface Caller {
   mspId: string;

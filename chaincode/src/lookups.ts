@@ -1,7 +1,7 @@
 // Typed reads of the main entities, failing with NOT_FOUND when absent.
 import type { Context } from 'fabric-contract-api';
 import { notFound } from './errors';
-import type { AccessRequest, Consent, Hospital, Patient, RecordMeta } from './model';
+import type { AccessRequest, Consent, Hospital, Patient, RecordMeta } from '@ehr/ledger-model';
 import { getJson, key, KEY } from './state';
 
 async function required<T>(ctx: Context, type: string, id: string, what: string): Promise<T> {

@@ -1,8 +1,7 @@
 // Argument parsing: every transaction argument passes through one of these
 // before anything is read or written, so malformed input never reaches state.
 import { invalid } from './errors';
-import type { Actor, Scope } from './model';
-import { ACTOR_ROLES, CATEGORIES, PURPOSES, type Category, type Purpose } from './vocabulary';
+import { ACTOR_ROLES, CATEGORIES, PURPOSES, type Actor, type Category, type Purpose, type Scope } from '@ehr/ledger-model';
 
 const PATIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
 // Lowercase only: IDs are replay guards, and two spellings of one UUID must not both pass.

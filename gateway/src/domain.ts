@@ -1,16 +1,32 @@
 /*
- * The gateway's view of the ledger model (DESIGN §4). Vocabularies mirror the chaincode's
- * (chaincode/src/vocabulary.ts): the chaincode rejects anything outside them, and checking
- * them here too means bad input never costs an endorsement.
+ * The gateway's view of the ledger model (DESIGN §4): the chaincode's values
+ * (@ehr/ledger-model) with their IDs, which the ledger keeps in the keys.
+ * Checking the same vocabularies here means bad input never costs an endorsement.
  */
-export const CATEGORIES = ['note', 'lab', 'imaging', 'prescription', 'discharge', 'other'] as const;
-export type Category = (typeof CATEGORIES)[number];
+import {
+    ACTOR_ROLES,
+    type AccessRequest as LedgerAccessRequest,
+    type ActorRole,
+    type Consent as LedgerConsent,
+    type Hospital as LedgerHospital,
+    type Patient as LedgerPatient,
+    type Purpose,
+    type RecordMeta as LedgerRecordMeta,
+} from '@ehr/ledger-model';
 
-export const PURPOSES = ['treatment', 'research', 'insurance', 'public-health', 'payment', 'operations'] as const;
-export type Purpose = (typeof PURPOSES)[number];
+export {
+    CATEGORIES,
+    PURPOSES,
+    type Category,
+    type ConsentStatus,
+    type Purpose,
+    type RecordStatus,
+    type RequestStatus,
+    type Scope,
+} from '@ehr/ledger-model';
 
-export const ROLES = ['clinician', 'patient', 'auditor', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export const ROLES = ACTOR_ROLES;
+export type Role = ActorRole;
 
 /** Who acts, as asserted by the hospital's identity provider; the ledger records `id` as the actor pseudonym. */
 export interface Actor {
@@ -19,70 +35,12 @@ export interface Actor {
     role: Role;
 }
 
-export interface Hospital {
-    mspId: string;
-    name: string;
-    /** SPKI PEM of the hospital's P-256 encryption key. */
-    publicKey: string;
-    registeredAt: string;
-}
-
-export interface Patient {
-    patientId: string;
-    homeHospital: string;
-    registeredAt: string;
-}
-
-export type RecordStatus = 'active' | 'erased';
-
-export interface RecordMeta {
-    recordId: string;
-    patientId: string;
-    custodian: string;
-    cid: string;
-    /** Ciphertext bytes, as stored in IPFS. */
-    size: number;
-    category: Category;
-    supersedes: string | null;
-    status: RecordStatus;
-    createdAt: string;
-    createdBy: string;
-}
-
-export type Scope =
-    | { type: 'all' }
-    | { type: 'categories'; categories: Category[] }
-    | { type: 'recordIds'; recordIds: string[] };
-
-export type ConsentStatus = 'active' | 'revoked';
-
-export interface Consent {
-    consentId: string;
-    patientId: string;
-    grantee: string;
-    scope: Scope;
-    purposes: Purpose[];
-    grantedAt: string;
-    expiresAt: string | null;
-    status: ConsentStatus;
-    revokedAt: string | null;
-}
-
-export type RequestStatus = 'pending' | 'approved' | 'rejected';
-
-export interface AccessRequest {
-    requestId: string;
-    patientId: string;
-    requester: string;
-    purpose: Purpose;
-    scope: Scope;
-    reason: string;
-    status: RequestStatus;
-    requestedAt: string;
-    requestedBy: string;
-    decidedAt: string | null;
-    consentId: string | null;
-}
+export type Hospital = LedgerHospital & { mspId: string };
+export type Patient = LedgerPatient & { patientId: string };
+/** `size` counts ciphertext bytes, as stored in IPFS. */
+export type RecordMeta = LedgerRecordMeta & { recordId: string };
+export type Consent = LedgerConsent & { consentId: string };
+export type AccessRequest = LedgerAccessRequest & { requestId: string };
 
 export const AUDIT_EVENT_TYPES = [
     'PatientRegistered',

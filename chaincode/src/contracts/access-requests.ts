@@ -4,7 +4,7 @@ import { conflict, forbidden, invalid } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRequest } from '../lookups';
-import type { AccessRequest } from '../model';
+import type { AccessRequest } from '@ehr/ledger-model';
 import { exists, fromBytes, key, KEY, putIndex, putJson, scan, txTime } from '../state';
 import * as v from '../validate';
 

@@ -5,7 +5,7 @@ import { emit } from '../events';
 import { holds, purgeEnvelope, storeEnvelope, transientEnvelope } from '../envelopes';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
-import type { AccessEntry, Envelope, Holder } from '../model';
+import type { AccessEntry, Envelope, Holder } from '@ehr/ledger-model';
 import { fromBytes, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
 import * as v from '../validate';
 

@@ -3,7 +3,7 @@ import { accessEntries, chronological, consentEntries, patientEntries, recordEnt
 import { forbidden } from '../errors';
 import { caller } from '../identity';
 import { requirePatient, requireRecord } from '../lookups';
-import type { Actor, Patient } from '../model';
+import type { Actor, Patient } from '@ehr/ledger-model';
 import { KEY, scan } from '../state';
 import * as v from '../validate';
 

@@ -5,7 +5,7 @@ import { conflict } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { requireConsent, requirePatient } from '../lookups';
-import type { Consent } from '../model';
+import type { Consent } from '@ehr/ledger-model';
 import { key, KEY, putJson, txTime } from '../state';
 import * as v from '../validate';
 

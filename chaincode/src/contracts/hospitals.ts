@@ -3,7 +3,7 @@ import { conflict } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { getHospital, requireHospital } from '../lookups';
-import type { Hospital } from '../model';
+import type { Hospital } from '@ehr/ledger-model';
 import { p256PublicKey } from '../public-key';
 import { fromBytes, key, KEY, putJson, scan, txTime } from '../state';
 import * as v from '../validate';

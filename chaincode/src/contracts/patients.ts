@@ -3,7 +3,7 @@ import { conflict, forbidden } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { requirePatient } from '../lookups';
-import type { Patient } from '../model';
+import type { Patient } from '@ehr/ledger-model';
 import { exists, key, KEY, putJson, txTime } from '../state';
 import * as v from '../validate';
 

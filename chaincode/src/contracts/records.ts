@@ -5,7 +5,7 @@ import { emit } from '../events';
 import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../envelopes';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
-import type { RecordMeta } from '../model';
+import type { RecordMeta } from '@ehr/ledger-model';
 import { exists, history, key, KEY, putIndex, putJson, scan, txTime } from '../state';
 import * as v from '../validate';
 

@@ -1,5 +1,6 @@
 import { EndorseError } from '@hyperledger/fabric-gateway';
 import { common } from '@hyperledger/fabric-protos';
+import type { AuditEntry as ChaincodeAuditEntry } from '@ehr/ledger-model';
 import type {
     AccessRequest,
     Actor,
@@ -24,17 +25,6 @@ import type {
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
 import { randomUUID } from 'node:crypto';
-
-/** An audit entry as the chaincode's Audit contract returns it. */
-interface ChaincodeAuditEntry {
-    txId: string;
-    timestamp: string;
-    action: string;
-    subject: { type: 'patient' | 'record' | 'consent' | 'request'; id: string };
-    hospital: string | null;
-    actor: string | null;
-    details: Record<string, unknown>;
-}
 
 const utf8 = new TextEncoder();
 const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });

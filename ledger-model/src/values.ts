@@ -1,6 +1,6 @@
 // Ledger values, exactly the fields of DESIGN §4. IDs live in the keys; the
 // contracts add them back in their responses.
-import type { Category, Purpose } from './vocabulary';
+import type { ActorRole, Category, Purpose } from './vocabulary.js';
 
 export interface Hospital {
   name: string;
@@ -84,5 +84,5 @@ export interface Envelope {
 
 export interface Actor {
   id: string;
-  role: 'clinician' | 'patient' | 'auditor' | 'admin';
+  role: ActorRole;
 }

@@ -1,0 +1,4 @@
+// CommonJS, so that both the chaincode (CommonJS) and the gateway (ESM) load it.
+export * from './vocabulary.js';
+export * from './values.js';
+export * from './audit.js';
