@@ -76,8 +76,10 @@ describe('argument validation', () => {
   });
 
   test('reason: short, single-line, restricted characters', () => {
-    expect(v.reason('Follow-up after transfer (cardiology)')).toBeTruthy();
-    for (const r of ['', 'a'.repeat(141), 'line1\nline2', '<script>', 'see {json}']) bad(() => v.reason(r));
+    for (const r of ['Follow-up after transfer (cardiology)', 'Referral #2 & "second opinion" +50%', 'Überweisung: Kardiologie', 'a'.repeat(140)]) {
+      expect(v.reason(r)).toBe(r);
+    }
+    for (const r of ['', '   ', 'a'.repeat(141), 'line1\nline2', 'tab\there', '<script>', 'see {json}', 'ask alice@h1.example']) bad(() => v.reason(r));
   });
 
   test('envelope: base64 of 32-1024 bytes', () => {

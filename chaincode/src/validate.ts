@@ -1,19 +1,26 @@
 // Argument parsing: every transaction argument passes through one of these
 // before anything is read or written, so malformed input never reaches state.
 import { invalid } from './errors';
-import { ACTOR_ROLES, CATEGORIES, PURPOSES, type Actor, type Category, type Purpose, type Scope } from '@ehr/ledger-model';
+import {
+  ACTOR_ID,
+  ACTOR_ROLES,
+  CATEGORIES,
+  HOSPITAL_NAME,
+  MSP_ID,
+  PATIENT_ID,
+  PURPOSES,
+  REASON,
+  UUID,
+  type Actor,
+  type Category,
+  type Format,
+  type Purpose,
+  type Scope,
+} from '@ehr/ledger-model';
 
-const PATIENT_ID = /^[A-Za-z0-9._-]{3,64}$/;
-// Lowercase only: IDs are replay guards, and two spellings of one UUID must not both pass.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const MSP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-// Pseudonyms from the hospital IdP (JWT sub); '@' is excluded so e-mail addresses stay off the ledger.
-const ACTOR_ID = /^[A-Za-z0-9._:|-]{1,128}$/;
 const CID_V1_BASE32 = /^b[a-z2-7]{58,127}$/;
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const NAME = /^[\p{L}\p{N} .,'&()-]{1,100}$/u;
-const REASON = /^[\p{L}\p{N} .,;:!?()'/-]{1,140}$/u;
 
 const MAX_JSON = 16 * 1024;
 const MAX_SCOPE_RECORDS = 100;
@@ -29,13 +36,13 @@ function matching(name: string, v: unknown, re: RegExp, what: string): string {
   return s;
 }
 
-export const patientId = (v: unknown, name = 'patientId') =>
-  matching(name, v, PATIENT_ID, '3-64 characters of A-Z a-z 0-9 . _ -');
-export const uuid = (v: unknown, name: string) => matching(name, v, UUID, 'a lowercase UUID');
-export const mspId = (v: unknown, name = 'mspId') => matching(name, v, MSP_ID, 'an MSP ID');
-export const hospitalName = (v: unknown) => matching('name', v, NAME, '1-100 letters, digits, spaces or .,\'&()-');
-export const reason = (v: unknown) =>
-  matching('reason', v, REASON, "1-140 letters, digits, spaces or .,;:!?()'/- (a short reason, never clinical detail)");
+const formatted = (name: string, v: unknown, f: Format) => matching(name, v, f.pattern, f.description);
+
+export const patientId = (v: unknown, name = 'patientId') => formatted(name, v, PATIENT_ID);
+export const uuid = (v: unknown, name: string) => formatted(name, v, UUID);
+export const mspId = (v: unknown, name = 'mspId') => formatted(name, v, MSP_ID);
+export const hospitalName = (v: unknown) => formatted('name', v, HOSPITAL_NAME);
+export const reason = (v: unknown) => formatted('reason', v, REASON);
 
 /** CIDv1 in multibase base32 (the 'b' prefix), as IPFS Cluster returns with cid-version=1. */
 export function cid(v: unknown): string {
@@ -121,7 +128,7 @@ function plainObject(name: string, v: unknown, allowed: string[]): Record<string
 export function actor(v: unknown): Actor {
   const o = plainObject('actor', json('actor', v), ['id', 'role']);
   const role = oneOf('actor.role', o.role, ACTOR_ROLES);
-  const id = role === 'patient' ? patientId(o.id, 'actor.id') : matching('actor.id', o.id, ACTOR_ID, 'a pseudonym');
+  const id = role === 'patient' ? patientId(o.id, 'actor.id') : matching('actor.id', o.id, ACTOR_ID.pattern, `a pseudonym: ${ACTOR_ID.description}`);
   return { id, role };
 }
 

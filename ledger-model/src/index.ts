@@ -2,3 +2,4 @@
 export * from './vocabulary.js';
 export * from './values.js';
 export * from './audit.js';
+export * from './formats.js';

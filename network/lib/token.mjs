@@ -21,7 +21,13 @@ const fail = (msg) => {
 };
 if (!values.key || !values.sub || !values.role) fail('--key, --sub and --role are required');
 if (!roles.includes(values.role)) fail(`role must be one of ${roles.join(', ')}`);
-if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(values.sub)) fail('sub must be 1-128 characters of [A-Za-z0-9._:@-]');
+// The gateways refuse a sub the ledger cannot record as the actor; these
+// mirror ACTOR_ID and PATIENT_ID in ledger-model/src/formats.ts (this script
+// runs before npm install, so it cannot import them).
+if (!/^[A-Za-z0-9._:|-]{1,128}$/.test(values.sub)) fail('sub must be a pseudonym: 1-128 characters of A-Z a-z 0-9 . _ : | -');
+if (values.role === 'patient' && !/^[A-Za-z0-9._-]{3,64}$/.test(values.sub)) {
+  fail("a patient's sub is their patientId: 3-64 characters of A-Z a-z 0-9 . _ -");
+}
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 86400 * 30) fail('--ttl must be 1..2592000 seconds');
 

@@ -2,21 +2,18 @@
  * Every body, parameter and query of the REST API (DESIGN §7). The same schemas validate
  * requests (api/validate.ts) and generate the OpenAPI document (api/openapi.ts).
  */
+import { MSP_ID, PATIENT_ID, REASON, UUID, type Format } from '@ehr/ledger-model';
 import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
 import { z } from './zod.js';
 
-// The chaincode's formats (chaincode/API.md): checked here too, so bad IDs never cost an endorsement.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const uuidMessage = 'a lowercase UUID';
+// The chaincode's own formats: checked here too, so bad IDs never cost an endorsement.
+const formatted = (f: Format) => z.string().regex(f.pattern, `must be ${f.description}`);
 
-export const PatientId = z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{3,64}$/, '3-64 characters: letters, digits, dot, underscore, dash')
-    .openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
-export const RecordId = z.string().regex(UUID, uuidMessage).openapi('RecordId');
-export const ConsentId = z.string().regex(UUID, uuidMessage).openapi('ConsentId');
-export const RequestId = z.string().regex(UUID, uuidMessage).openapi('AccessRequestId');
-export const MspId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'an MSP ID').openapi('MspId', { example: 'Hospital2MSP' });
+export const PatientId = formatted(PATIENT_ID).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
+export const RecordId = formatted(UUID).openapi('RecordId');
+export const ConsentId = formatted(UUID).openapi('ConsentId');
+export const RequestId = formatted(UUID).openapi('AccessRequestId');
+export const MspId = formatted(MSP_ID).openapi('MspId', { example: 'Hospital2MSP' });
 export const Category = z.enum(CATEGORIES).openapi('Category');
 export const Purpose = z.enum(PURPOSES).openapi('Purpose');
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
@@ -166,9 +163,7 @@ export const CreateAccessRequestBody = z
         patientId: PatientId,
         purpose: Purpose,
         scope: ScopeInput.optional(),
-        reason: z
-            .string()
-            .regex(/^[A-Za-z0-9 .,;:!?()'/-]{1,140}$/, "1-140 characters: letters, digits, space and .,;:!?()'/-")
+        reason: formatted(REASON)
             .openapi({ description: 'Stored IN CLEAR on the ledger: a short reason such as "Transfer of care", never clinical detail or identifying data' }),
     })
     .openapi('CreateAccessRequestBody');

@@ -78,6 +78,16 @@ describe('authenticate / requireRole', () => {
         }
     });
 
+    it.each([
+        ['an e-mail address as sub', { sub: 'alice@hospital1.example', role: 'clinician' }],
+        ['a sub with spaces', { sub: 'Dr Alice Smith', role: 'clinician' }],
+        ["a patient's sub that is not a patientId", { sub: 'pat:1', role: 'patient' }],
+    ])('answers 401 for %s, which could not be recorded as the actor', async (_name, claims) => {
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${await token(claims)}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toMatch(/^token claims invalid: sub /);
+    });
+
     it('answers 401 for an unsigned (alg none) token', async () => {
         const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
         const body = Buffer.from(JSON.stringify({ sub: 'x', role: 'admin', exp: 9999999999 })).toString('base64url');

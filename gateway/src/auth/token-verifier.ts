@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
+import { ACTOR_ID, PATIENT_ID } from '@ehr/ledger-model';
 import { z } from 'zod';
 import { type Actor, ROLES } from '../domain.js';
 
@@ -20,10 +21,18 @@ export class InvalidTokenError extends Error {
     }
 }
 
-const claimsSchema = z.object({
-    sub: z.string().min(1).max(256),
-    role: z.enum(ROLES),
-});
+// The sub is recorded on the ledger as the actor, so it must be a pseudonym the
+// chaincode accepts (a patient's is their patientId): refused here with a 401
+// rather than failing later as a 400 from the ledger.
+const claimsSchema = z
+    .object({
+        sub: z.string().regex(ACTOR_ID.pattern, `must be a pseudonym: ${ACTOR_ID.description}`),
+        role: z.enum(ROLES),
+    })
+    .refine((c) => c.role !== 'patient' || PATIENT_ID.pattern.test(c.sub), {
+        path: ['sub'],
+        message: `a patient's sub must be their patientId: ${PATIENT_ID.description}`,
+    });
 
 export type TokenVerifier = (token: string) => Promise<Actor>;
 
@@ -45,7 +54,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         }
         const claims = claimsSchema.safeParse(payload);
         if (!claims.success) {
-            throw new InvalidTokenError(`token claims invalid: ${claims.error.issues.map((i) => i.path.join('.') || 'claims').join(', ')}`, {
+            throw new InvalidTokenError(`token claims invalid: ${claims.error.issues.map((i) => `${i.path.join('.') || 'claims'} ${i.message}`).join('; ')}`, {
                 cause: claims.error,
             });
         }

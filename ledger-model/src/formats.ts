@@ -1,0 +1,45 @@
+// The formats of the ledger's identifiers and short texts. The chaincode
+// enforces them; the gateways check the same ones first, so a bad value is a
+// 400 at the door and never costs an endorsement.
+
+export interface Format {
+  pattern: RegExp;
+  /** Completes "<field> must be ...", for error messages and the OpenAPI document. */
+  description: string;
+}
+
+export const PATIENT_ID: Format = {
+  pattern: /^[A-Za-z0-9._-]{3,64}$/,
+  description: '3-64 characters of A-Z a-z 0-9 . _ -',
+};
+
+// Lowercase only: IDs are replay guards, and two spellings of one UUID must not both pass.
+export const UUID: Format = {
+  pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+  description: 'a lowercase UUID',
+};
+
+export const MSP_ID: Format = {
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+  description: 'an MSP ID (letters, digits, . _ -; at most 64)',
+};
+
+// Pseudonyms from the hospital's IdP (the JWT sub); '@' is excluded so e-mail
+// addresses stay off the ledger.
+export const ACTOR_ID: Format = {
+  pattern: /^[A-Za-z0-9._:|-]{1,128}$/,
+  description: '1-128 characters of A-Z a-z 0-9 . _ : | -',
+};
+
+export const HOSPITAL_NAME: Format = {
+  pattern: /^[\p{L}\p{N} .,'&()-]{1,100}$/u,
+  description: "1-100 letters, digits, spaces or .,'&()-",
+};
+
+// Stored in clear on the ledger, so one short line: no line breaks or control
+// characters, no markup (<>, {}), no '@' (e-mail addresses), and at least one
+// letter or digit.
+export const REASON: Format = {
+  pattern: /^(?=.*[\p{L}\p{N}])[\p{L}\p{N} .,;:!?()'"/&#+%_-]{1,140}$/u,
+  description: `1-140 characters on one line: letters, digits, spaces and .,;:!?()'"/&#+%_- (a short reason, never clinical detail)`,
+};
