@@ -73,6 +73,8 @@ async function main(): Promise<void> {
         mspId: config.hospital.mspId,
         encryptionPrivateKey,
         checkpointPath: config.events.checkpointPath,
+        concurrency: config.events.concurrency,
+        retryDelayMs: config.events.retryDelayMs,
         logger: logger.child({ component: 'event-follower' }),
     });
     follower.start();

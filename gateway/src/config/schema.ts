@@ -75,6 +75,10 @@ export function configSchema(baseDir: string) {
 
     const events = z.object({
         checkpointPath: filePath,
+        /** Envelope deliveries or purges of one chaincode event submitted at once. */
+        concurrency: z.number().int().min(1).max(64).default(8),
+        /** Delay before the follower resumes from its checkpoint after an outage. */
+        retryDelayMs: millis.default(2_000),
     });
 
     const log = z.object({

@@ -1,7 +1,8 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { unwrapKey, wrapKey } from '../crypto/index.js';
-import type { Actor, RecordMeta } from '../domain.js';
+import type { Actor, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
 import type { FabricLedger } from './fabric-ledger.js';
@@ -16,6 +17,13 @@ export interface EventFollowerOptions {
     logger: Logger;
     /** Delay before resuming from the checkpoint after a failure. */
     retryDelayMs?: number;
+    /**
+     * Envelope deliveries or purges of one event submitted at once. Each waits
+     * for its commit, so one at a time costs a block interval per record; in
+     * parallel they share blocks. They write disjoint keys (one record each),
+     * so they do not conflict.
+     */
+    concurrency?: number;
 }
 
 /** The follower acts as the hospital itself, not for a person. */
@@ -134,23 +142,35 @@ export class EventFollower {
     /** As custodian, wrap each covered record's key to the grantee. */
     async #deliverForPatient(patientId: string, grantee: string, log: Logger): Promise<void> {
         if (grantee === this.#o.mspId) return;
+        const target = (await this.#o.ledger.listHospitals()).find((h) => h.mspId === grantee);
+        if (!target) return;
         const records = await this.#custodianRecords(patientId);
-        for (const record of records) await this.#deliver(record.recordId, grantee, log);
+        await this.#runAll(records.map((record) => () => this.#deliver(record.recordId, target, log)));
     }
 
     /** A record created after a consent: every current grantee gets its envelope too. */
     async #deliverToConsented(recordId: string, patientId: string, log: Logger): Promise<void> {
         const consents = await this.#o.ledger.listConsents(SYSTEM, patientId);
-        const grantees = new Set(consents.filter((c) => c.status === 'active').map((c) => c.grantee));
-        for (const grantee of grantees) {
-            if (grantee !== this.#o.mspId) await this.#deliver(recordId, grantee, log);
-        }
+        const grantees = new Set(consents.filter((c) => c.status === 'active' && c.grantee !== this.#o.mspId).map((c) => c.grantee));
+        if (grantees.size === 0) return;
+        const targets = (await this.#o.ledger.listHospitals()).filter((h) => grantees.has(h.mspId));
+        await this.#runAll(targets.map((target) => () => this.#deliver(recordId, target, log)));
     }
 
-    async #deliver(recordId: string, grantee: string, log: Logger): Promise<void> {
-        const hospitals = await this.#o.ledger.listHospitals();
-        const target = hospitals.find((h) => h.mspId === grantee);
-        if (!target) return;
+    /**
+     * Runs the tasks with bounded concurrency and waits for all of them; the
+     * first failure is rethrown only then, so a retry from the checkpoint never
+     * races deliveries still in flight (the handlers are idempotent).
+     */
+    async #runAll(tasks: (() => Promise<void>)[]): Promise<void> {
+        const limit = pLimit(this.#o.concurrency ?? 8);
+        const results = await Promise.allSettled(tasks.map((task) => limit(task)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+    }
+
+    async #deliver(recordId: string, target: Hospital, log: Logger): Promise<void> {
+        const grantee = target.mspId;
         const own = await this.#o.ledger.readEnvelope(SYSTEM, recordId, 'treatment');
         if (!own) return;
         const dataKey = unwrapKey(own, this.#o.encryptionPrivateKey, { recordId, mspId: this.#o.mspId });
@@ -169,7 +189,8 @@ export class EventFollower {
     }
 
     async #purgeForPatient(patientId: string, log: Logger): Promise<void> {
-        for (const record of await this.#allRecords(patientId)) await this.#purge(record.recordId, log);
+        const records = await this.#allRecords(patientId);
+        await this.#runAll(records.map((record) => () => this.#purge(record.recordId, log)));
     }
 
     async #onErased(recordId: string, custodian: string, log: Logger): Promise<void> {
