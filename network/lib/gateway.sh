@@ -49,5 +49,15 @@ write_gateway_config() {
       keys: {encryptionPrivateKeyPath: $encKey, encryptionPublicKeyPath: $encPub},
       auth: {jwtPublicKeyPath: $jwt, issuer: $iss, audience: $aud},
       events: {checkpointPath: $checkpoint},
-      log: {level: $level}}' >"$out"
+      log: {level: $level}}' >"${out}.new"
+  # The file is rewritten on every start (ports, paths and keys follow the
+  # instance); an admin's own settings live in overrides.json beside it and are
+  # merged over it, key by key.
+  local overrides="${hd}/gateway/overrides.json"
+  if [[ -f "$overrides" ]]; then
+    jq -e 'type == "object"' "$overrides" >/dev/null 2>&1 ||
+      die "${overrides} is not a JSON object; fix it, then run: network/network.sh up"
+    jq -s '.[0] * .[1]' "${out}.new" "$overrides" >"${out}.merged" && mv "${out}.merged" "${out}.new"
+  fi
+  mv "${out}.new" "$out"
 }
