@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createTokenVerifier } from './auth/index.js';
@@ -73,6 +74,8 @@ async function main(): Promise<void> {
         mspId: config.hospital.mspId,
         encryptionPrivateKey,
         checkpointPath: config.events.checkpointPath,
+        expiriesPath: config.events.expiriesPath ?? join(dirname(config.events.checkpointPath), 'consent-expiries.json'),
+        expirySweepMs: config.events.expirySweepMs,
         concurrency: config.events.concurrency,
         retryDelayMs: config.events.retryDelayMs,
         logger: logger.child({ component: 'event-follower' }),

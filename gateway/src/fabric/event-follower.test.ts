@@ -1,12 +1,12 @@
 import type { ChaincodeEvent, Checkpointer, CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
 import { checkpointers } from '@hyperledger/fabric-gateway';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/index.js';
-import type { Hospital, RecordMeta } from '../domain.js';
+import type { Consent, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
 import { EventFollower } from './event-follower.js';
@@ -90,8 +90,27 @@ describe('EventFollower', () => {
     let inFlight: number;
     let maxInFlight: number;
     let failOnce: Set<string>;
+    let expiresAt: string | null;
+    let purged: Map<string, number>;
 
     const ledger = {
+        getConsent: async (consentId: string): Promise<Consent> => ({
+            consentId,
+            patientId: 'pat-001',
+            grantee: H2,
+            scope: { type: 'all' },
+            purposes: ['treatment'],
+            grantedAt: new Date().toISOString(),
+            expiresAt,
+            status: 'active',
+            revokedAt: null,
+        }),
+        // As the chaincode does: no purge while the consent (judged by the clock here) still holds.
+        purgeEnvelope: async (recordId: string) => {
+            if (expiresAt === null || Date.now() < Date.parse(expiresAt)) throw new Error(`CONFLICT: access to ${recordId} still holds`);
+            purged.set(recordId, Date.now());
+            return `tx-purge-${recordId}`;
+        },
         listHospitals: async () => hospitals,
         listRecords: async () => [...dataKeys.keys()].map((id) => record(Number(id.slice(-12)))),
         readEnvelope: async (_actor: unknown, recordId: string) => wrapKey(dataKeys.get(recordId)!, h1Keys.publicKey, { recordId, mspId: H1 }),
@@ -111,14 +130,29 @@ describe('EventFollower', () => {
         },
     };
 
-    function follower(concurrency: number): EventFollower {
+    interface Setup {
+        mspId?: string;
+        events?: ChaincodeEvent[];
+        concurrency?: number;
+    }
+
+    function follower({ mspId = H1, events = [consentGranted], concurrency = 8 }: Setup = {}): EventFollower {
+        const contract = {
+            getChaincodeName: () => 'ehr',
+            evaluate: async (name: string) => {
+                if (name !== 'Records:ListRecords') throw new Error(`unexpected ${name}`);
+                return new TextEncoder().encode(JSON.stringify(await ledger.listRecords()));
+            },
+        };
         return new EventFollower({
-            connection: { network: network([consentGranted]), contract: { getChaincodeName: () => 'ehr' } } as unknown as FabricConnection,
+            connection: { network: network(events), contract } as unknown as FabricConnection,
             ledger: ledger as unknown as FabricLedger,
             blobs: {} as BlobStore,
-            mspId: H1,
-            encryptionPrivateKey: h1Keys.privateKey,
+            mspId,
+            encryptionPrivateKey: mspId === H1 ? h1Keys.privateKey : h2Keys.privateKey,
             checkpointPath: path.join(dir, 'checkpoint.json'),
+            expiriesPath: path.join(dir, 'expiries.json'),
+            expirySweepMs: 20,
             logger: pino({ level: 'silent' }),
             retryDelayMs: 10,
             concurrency,
@@ -133,12 +167,14 @@ describe('EventFollower', () => {
         inFlight = 0;
         maxInFlight = 0;
         failOnce = new Set();
+        expiresAt = null;
+        purged = new Map();
     });
 
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     it('delivers every record of a new consent, several at a time up to the limit, then checkpoints the event', async () => {
-        const f = follower(4);
+        const f = follower({ concurrency: 4 });
         f.start();
         await until('20 deliveries', () => delivered.size === 20);
         await f.stop();
@@ -153,7 +189,7 @@ describe('EventFollower', () => {
     it('after an outage in one delivery, retries the event from the checkpoint and misses nothing', async () => {
         const flaky = record(7).recordId;
         failOnce.add(flaky);
-        const f = follower(8);
+        const f = follower({ concurrency: 8 });
         f.start();
         await until('20 deliveries', () => delivered.size === 20);
         await f.stop();
@@ -167,10 +203,64 @@ describe('EventFollower', () => {
     });
 
     it('runs one delivery at a time when configured so', async () => {
-        const f = follower(1);
+        const f = follower({ concurrency: 1 });
         f.start();
         await until('20 deliveries', () => delivered.size === 20);
         await f.stop();
         expect(maxInFlight).toBe(1);
+    });
+
+    describe('as the grantee of a consent with an expiry', () => {
+        const grantedToH2: ChaincodeEvent = { ...consentGranted, transactionId: 'tx-consent-h2' };
+        const scheduled = () => JSON.parse(readFileSync(path.join(dir, 'expiries.json'), 'utf8')) as { consentId: string }[];
+
+        it('purges its envelopes once the consent lapses, not before', async () => {
+            expiresAt = new Date(Date.now() + 300).toISOString();
+            const f = follower({ mspId: H2, events: [grantedToH2] });
+            f.start();
+            await until('20 purges', () => purged.size === 20);
+            await f.stop();
+
+            expect(Math.min(...purged.values())).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+            expect(delivered.size).toBe(0);
+            expect(scheduled()).toEqual([]);
+        });
+
+        it('still purges on time after a restart, from the schedule it kept', async () => {
+            expiresAt = new Date(Date.now() + 1_000).toISOString();
+            const first = follower({ mspId: H2, events: [grantedToH2] });
+            first.start();
+            await until('the expiry to be scheduled', () => {
+                try {
+                    return scheduled().length === 1;
+                } catch {
+                    return false;
+                }
+            });
+            await first.stop();
+            expect(purged.size).toBe(0);
+
+            // The event is behind the checkpoint now: only the kept schedule can trigger the purge.
+            const second = follower({ mspId: H2, events: [grantedToH2] });
+            second.start();
+            await until('20 purges', () => purged.size === 20);
+            await second.stop();
+            expect(scheduled()).toEqual([]);
+        });
+
+        it('schedules nothing for a consent without expiry', async () => {
+            const f = follower({ mspId: H2, events: [grantedToH2] });
+            f.start();
+            await until('the event to be checkpointed', () => {
+                try {
+                    return JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).transactionId === 'tx-consent-h2';
+                } catch {
+                    return false;
+                }
+            });
+            await f.stop();
+            expect(purged.size).toBe(0);
+            expect(() => scheduled()).toThrow(/ENOENT/);
+        });
     });
 });

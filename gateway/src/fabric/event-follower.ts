@@ -5,6 +5,7 @@ import { unwrapKey, wrapKey } from '../crypto/index.js';
 import type { Actor, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
+import { ExpirySchedule } from './expiry-schedule.js';
 import type { FabricLedger } from './fabric-ledger.js';
 
 export interface EventFollowerOptions {
@@ -14,6 +15,10 @@ export interface EventFollowerOptions {
     mspId: string;
     encryptionPrivateKey: string;
     checkpointPath: string;
+    /** Where the consents granted to this hospital with an expiry are kept (see ExpirySchedule). */
+    expiriesPath: string;
+    /** How often lapsed consents are looked for. */
+    expirySweepMs?: number;
     logger: Logger;
     /** Delay before resuming from the checkpoint after a failure. */
     retryDelayMs?: number;
@@ -58,19 +63,30 @@ export class EventFollower {
     #events: CloseableAsyncIterable<ChaincodeEvent> | undefined;
     #stopped = false;
     #done: Promise<void> | undefined;
+    readonly #expiries: ExpirySchedule;
+    #sweepTimer: NodeJS.Timeout | undefined;
+    #sweeping: Promise<void> = Promise.resolve();
 
     constructor(options: EventFollowerOptions) {
         this.#o = options;
+        this.#expiries = new ExpirySchedule(options.expiriesPath);
     }
 
     start(): void {
         this.#done = this.#run();
+        const sweep = () => {
+            this.#sweeping = this.#sweeping.then(() => this.#sweepExpired());
+        };
+        sweep();
+        this.#sweepTimer = setInterval(sweep, this.#o.expirySweepMs ?? 60_000);
+        this.#sweepTimer.unref();
     }
 
     async stop(): Promise<void> {
         this.#stopped = true;
+        clearInterval(this.#sweepTimer);
         this.#events?.close();
-        await this.#done;
+        await Promise.all([this.#done, this.#sweeping]);
     }
 
     async #run(): Promise<void> {
@@ -118,24 +134,56 @@ export class EventFollower {
         const log = this.#o.logger.child({ event: event.eventName, txId: event.transactionId, block: Number(event.blockNumber) });
         switch (event.eventName) {
             case 'ConsentGranted':
-                await this.#deliverForPatient(String(payload.patientId), String(payload.grantee), log);
+                if (payload.grantee === this.#o.mspId) await this.#scheduleExpiry(String(payload.consentId), log);
+                else await this.#deliverForPatient(String(payload.patientId), String(payload.grantee), log);
                 break;
             case 'RequestDecided':
-                if (payload.status === 'approved') {
-                    await this.#deliverForPatient(String(payload.patientId), String(payload.requester), log);
-                }
+                if (payload.status !== 'approved') break;
+                if (payload.requester === this.#o.mspId) await this.#scheduleExpiry(String(payload.consentId), log);
+                else await this.#deliverForPatient(String(payload.patientId), String(payload.requester), log);
                 break;
             case 'RecordCreated':
                 if (payload.custodian === this.#o.mspId) await this.#deliverToConsented(String(payload.recordId), String(payload.patientId), log);
                 break;
             case 'ConsentRevoked':
-                if (payload.grantee === this.#o.mspId) await this.#purgeForPatient(String(payload.patientId), log);
+                if (payload.grantee === this.#o.mspId) {
+                    await this.#purgeForPatient(String(payload.patientId), log);
+                    this.#expiries.remove(String(payload.consentId));
+                }
                 break;
             case 'RecordErased':
                 await this.#onErased(String(payload.recordId), String(payload.custodian), log);
                 break;
             default:
                 break;
+        }
+    }
+
+    /** As grantee: remember when the consent lapses, so its envelopes are purged then. */
+    async #scheduleExpiry(consentId: string, log: Logger): Promise<void> {
+        const consent = await this.#o.ledger.getConsent(consentId);
+        if (consent.status !== 'active' || consent.expiresAt === null) return;
+        this.#expiries.add({ consentId, patientId: consent.patientId, expiresAt: consent.expiresAt });
+        log.info({ consentId, expiresAt: consent.expiresAt }, 'consent expiry scheduled');
+    }
+
+    /**
+     * Purges the envelopes of lapsed consents. The chaincode judges access by
+     * the transaction's timestamp and refuses a purge while any other basis
+     * still holds (CONFLICT, ignored), so purging a little late or for a
+     * patient with another consent is safe. A failed purge stays due.
+     */
+    async #sweepExpired(): Promise<void> {
+        for (const expiry of this.#expiries.due(new Date())) {
+            if (this.#stopped) return;
+            const log = this.#o.logger.child({ consentId: expiry.consentId });
+            try {
+                await this.#purgeForPatient(expiry.patientId, log);
+                this.#expiries.remove(expiry.consentId);
+                log.info('lapsed consent: envelopes purged');
+            } catch (err) {
+                log.warn({ err: { message: (err as Error).message } }, 'lapsed consent: purge failed; retried at the next sweep');
+            }
         }
     }
 

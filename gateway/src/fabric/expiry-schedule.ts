@@ -1,0 +1,67 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const expirySchema = z.object({
+    consentId: z.string().min(1),
+    patientId: z.string().min(1),
+    expiresAt: z.iso.datetime({ offset: true }),
+});
+export type Expiry = z.infer<typeof expirySchema>;
+
+/**
+ * The consents granted to this hospital that carry an expiry. No event marks
+ * the moment a consent lapses, so the grantee keeps its own list, in a file so
+ * that a restart still purges on time.
+ */
+export class ExpirySchedule {
+    readonly #path: string;
+    readonly #entries: Map<string, Expiry>;
+
+    constructor(path: string) {
+        this.#path = path;
+        this.#entries = new Map(load(path).map((e) => [e.consentId, e]));
+    }
+
+    add(expiry: Expiry): void {
+        this.#entries.set(expiry.consentId, expirySchema.parse(expiry));
+        this.#save();
+    }
+
+    remove(consentId: string): void {
+        if (this.#entries.delete(consentId)) this.#save();
+    }
+
+    due(now: Date): Expiry[] {
+        return [...this.#entries.values()].filter((e) => Date.parse(e.expiresAt) <= now.getTime());
+    }
+
+    get size(): number {
+        return this.#entries.size;
+    }
+
+    /** Written whole and renamed into place, so a crash leaves the old or the new list, never half of one. */
+    #save(): void {
+        const tmp = `${this.#path}.tmp`;
+        writeFileSync(tmp, JSON.stringify([...this.#entries.values()], null, 2), { mode: 0o600 });
+        renameSync(tmp, this.#path);
+    }
+}
+
+function load(path: string): Expiry[] {
+    let text: string;
+    try {
+        text = readFileSync(path, 'utf8');
+    } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+    }
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch (err) {
+        throw new Error(`${path} is not valid JSON`, { cause: err });
+    }
+    const parsed = z.array(expirySchema).safeParse(json);
+    if (!parsed.success) throw new Error(`${path} is not a list of consent expiries: ${parsed.error.message}`);
+    return parsed.data;
+}
