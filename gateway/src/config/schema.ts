@@ -78,7 +78,7 @@ export function configSchema(baseDir: string) {
         /** The consents granted to this hospital with an expiry; default: beside the checkpoint. */
         expiriesPath: filePath.optional(),
         /** How often lapsed consents are looked for, to purge their envelopes. */
-        expirySweepMs: millis.default(60_000),
+        expirySweepMs: millis.default(10_000),
         /** Envelope deliveries or purges of one chaincode event submitted at once. */
         concurrency: z.number().int().min(1).max(64).default(8),
         /** Delay before the follower resumes from its checkpoint after an outage. */

@@ -78,7 +78,7 @@ export class EventFollower {
             this.#sweeping = this.#sweeping.then(() => this.#sweepExpired());
         };
         sweep();
-        this.#sweepTimer = setInterval(sweep, this.#o.expirySweepMs ?? 60_000);
+        this.#sweepTimer = setInterval(sweep, this.#o.expirySweepMs ?? 10_000);
         this.#sweepTimer.unref();
     }
 
