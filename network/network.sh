@@ -30,6 +30,7 @@ Commands:
                            register and enroll a Fabric identity with ehr.role=R
   token <hospital> <sub> <role> [--ttl SECONDS]
                            print a dev JWT for that hospital's gateway
+  rotate-key <hospital>    replace the hospital's document-key wrapping key, keeping the old one for its envelopes
 
 Options (or environment):
   --instance NAME   (EHR_INSTANCE, default dev) instances run side by side
@@ -215,6 +216,25 @@ dev signing key in the instance state. role: clinician, patient, auditor or admi
   mint_token "$h" "$2" "$3" "$ttl"
 }
 
+cmd_rotate_key() {
+  cmd_help_or "Usage: network/network.sh rotate-key <hospital>
+Replaces the hospital's document-key wrapping key (DESIGN §5) with a new P-256
+key and restarts its gateway, which registers the new public key on the ledger.
+New envelopes are wrapped to the new key. The old private key stays under
+<state>/hospital<n>/secrets/ (0600) and in the gateway's configuration, so the
+envelopes already wrapped to it still open." "$@"
+  (($# == 1)) || die "usage: network/network.sh rotate-key <hospital>"
+  local h name kept
+  h=$(hospital_number "$1")
+  name=$(hospital_name "$h")
+  is_running "${name}-gateway" || die "${name}-gateway is not running; run: network/network.sh up"
+  kept=$(rotate_encryption_key "$h")
+  stop_process "${name}-gateway"
+  start_gateway "$h"
+  await_gateway "$h"
+  log "${name}: encryption key rotated and registered on the ledger; the previous key is kept at ${kept}"
+}
+
 main() {
   local instance="" port_base=""
   while (($#)); do
@@ -239,6 +259,7 @@ main() {
     deploy-chaincode) cmd_deploy_chaincode "$@" ;;
     register-user) cmd_register_user "$@" ;;
     token) cmd_token "$@" ;;
+    rotate-key) cmd_rotate_key "$@" ;;
     *) usage >&2; die "unknown command '${cmd}'" ;;
   esac
 }

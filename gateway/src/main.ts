@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -7,7 +8,7 @@ import { createTokenVerifier } from './auth/index.js';
 import { loadConfig, type GatewayConfig } from './config/index.js';
 import { FabricConnection } from './fabric/connection.js';
 import { EventFollower } from './fabric/event-follower.js';
-import { FabricLedger } from './fabric/fabric-ledger.js';
+import { FabricLedger, UnknownLedgerKeyError } from './fabric/fabric-ledger.js';
 import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
 import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
 import { createLogger } from './observability/logger.js';
@@ -17,15 +18,19 @@ import { Metrics } from './observability/metrics.js';
  * Registers this hospital's encryption key on the ledger. Retried: at start-up
  * the peer or a quorum of the others may still be coming up.
  */
-async function registerHospital(ledger: FabricLedger, config: GatewayConfig, publicKey: string, logger: Logger) {
+async function registerHospital(ledger: FabricLedger, config: GatewayConfig, publicKey: string, previousPrivateKeys: string[], logger: Logger) {
     const name = config.hospital.name ?? config.hospital.mspId;
+    const previousPublicKeys = previousPrivateKeys.map((k) => createPublicKey(k).export({ type: 'spki', format: 'pem' }).toString());
     for (let attempt = 1; ; attempt++) {
         try {
-            await ledger.registerSelf(name, publicKey);
-            logger.info({ mspId: config.hospital.mspId }, 'hospital registered on the ledger');
+            const outcome = await ledger.registerSelf(name, publicKey, {
+                previousPublicKeys,
+                replaceUnknown: config.keys.replaceUnknownLedgerKey,
+            });
+            logger.info({ mspId: config.hospital.mspId, outcome }, 'hospital encryption key on the ledger');
             return;
         } catch (err) {
-            if (attempt >= 30) throw err;
+            if (err instanceof UnknownLedgerKeyError || attempt >= 30) throw err;
             logger.warn({ attempt, err: { message: (err as Error).message } }, 'hospital registration failed; retrying');
             await new Promise((r) => setTimeout(r, 2_000));
         }
@@ -43,16 +48,17 @@ async function main(): Promise<void> {
         readFile(config.auth.jwtPublicKeyPath, 'utf8'),
         config.ipfs.clusterBasicAuthPath ? readFile(config.ipfs.clusterBasicAuthPath, 'utf8') : Promise.resolve(undefined),
     ]);
+    const previousEncryptionPrivateKeys = await Promise.all(config.keys.previousPrivateKeyPaths.map((p) => readFile(p, 'utf8')));
 
     const connection = await FabricConnection.open({ mspId: config.hospital.mspId, ...config.fabric });
     const fabricLedger = new FabricLedger(connection, config.hospital.mspId);
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
-    await registerHospital(fabricLedger, config, encryptionPublicKey, logger);
+    await registerHospital(fabricLedger, config, encryptionPublicKey, previousEncryptionPrivateKeys, logger);
 
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),
         blobs: instrumentBlobStore(blobStore, metrics),
-        identity: { mspId: config.hospital.mspId, encryptionPrivateKey },
+        identity: { mspId: config.hospital.mspId, encryptionPrivateKey, previousEncryptionPrivateKeys },
         verifyToken: createTokenVerifier({
             publicKey: jwtPublicKey,
             algorithms: config.auth.algorithms,
@@ -73,6 +79,7 @@ async function main(): Promise<void> {
         blobs: blobStore,
         mspId: config.hospital.mspId,
         encryptionPrivateKey,
+        previousEncryptionPrivateKeys,
         checkpointPath: config.events.checkpointPath,
         expiriesPath: config.events.expiriesPath ?? join(dirname(config.events.checkpointPath), 'consent-expiries.json'),
         expirySweepMs: config.events.expirySweepMs,

@@ -152,6 +152,8 @@ export interface HospitalIdentity {
     mspId: string;
     /** PKCS#8 PEM of the encryption private key; it never leaves the gateway. */
     encryptionPrivateKey: string;
+    /** Earlier keys, kept after a rotation: envelopes wrapped to them still open. */
+    previousEncryptionPrivateKeys?: readonly string[];
 }
 
 /** Thrown by adapters when a dependency cannot be reached or does not answer in time. */

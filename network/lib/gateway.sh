@@ -10,10 +10,13 @@ gateways_up() {
   fi
   local h
   for h in $(hospitals); do start_gateway "$h"; done
-  for h in $(hospitals); do
-    await_ready "$(hospital_name "$h")-gateway" 60 \
-      curl -sf "http://$(hospital_host "$h"):$(port "$h" "$OFF_GATEWAY")/health"
-  done
+  for h in $(hospitals); do await_gateway "$h"; done
+}
+
+# Ready once /health answers, which is after the gateway has registered (or
+# rotated) its encryption key on the ledger.
+await_gateway() {
+  await_ready "$(hospital_name "$1")-gateway" 60 curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_GATEWAY")/health"
 }
 
 start_gateway() {
@@ -38,6 +41,7 @@ write_gateway_config() {
     --arg rest "$(cluster_rest "$h")" --arg creds "$creds" \
     --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
     --arg encKey "$(encryption_key "$h")" --arg encPub "$(encryption_pub "$h")" \
+    --argjson previousKeys "$(previous_encryption_keys "$h" | jq -R . | jq -s .)" \
     --arg jwt "$(jwt_verify_key "$h")" --arg iss "$(gateway_issuer "$h")" --arg aud "$(gateway_audience "$h")" \
     --arg checkpoint "${hd}/gateway/state/events-checkpoint.json" --arg level "${EHR_GATEWAY_LOG_LEVEL:-info}" \
     '{server: {host: $host, port: $port},
@@ -46,7 +50,7 @@ write_gateway_config() {
                channel: $channel, chaincode: $chaincode},
       ipfs: {kuboApiUrl: $kubo, clusterProxyUrl: $proxy, clusterRestUrl: $rest, clusterBasicAuthPath: $creds,
              replicationMin: $min, replicationMax: $max},
-      keys: {encryptionPrivateKeyPath: $encKey, encryptionPublicKeyPath: $encPub},
+      keys: {encryptionPrivateKeyPath: $encKey, encryptionPublicKeyPath: $encPub, previousPrivateKeyPaths: $previousKeys},
       auth: {jwtPublicKeyPath: $jwt, issuer: $iss, audience: $aud},
       events: {checkpointPath: $checkpoint},
       log: {level: $level}}' >"${out}.new"

@@ -25,6 +25,29 @@ ensure_hospital_keys() {
   new_p256_key "$(encryption_key "$h")" "$(encryption_pub "$h")"
 }
 
+# Earlier encryption keys of hospital n, newest first. Each rotation keeps the
+# key it replaces, so the envelopes wrapped to it stay readable.
+previous_encryption_keys() {
+  local f
+  for f in "$(secrets_dir "$1")"/encryption.*.key; do [[ -f "$f" ]] && echo "$f"; done | sort -r
+}
+
+# rotate_encryption_key <hospital>: keeps the current key under a dated name,
+# generates its replacement and prints where the old one went.
+rotate_encryption_key() {
+  local h=$1 key pub kept
+  key=$(encryption_key "$h")
+  pub=$(encryption_pub "$h")
+  [[ -s "$key" ]] || die "$(hospital_name "$h") has no encryption key yet; run: network/network.sh up"
+  kept="$(secrets_dir "$h")/encryption.$(date -u +%Y%m%dT%H%M%SZ).key"
+  [[ -e "$kept" ]] && die "a key of $(hospital_name "$h") was rotated this very second; run the command again"
+  mv "$key" "$kept"
+  chmod 600 "$kept"
+  rm -f "$pub"
+  new_p256_key "$key" "$pub"
+  echo "$kept"
+}
+
 ensure_consortium_secrets() {
   local swarm="${CONSORTIUM_DIR}/swarm.key" cluster="${CONSORTIUM_DIR}/cluster-secret"
   mkdir -p "$CONSORTIUM_DIR"

@@ -63,6 +63,17 @@ export function configSchema(baseDir: string) {
     const keys = z.object({
         encryptionPrivateKeyPath: filePath,
         encryptionPublicKeyPath: filePath,
+        /**
+         * Keys this hospital used before a rotation, newest first. Envelopes
+         * wrapped to them stay readable, and the gateway rotates the ledger's
+         * key only away from one of these.
+         */
+        previousPrivateKeyPaths: z.array(filePath).default([]),
+        /**
+         * Rotate even when the ledger names a key that is neither the current
+         * nor a previous one: every envelope wrapped to it becomes unreadable here.
+         */
+        replaceUnknownLedgerKey: z.boolean().default(false),
     });
 
     const auth = z.object({

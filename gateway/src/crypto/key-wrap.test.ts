@@ -1,6 +1,6 @@
 import { DecryptionError } from './errors.js';
 import { newDataKey } from './data-key.js';
-import { generateEncryptionKeyPair, unwrapKey, wrapKey } from './key-wrap.js';
+import { generateEncryptionKeyPair, unwrapKey, unwrapKeyWithAny, wrapKey } from './key-wrap.js';
 
 describe('wrapKey / unwrapKey', () => {
     const hospital = generateEncryptionKeyPair();
@@ -45,5 +45,29 @@ describe('wrapKey / unwrapKey', () => {
 
     it('refuses a non-P-256 recipient key', () => {
         expect(() => wrapKey(dataKey, '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n', context)).toThrow(TypeError);
+    });
+});
+
+describe('unwrapKeyWithAny (after a key rotation)', () => {
+    const before = generateEncryptionKeyPair();
+    const after = generateEncryptionKeyPair();
+    const context = { recordId: 'rec-1', mspId: 'Hospital1MSP' };
+    const dataKey = newDataKey();
+
+    it('opens an envelope wrapped to an earlier key when that key is kept', () => {
+        const old = wrapKey(dataKey, before.publicKey, context);
+        expect(unwrapKeyWithAny(old, [after.privateKey, before.privateKey], context).equals(dataKey)).toBe(true);
+        expect(unwrapKeyWithAny(wrapKey(dataKey, after.publicKey, context), [after.privateKey, before.privateKey], context).equals(dataKey)).toBe(true);
+    });
+
+    it('fails with DecryptionError when none of the keys is the one it was wrapped to', () => {
+        const old = wrapKey(dataKey, before.publicKey, context);
+        expect(() => unwrapKeyWithAny(old, [after.privateKey], context)).toThrow(DecryptionError);
+        expect(() => unwrapKeyWithAny(old, [], context)).toThrow(DecryptionError);
+    });
+
+    it('still binds the record and hospital: the right key with another recordId fails', () => {
+        const old = wrapKey(dataKey, before.publicKey, context);
+        expect(() => unwrapKeyWithAny(old, [after.privateKey, before.privateKey], { ...context, recordId: 'rec-2' })).toThrow(DecryptionError);
     });
 });

@@ -1,7 +1,7 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { unwrapKey, wrapKey } from '../crypto/index.js';
+import { unwrapKeyWithAny, wrapKey } from '../crypto/index.js';
 import type { Actor, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
@@ -14,6 +14,8 @@ export interface EventFollowerOptions {
     blobs: BlobStore;
     mspId: string;
     encryptionPrivateKey: string;
+    /** Earlier keys, kept after a rotation: this hospital's older envelopes are wrapped to them. */
+    previousEncryptionPrivateKeys?: readonly string[];
     checkpointPath: string;
     /** Where the consents granted to this hospital with an expiry are kept (see ExpirySchedule). */
     expiriesPath: string;
@@ -221,7 +223,8 @@ export class EventFollower {
         const grantee = target.mspId;
         const own = await this.#o.ledger.readEnvelope(SYSTEM, recordId, 'treatment');
         if (!own) return;
-        const dataKey = unwrapKey(own, this.#o.encryptionPrivateKey, { recordId, mspId: this.#o.mspId });
+        const ownKeys = [this.#o.encryptionPrivateKey, ...(this.#o.previousEncryptionPrivateKeys ?? [])];
+        const dataKey = unwrapKeyWithAny(own, ownKeys, { recordId, mspId: this.#o.mspId });
         try {
             const envelope = wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee });
             const txId = await this.#o.ledger.deliverEnvelope(recordId, grantee, envelope);

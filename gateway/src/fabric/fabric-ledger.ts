@@ -24,9 +24,23 @@ import type {
 } from '../ports.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 
 const utf8 = new TextEncoder();
+const samePublicKey = (a: string, b: string) =>
+    createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
+
+/** The ledger names an encryption key this gateway holds no private key for. */
+export class UnknownLedgerKeyError extends Error {
+    constructor(mspId: string) {
+        super(
+            `the ledger names another encryption key for ${mspId} than this gateway's, and no key in keys.previousPrivateKeyPaths ` +
+                'matches it: rotating would make every envelope wrapped to it unreadable here. Add its private key to ' +
+                'keys.previousPrivateKeyPaths (network.sh rotate-key keeps it there), or, if it is lost, set keys.replaceUnknownLedgerKey',
+        );
+        this.name = 'UnknownLedgerKeyError';
+    }
+}
 const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });
 const isAuditType = (t: string): t is AuditEventType => (AUDIT_EVENT_TYPES as readonly string[]).includes(t);
 
@@ -50,14 +64,27 @@ export class FabricLedger implements Ledger {
         return evaluate<Hospital[]>(this.#conn.contract, 'Hospitals:ListHospitals');
     }
 
-    /** Registers (or keeps) this hospital's name and encryption key on the ledger. */
-    async registerSelf(name: string, publicKeyPem: string): Promise<void> {
+    /**
+     * Registers this hospital's encryption key on the ledger, or rotates the
+     * registered one to it. A rotation only moves away from a key this gateway
+     * still holds (one of `previousPublicKeys`), unless `replaceUnknown` says
+     * the envelopes wrapped to the registered key may be given up.
+     */
+    async registerSelf(
+        name: string,
+        publicKeyPem: string,
+        options: { previousPublicKeys?: readonly string[]; replaceUnknown?: boolean } = {},
+    ): Promise<'registered' | 'unchanged' | 'rotated'> {
         const current = (await this.listHospitals()).find((h) => h.mspId === this.#mspId);
         if (!current) {
             await submit(this.#conn.contract, 'Hospitals:RegisterHospital', [name, publicKeyPem]);
-        } else if (current.publicKey.trim() !== publicKeyPem.trim()) {
-            await submit(this.#conn.contract, 'Hospitals:RotateKey', [publicKeyPem]);
+            return 'registered';
         }
+        if (samePublicKey(current.publicKey, publicKeyPem)) return 'unchanged';
+        const held = (options.previousPublicKeys ?? []).some((k) => samePublicKey(k, current.publicKey));
+        if (!held && !options.replaceUnknown) throw new UnknownLedgerKeyError(this.#mspId);
+        await submit(this.#conn.contract, 'Hospitals:RotateKey', [publicKeyPem]);
+        return 'rotated';
     }
 
     async registerPatient(actor: Actor, patientId: string) {

@@ -1,0 +1,67 @@
+import { generateEncryptionKeyPair } from '../crypto/index.js';
+import type { FabricConnection } from './connection.js';
+import { FabricLedger, UnknownLedgerKeyError } from './fabric-ledger.js';
+
+const MSP = 'Hospital1MSP';
+const utf8 = new TextEncoder();
+
+/** A contract whose ledger holds one hospital entry (or none) and which records what is submitted. */
+function fakeConnection(registeredKey: string | undefined) {
+    const submitted: { name: string; args: string[] }[] = [];
+    const contract = {
+        evaluate: async (name: string) => {
+            if (name !== 'Hospitals:ListHospitals') throw new Error(`unexpected ${name}`);
+            const hospitals = registeredKey ? [{ mspId: MSP, name: 'hospital1', publicKey: registeredKey, registeredAt: '2026-01-01T00:00:00Z' }] : [];
+            return utf8.encode(JSON.stringify(hospitals));
+        },
+        submitAsync: async (name: string, options: { arguments: string[] }) => {
+            submitted.push({ name, args: options.arguments });
+            return {
+                getStatus: async () => ({ successful: true, transactionId: 'tx-1', code: 0 }),
+                getResult: () => utf8.encode('{}'),
+                getTransactionId: () => 'tx-1',
+            };
+        },
+    };
+    return { connection: { contract } as unknown as FabricConnection, submitted };
+}
+
+describe('FabricLedger.registerSelf', () => {
+    const current = generateEncryptionKeyPair();
+    const previous = generateEncryptionKeyPair();
+    const stranger = generateEncryptionKeyPair();
+
+    it('registers a hospital the ledger does not know yet', async () => {
+        const { connection, submitted } = fakeConnection(undefined);
+        await expect(new FabricLedger(connection, MSP).registerSelf('hospital1', current.publicKey)).resolves.toBe('registered');
+        expect(submitted).toEqual([{ name: 'Hospitals:RegisterHospital', args: ['hospital1', current.publicKey] }]);
+    });
+
+    it('leaves the same key alone, however its PEM is wrapped', async () => {
+        const { connection, submitted } = fakeConnection(current.publicKey.trim().replace(/\n/g, '\r\n'));
+        await expect(new FabricLedger(connection, MSP).registerSelf('hospital1', current.publicKey)).resolves.toBe('unchanged');
+        expect(submitted).toEqual([]);
+    });
+
+    it('rotates away from a key it still holds', async () => {
+        const { connection, submitted } = fakeConnection(previous.publicKey);
+        const ledger = new FabricLedger(connection, MSP);
+        await expect(ledger.registerSelf('hospital1', current.publicKey, { previousPublicKeys: [previous.publicKey] })).resolves.toBe('rotated');
+        expect(submitted).toEqual([{ name: 'Hospitals:RotateKey', args: [current.publicKey] }]);
+    });
+
+    it('refuses to rotate away from a key it does not hold, which would orphan every envelope wrapped to it', async () => {
+        const { connection, submitted } = fakeConnection(stranger.publicKey);
+        const ledger = new FabricLedger(connection, MSP);
+        await expect(ledger.registerSelf('hospital1', current.publicKey, { previousPublicKeys: [previous.publicKey] })).rejects.toThrow(
+            UnknownLedgerKeyError,
+        );
+        expect(submitted).toEqual([]);
+    });
+
+    it('rotates away from an unknown key only when told the envelopes may be given up', async () => {
+        const { connection, submitted } = fakeConnection(stranger.publicKey);
+        await expect(new FabricLedger(connection, MSP).registerSelf('hospital1', current.publicKey, { replaceUnknown: true })).resolves.toBe('rotated');
+        expect(submitted.map((s) => s.name)).toEqual(['Hospitals:RotateKey']);
+    });
+});
