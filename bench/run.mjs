@@ -94,7 +94,9 @@ async function replicationLag(h, bytes) {
 }
 
 function fabricConnection(h) {
-    const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(readFileSync(path.join(h.stateDir, 'peer/tls/ca.crt'))));
+    const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(readFileSync(path.join(h.stateDir, 'peer/tls/ca.crt'))), {
+        'grpc.ssl_target_name_override': h.peer.tlsServerName,
+    });
     const msp = path.join(h.stateDir, 'users/gateway/msp');
     const gateway = connect({
         client,

@@ -15,7 +15,9 @@ export interface Connection {
 /** A fabric-gateway connection to a hospital's own peer as one of its enrolled users. */
 export function connectAs(h: HospitalStatus, user = 'gateway'): Connection {
   const tlsRoot = readFileSync(path.join(h.stateDir, 'peer', 'tls', 'ca.crt'));
-  const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(tlsRoot));
+  const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(tlsRoot), {
+    'grpc.ssl_target_name_override': h.peer.tlsServerName,
+  });
   const mspDir = path.join(h.stateDir, 'users', user, 'msp');
   const identity: Identity = { mspId: h.mspId, credentials: readFileSync(path.join(mspDir, 'signcerts', 'cert.pem')) };
   const signer: Signer = signers.newPrivateKeySigner(createPrivateKey(readFileSync(path.join(mspDir, 'keystore', 'key.pem'))));

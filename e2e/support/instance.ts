@@ -20,7 +20,7 @@ export interface HospitalStatus {
   mspId: string;
   gatewayUrl: string;
   stateDir: string;
-  peer: { endpoint: string; operations: string; state: string };
+  peer: { endpoint: string; tlsServerName: string; operations: string; state: string };
   orderer: { endpoint: string; admin: string; state: string };
   ca: { url: string; name: string; state: string };
   kubo: { rpc: string; swarm: string; state: string };

@@ -68,6 +68,7 @@ YAML
 # enroll_identity <hospital> <id> <type> <dir> [attrs] [--tls]
 # Registers (once) and enrolls an identity into <dir>/msp, and with --tls also a
 # TLS certificate into <dir>/tls (server.crt, server.key, ca.crt).
+# The certificates name <id>.hospital<n> besides the host addresses.
 enroll_identity() {
   local h=$1 id=$2 type=$3 dir=$4 attrs=${5:-} tls=${6:-}
   [[ -f "${dir}/msp/signcerts/cert.pem" ]] && return 0
@@ -119,3 +120,7 @@ issue_identities() {
   enroll_identity "$h" gateway client "${hd}/users/gateway" "ehr.role=gateway:ecert" --tls
   enroll_identity "$h" auditor client "${hd}/users/auditor" "ehr.role=auditor:ecert"
 }
+
+# The name clients verify the peer's TLS certificate against. A DNS name rather
+# than the (IP) endpoint host: TLS's SNI carries no IP addresses (RFC 6066).
+peer_tls_name() { echo "peer0.$(hospital_name "$1")"; }

@@ -34,7 +34,7 @@ write_gateway_config() {
   mkdir -p "$(dirname "$out")" "${hd}/gateway/state"
   jq -n --arg host "$(hospital_listen "$h")" --argjson port "$(port "$h" "$OFF_GATEWAY")" \
     --arg msp "$(hospital_msp "$h")" --arg name "$(hospital_name "$h")" \
-    --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg tlsRoot "${hd}/peer/tls/ca.crt" \
+    --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg peerTls "$(peer_tls_name "$h")" --arg tlsRoot "${hd}/peer/tls/ca.crt" \
     --arg cert "${hd}/users/gateway/msp/signcerts/cert.pem" --arg key "${hd}/users/gateway/msp/keystore/key.pem" \
     --arg channel "$CHANNEL_NAME" --arg chaincode "$CHAINCODE_NAME" \
     --arg kubo "$(kubo_api "$h")" --arg proxy "http://$(hospital_host "$h"):$(port "$h" "$OFF_CLUSTER_PROXY")" \
@@ -46,7 +46,7 @@ write_gateway_config() {
     --arg checkpoint "${hd}/gateway/state/events-checkpoint.json" --arg level "${EHR_GATEWAY_LOG_LEVEL:-info}" \
     '{server: {host: $host, port: $port},
       hospital: {mspId: $msp, name: $name},
-      fabric: {peerEndpoint: $peer, tlsRootCertPath: $tlsRoot, certPath: $cert, keyPath: $key,
+      fabric: {peerEndpoint: $peer, peerHostAlias: $peerTls, tlsRootCertPath: $tlsRoot, certPath: $cert, keyPath: $key,
                channel: $channel, chaincode: $chaincode},
       ipfs: {kuboApiUrl: $kubo, clusterProxyUrl: $proxy, clusterRestUrl: $rest, clusterBasicAuthPath: $creds,
              replicationMin: $min, replicationMax: $max},

@@ -18,7 +18,7 @@ hospital_json() {
   jq -n --arg name "$n" --arg msp "$(hospital_msp "$h")" \
     --arg gateway "http://${host}:$(port "$h" "$OFF_GATEWAY")" --arg gwState "$(running_word "${n}-gateway")" \
     --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg peerState "$(running_word "${n}-peer")" \
-    --arg peerOps "http://${host}:$(port "$h" "$OFF_PEER_OPS")" \
+    --arg peerOps "http://${host}:$(port "$h" "$OFF_PEER_OPS")" --arg peerTls "$(peer_tls_name "$h")" \
     --arg orderer "$(endpoint "$h" "$OFF_ORDERER")" --arg ordererState "$(running_word "${n}-orderer")" \
     --arg ordererAdmin "$(endpoint "$h" "$OFF_ORDERER_ADMIN")" \
     --arg ca "https://$(endpoint "$h" "$OFF_CA")" --arg caState "$(running_word "${n}-ca")" \
@@ -30,7 +30,7 @@ hospital_json() {
     --arg dir "$(hospital_dir "$h")" \
     '{name: $name, mspId: $msp, gatewayUrl: $gateway, stateDir: $dir,
       gateway: {url: $gateway, state: $gwState},
-      peer: {endpoint: $peer, operations: $peerOps, state: $peerState},
+      peer: {endpoint: $peer, tlsServerName: $peerTls, operations: $peerOps, state: $peerState},
       orderer: {endpoint: $orderer, admin: $ordererAdmin, state: $ordererState},
       ca: {url: $ca, name: $caName, state: $caState},
       kubo: {rpc: $kubo, swarm: $swarm, state: $kuboState},
