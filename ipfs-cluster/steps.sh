@@ -128,8 +128,8 @@ cluster_up() {
   for h in $(hospitals); do configure_cluster "$h"; done
   for h in $(hospitals); do start_cluster "$h"; done
   for h in $(hospitals); do await_ready "$(hospital_name "$h")-cluster" 90 cluster_api "$h" /id; done
-  local running=0
-  for h in $(hospitals); do is_running "$(hospital_name "$h")-cluster" && running=$((running + 1)); done
+  local running
+  running=$(count_running cluster)
   for h in $(hospitals); do
     wait_until "$(hospital_name "$h")'s Cluster peer to see ${running} peers" 60 cluster_sees "$h" "$running" ||
       warn "$(hospital_name "$h")'s Cluster peer sees fewer than ${running} peers; see $(log_file "$(hospital_name "$h")-cluster")"

@@ -6,12 +6,6 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export interface AddOptions {
-  /** Passed through to Kubo; CIDv1 with raw leaves is what the gateways use. */
-  cidVersion?: 0 | 1;
-  rawLeaves?: boolean;
-}
-
 async function rpc(api: string, command: string, params: Record<string, string>, init: RequestInit = {}): Promise<Response> {
   const url = new URL(`/api/v0/${command}`, api);
   for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
@@ -20,16 +14,14 @@ async function rpc(api: string, command: string, params: Record<string, string>,
   return res;
 }
 
-/** Adds one blob and returns its CID (works against Kubo and Cluster's IPFS proxy). */
-export async function ipfsAdd(api: string, bytes: Uint8Array, opts: AddOptions = {}): Promise<string> {
+/**
+ * Adds one blob as the gateways do (CIDv1, raw leaves) and returns its CID;
+ * works against Kubo and Cluster's IPFS proxy.
+ */
+export async function ipfsAdd(api: string, bytes: Uint8Array): Promise<string> {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(bytes)]), 'blob');
-  const res = await rpc(
-    api,
-    'add',
-    { 'cid-version': String(opts.cidVersion ?? 1), 'raw-leaves': String(opts.rawLeaves ?? true), progress: 'false' },
-    { body: form },
-  );
+  const res = await rpc(api, 'add', { 'cid-version': '1', 'raw-leaves': 'true', progress: 'false' }, { body: form });
   // One JSON object per line; the last one names the added file.
   const lines = (await res.text()).trim().split('\n');
   const last = JSON.parse(lines[lines.length - 1]) as { Hash?: string };

@@ -1,10 +1,9 @@
-import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createTokenVerifier } from './auth/index.js';
+import { Keyring } from './crypto/index.js';
 import { loadConfig, type GatewayConfig } from './config/index.js';
 import { FabricConnection } from './fabric/connection.js';
 import { EventFollower } from './fabric/event-follower.js';
@@ -18,9 +17,9 @@ import { Metrics } from './observability/metrics.js';
  * Registers this hospital's encryption key on the ledger. Retried: at start-up
  * the peer or a quorum of the others may still be coming up.
  */
-async function registerHospital(ledger: FabricLedger, config: GatewayConfig, publicKey: string, previousPrivateKeys: string[], logger: Logger) {
+async function registerHospital(ledger: FabricLedger, config: GatewayConfig, publicKey: string, keys: Keyring, logger: Logger) {
     const name = config.hospital.name ?? config.hospital.mspId;
-    const previousPublicKeys = previousPrivateKeys.map((k) => createPublicKey(k).export({ type: 'spki', format: 'pem' }).toString());
+    const previousPublicKeys = keys.previousPublicKeys();
     for (let attempt = 1; ; attempt++) {
         try {
             const outcome = await ledger.registerSelf(name, publicKey, {
@@ -48,17 +47,17 @@ async function main(): Promise<void> {
         readFile(config.auth.jwtPublicKeyPath, 'utf8'),
         config.ipfs.clusterBasicAuthPath ? readFile(config.ipfs.clusterBasicAuthPath, 'utf8') : Promise.resolve(undefined),
     ]);
-    const previousEncryptionPrivateKeys = await Promise.all(config.keys.previousPrivateKeyPaths.map((p) => readFile(p, 'utf8')));
+    const keys = new Keyring(encryptionPrivateKey, await Promise.all(config.keys.previousPrivateKeyPaths.map((p) => readFile(p, 'utf8'))));
 
     const connection = await FabricConnection.open({ mspId: config.hospital.mspId, ...config.fabric });
     const fabricLedger = new FabricLedger(connection, config.hospital.mspId);
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
-    await registerHospital(fabricLedger, config, encryptionPublicKey, previousEncryptionPrivateKeys, logger);
+    await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),
         blobs: instrumentBlobStore(blobStore, metrics),
-        identity: { mspId: config.hospital.mspId, encryptionPrivateKey, previousEncryptionPrivateKeys },
+        identity: { mspId: config.hospital.mspId, keys },
         verifyToken: createTokenVerifier({
             publicKey: jwtPublicKey,
             algorithms: config.auth.algorithms,
@@ -78,13 +77,8 @@ async function main(): Promise<void> {
         ledger: fabricLedger,
         blobs: blobStore,
         mspId: config.hospital.mspId,
-        encryptionPrivateKey,
-        previousEncryptionPrivateKeys,
-        checkpointPath: config.events.checkpointPath,
-        expiriesPath: config.events.expiriesPath ?? join(dirname(config.events.checkpointPath), 'consent-expiries.json'),
-        expirySweepMs: config.events.expirySweepMs,
-        concurrency: config.events.concurrency,
-        retryDelayMs: config.events.retryDelayMs,
+        keys,
+        ...config.events,
         logger: logger.child({ component: 'event-follower' }),
     });
     follower.start();

@@ -14,6 +14,7 @@
  * Every write resolves only after the transaction is committed (submit + commit status), so
  * the service layer can rely on "returned" meaning "on the ledger".
  */
+import type { Keyring } from './crypto/index.js';
 import type {
     AccessRequest,
     Actor,
@@ -150,10 +151,8 @@ export interface BlobStore {
 /** This hospital's identity and keys, as the services need them. */
 export interface HospitalIdentity {
     mspId: string;
-    /** PKCS#8 PEM of the encryption private key; it never leaves the gateway. */
-    encryptionPrivateKey: string;
-    /** Earlier keys, kept after a rotation: envelopes wrapped to them still open. */
-    previousEncryptionPrivateKeys?: readonly string[];
+    /** The encryption private keys (current and kept after rotations); they never leave the gateway. */
+    keys: Keyring;
 }
 
 /** Thrown by adapters when a dependency cannot be reached or does not answer in time. */

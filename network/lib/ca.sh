@@ -7,6 +7,10 @@ ca_cert() { echo "$(ca_home "$1")/ca-cert.pem"; }
 ca_url() { echo "https://$(endpoint "$1" "$OFF_CA")"; }
 secrets_dir() { echo "$(hospital_dir "$1")/secrets"; }
 
+# Each hospital's one peer: its CA identity, and with the hospital name its
+# gossip ID and the DNS name in its TLS certificate.
+PEER_ID=peer0
+
 # secret <hospital> <name>: a random secret created once, kept 0600 in the state dir.
 secret() {
   local dir f; dir=$(secrets_dir "$1")
@@ -68,7 +72,6 @@ YAML
 # enroll_identity <hospital> <id> <type> <dir> [attrs] [--tls]
 # Registers (once) and enrolls an identity into <dir>/msp, and with --tls also a
 # TLS certificate into <dir>/tls (server.crt, server.key, ca.crt).
-# The certificates name <id>.hospital<n> besides the host addresses.
 enroll_identity() {
   local h=$1 id=$2 type=$3 dir=$4 attrs=${5:-} tls=${6:-}
   [[ -f "${dir}/msp/signcerts/cert.pem" ]] && return 0
@@ -114,13 +117,14 @@ issue_identities() {
       --mspdir "${hd}/ca/client/admin-msp" || die "enrolling the CA bootstrap admin failed"
   fi
   write_org_msp "$h"
-  enroll_identity "$h" peer0 peer "${hd}/peer" "" --tls
+  enroll_identity "$h" "$PEER_ID" peer "${hd}/peer" "" --tls
   enroll_identity "$h" orderer0 orderer "${hd}/orderer" "" --tls
   enroll_identity "$h" orgadmin admin "${hd}/users/admin" "ehr.role=admin:ecert" --tls
   enroll_identity "$h" gateway client "${hd}/users/gateway" "ehr.role=gateway:ecert" --tls
   enroll_identity "$h" auditor client "${hd}/users/auditor" "ehr.role=auditor:ecert"
 }
 
-# The name clients verify the peer's TLS certificate against. A DNS name rather
-# than the (IP) endpoint host: TLS's SNI carries no IP addresses (RFC 6066).
-peer_tls_name() { echo "peer0.$(hospital_name "$1")"; }
+# The name clients verify the peer's TLS certificate against: one of the names
+# enroll_identity puts in it. A DNS name rather than the (IP) endpoint host:
+# TLS's SNI carries no IP addresses (RFC 6066).
+peer_tls_name() { echo "${PEER_ID}.$(hospital_name "$1")"; }

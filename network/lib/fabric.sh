@@ -19,7 +19,7 @@ prepare_fabric_config() {
 
 node_env() {
   local h=$1 tmpl=$2 out=$3 node_dir=$4
-  render "$tmpl" "$out" FABRIC_CONFIG="$(fabric_config_dir)" HOSPITAL="$(hospital_name "$h")" \
+  render "$tmpl" "$out" FABRIC_CONFIG="$(fabric_config_dir)" HOSPITAL="$(hospital_name "$h")" PEER_NAME="$(peer_tls_name "$h")" \
     MSP_ID="$(hospital_msp "$h")" NODE_DIR="$node_dir" LISTEN="$(hospital_listen "$h")" HOST="$(hospital_host "$h")" \
     INSTANCE="$INSTANCE" ORDERER_PORT="$(port "$h" "$OFF_ORDERER")" ORDERER_ADMIN_PORT="$(port "$h" "$OFF_ORDERER_ADMIN")" \
     ORDERER_OPS_PORT="$(port "$h" "$OFF_ORDERER_OPS")" PEER_PORT="$(port "$h" "$OFF_PEER")" \
@@ -91,8 +91,8 @@ gossip_knows() { (($(gossip_peers_known "$1") >= $2)); }
 # endorsers) only sees the peers that gossip has found, which takes a few
 # seconds after peers (re)start.
 await_gossip() {
-  local h running=0
-  for h in $(hospitals); do is_running "$(hospital_name "$h")-peer" && running=$((running + 1)); done
+  local h running
+  running=$(count_running peer)
   for h in $(hospitals); do
     is_running "$(hospital_name "$h")-peer" || continue
     wait_until "$(hospital_name "$h")-peer to see the other $((running - 1)) peers" 90 gossip_knows "$h" $((running - 1)) ||

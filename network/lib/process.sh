@@ -53,6 +53,13 @@ stop_process() {
   log "${name}: stopped"
 }
 
+# count_running <kind>: how many hospitals' <kind> (peer, cluster, ...) run.
+count_running() {
+  local h n=0
+  for h in $(hospitals); do is_running "$(hospital_name "$h")-$1" && n=$((n + 1)); done
+  echo "$n"
+}
+
 # stop_hospital_process <kind> <hospital>: e.g. stop_hospital_process peer 2
 stop_hospital_process() { stop_process "$(hospital_name "$2")-$1"; }
 

@@ -1,7 +1,9 @@
-// Mints a dev ES256 JWT for a hospital gateway. Node's crypto only, so the
-// admin scripts work before `npm install`.
+// Mints a dev ES256 JWT for a hospital gateway with Node's crypto only (no
+// npm dependencies). The claims are checked against the ledger model the
+// gateways check them against, from its build (npm run build makes it).
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -14,20 +16,22 @@ const { values } = parseArgs({
     audience: { type: 'string' },
   },
 });
-const roles = ['clinician', 'patient', 'auditor', 'admin'];
 const fail = (msg) => {
   process.stderr.write(`token: ${msg}\n`);
   process.exit(2);
 };
+let model;
+try {
+  model = createRequire(import.meta.url)('../../ledger-model/dist/index.js');
+} catch {
+  fail('the ledger model is not built; run: npm run build');
+}
+const { ACTOR_ID, ACTOR_ROLES: roles, PATIENT_ID } = model;
 if (!values.key || !values.sub || !values.role) fail('--key, --sub and --role are required');
 if (!roles.includes(values.role)) fail(`role must be one of ${roles.join(', ')}`);
-// The gateways refuse a sub the ledger cannot record as the actor; these
-// mirror ACTOR_ID and PATIENT_ID in ledger-model/src/formats.ts (this script
-// runs before npm install, so it cannot import them).
-if (!/^[A-Za-z0-9._:|-]{1,128}$/.test(values.sub)) fail('sub must be a pseudonym: 1-128 characters of A-Z a-z 0-9 . _ : | -');
-if (values.role === 'patient' && !/^[A-Za-z0-9._-]{3,64}$/.test(values.sub)) {
-  fail("a patient's sub is their patientId: 3-64 characters of A-Z a-z 0-9 . _ -");
-}
+// The gateways refuse a sub the ledger cannot record as the actor.
+if (!ACTOR_ID.pattern.test(values.sub)) fail(`sub must be a pseudonym: ${ACTOR_ID.description}`);
+if (values.role === 'patient' && !PATIENT_ID.pattern.test(values.sub)) fail(`a patient's sub is their patientId: ${PATIENT_ID.description}`);
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 86400 * 30) fail('--ttl must be 1..2592000 seconds');
 

@@ -27,6 +27,14 @@ describe('parseConfig', () => {
         expect(config.ipfs.kuboApiUrl).toBe('http://127.0.0.1:5001');
         expect(config.auth.algorithms).toEqual(['ES256']);
         expect(config.log.level).toBe('info');
+        expect(config.events).toEqual({
+            checkpointPath: '/srv/h1/state/checkpoint.json',
+            expiriesPath: '/srv/h1/state/consent-expiries.json',
+            expirySweepMs: 10_000,
+            concurrency: 8,
+            retryDelayMs: 2_000,
+        });
+        expect(config.keys).toMatchObject({ previousPrivateKeyPaths: [], replaceUnknownLedgerKey: false });
     });
 
     it('resolves relative paths against the base directory and keeps absolute ones', () => {

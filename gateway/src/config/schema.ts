@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const GiB = 1024 ** 3;
@@ -84,17 +84,19 @@ export function configSchema(baseDir: string) {
         clockToleranceSeconds: z.number().int().min(0).default(5),
     });
 
-    const events = z.object({
-        checkpointPath: filePath,
-        /** The consents granted to this hospital with an expiry; default: beside the checkpoint. */
-        expiriesPath: filePath.optional(),
-        /** How often lapsed consents are looked for, to purge their envelopes. */
-        expirySweepMs: millis.default(10_000),
-        /** Envelope deliveries or purges of one chaincode event submitted at once. */
-        concurrency: z.number().int().min(1).max(64).default(8),
-        /** Delay before the follower resumes from its checkpoint after an outage. */
-        retryDelayMs: millis.default(2_000),
-    });
+    const events = z
+        .object({
+            checkpointPath: filePath,
+            /** The consents granted to this hospital with an expiry; default: beside the checkpoint. */
+            expiriesPath: filePath.optional(),
+            /** How often lapsed consents are looked for, to purge their envelopes. */
+            expirySweepMs: millis.default(10_000),
+            /** Envelope deliveries or purges of one chaincode event submitted at once. */
+            concurrency: z.number().int().min(1).max(64).default(8),
+            /** Delay before the follower resumes from its checkpoint after an outage. */
+            retryDelayMs: millis.default(2_000),
+        })
+        .transform((e) => ({ ...e, expiriesPath: e.expiriesPath ?? join(dirname(e.checkpointPath), 'consent-expiries.json') }));
 
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

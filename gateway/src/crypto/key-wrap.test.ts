@@ -1,6 +1,7 @@
 import { DecryptionError } from './errors.js';
 import { newDataKey } from './data-key.js';
-import { generateEncryptionKeyPair, unwrapKey, unwrapKeyWithAny, wrapKey } from './key-wrap.js';
+import { generateEncryptionKeyPair, unwrapKey, wrapKey } from './key-wrap.js';
+import { Keyring } from './keyring.js';
 
 describe('wrapKey / unwrapKey', () => {
     const hospital = generateEncryptionKeyPair();
@@ -48,7 +49,7 @@ describe('wrapKey / unwrapKey', () => {
     });
 });
 
-describe('unwrapKeyWithAny (after a key rotation)', () => {
+describe('Keyring (after a key rotation)', () => {
     const before = generateEncryptionKeyPair();
     const after = generateEncryptionKeyPair();
     const context = { recordId: 'rec-1', mspId: 'Hospital1MSP' };
@@ -56,18 +57,21 @@ describe('unwrapKeyWithAny (after a key rotation)', () => {
 
     it('opens an envelope wrapped to an earlier key when that key is kept', () => {
         const old = wrapKey(dataKey, before.publicKey, context);
-        expect(unwrapKeyWithAny(old, [after.privateKey, before.privateKey], context).equals(dataKey)).toBe(true);
-        expect(unwrapKeyWithAny(wrapKey(dataKey, after.publicKey, context), [after.privateKey, before.privateKey], context).equals(dataKey)).toBe(true);
+        expect(new Keyring(after.privateKey, [before.privateKey]).unwrap(old, context).equals(dataKey)).toBe(true);
+        expect(new Keyring(after.privateKey, [before.privateKey]).unwrap(wrapKey(dataKey, after.publicKey, context), context).equals(dataKey)).toBe(true);
+    });
+
+    it('names the public keys of the earlier keys, which the ledger may still hold', () => {
+        expect(new Keyring(after.privateKey, [before.privateKey]).previousPublicKeys()).toEqual([before.publicKey]);
     });
 
     it('fails with DecryptionError when none of the keys is the one it was wrapped to', () => {
         const old = wrapKey(dataKey, before.publicKey, context);
-        expect(() => unwrapKeyWithAny(old, [after.privateKey], context)).toThrow(DecryptionError);
-        expect(() => unwrapKeyWithAny(old, [], context)).toThrow(DecryptionError);
+        expect(() => new Keyring(after.privateKey).unwrap(old, context)).toThrow(DecryptionError);
     });
 
     it('still binds the record and hospital: the right key with another recordId fails', () => {
         const old = wrapKey(dataKey, before.publicKey, context);
-        expect(() => unwrapKeyWithAny(old, [after.privateKey, before.privateKey], { ...context, recordId: 'rec-2' })).toThrow(DecryptionError);
+        expect(() => new Keyring(after.privateKey, [before.privateKey]).unwrap(old, { ...context, recordId: 'rec-2' })).toThrow(DecryptionError);
     });
 });

@@ -70,24 +70,6 @@ export function unwrapKey(envelope: string, privateKeyPem: string | KeyObject, c
     }
 }
 
-/**
- * Opens an envelope with whichever of the keys it was wrapped to: the current
- * key first, then the earlier ones a hospital keeps after rotating its key.
- * A wrong key fails authentication (the KEK binds the recipient's public key).
- */
-export function unwrapKeyWithAny(envelope: string, privateKeys: readonly (string | KeyObject)[], context: WrapContext): Buffer {
-    let last: unknown = new DecryptionError('no private key to open the envelope with');
-    for (const key of privateKeys) {
-        try {
-            return unwrapKey(envelope, key, context);
-        } catch (err) {
-            if (!(err instanceof DecryptionError)) throw err;
-            last = err;
-        }
-    }
-    throw last;
-}
-
 export interface KeyPairPem {
     /** SPKI PEM: what the hospital registers on the ledger. */
     publicKey: string;

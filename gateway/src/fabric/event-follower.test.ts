@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/index.js';
+import { Keyring, generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/index.js';
 import type { Consent, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
@@ -159,7 +159,7 @@ describe('EventFollower', () => {
             ledger: ledger as unknown as FabricLedger,
             blobs: {} as BlobStore,
             mspId,
-            encryptionPrivateKey: mspId === H1 ? h1Keys.privateKey : h2Keys.privateKey,
+            keys: new Keyring(mspId === H1 ? h1Keys.privateKey : h2Keys.privateKey),
             checkpointPath: path.join(dir, 'checkpoint.json'),
             expiriesPath: path.join(dir, 'expiries.json'),
             expirySweepMs: 20,

@@ -1,7 +1,7 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { unwrapKeyWithAny, wrapKey } from '../crypto/index.js';
+import { type Keyring, wrapKey } from '../crypto/index.js';
 import type { Actor, Hospital, RecordMeta } from '../domain.js';
 import type { BlobStore } from '../ports.js';
 import type { FabricConnection } from './connection.js';
@@ -13,24 +13,23 @@ export interface EventFollowerOptions {
     ledger: FabricLedger;
     blobs: BlobStore;
     mspId: string;
-    encryptionPrivateKey: string;
-    /** Earlier keys, kept after a rotation: this hospital's older envelopes are wrapped to them. */
-    previousEncryptionPrivateKeys?: readonly string[];
+    /** This hospital's encryption keys, current and kept after rotations. */
+    keys: Keyring;
     checkpointPath: string;
     /** Where the consents granted to this hospital with an expiry are kept (see ExpirySchedule). */
     expiriesPath: string;
     /** How often lapsed consents are looked for. */
-    expirySweepMs?: number;
+    expirySweepMs: number;
     logger: Logger;
     /** Delay before resuming from the checkpoint after a failure. */
-    retryDelayMs?: number;
+    retryDelayMs: number;
     /**
      * Envelope deliveries or purges of one event submitted at once. Each waits
      * for its commit, so one at a time costs a block interval per record; in
      * parallel they share blocks. They write disjoint keys (one record each),
      * so they do not conflict.
      */
-    concurrency?: number;
+    concurrency: number;
 }
 
 /** The follower acts as the hospital itself, not for a person. */
@@ -80,7 +79,7 @@ export class EventFollower {
             this.#sweeping = this.#sweeping.then(() => this.#sweepExpired());
         };
         sweep();
-        this.#sweepTimer = setInterval(sweep, this.#o.expirySweepMs ?? 10_000);
+        this.#sweepTimer = setInterval(sweep, this.#o.expirySweepMs);
         this.#sweepTimer.unref();
     }
 
@@ -99,7 +98,7 @@ export class EventFollower {
             } catch (err) {
                 if (this.#stopped) break;
                 this.#o.logger.warn({ err: { message: (err as Error).message } }, 'event follower failed; resuming from checkpoint');
-                await new Promise((r) => setTimeout(r, this.#o.retryDelayMs ?? 2_000));
+                await new Promise((r) => setTimeout(r, this.#o.retryDelayMs));
             }
         }
     }
@@ -213,7 +212,7 @@ export class EventFollower {
      * races deliveries still in flight (the handlers are idempotent).
      */
     async #runAll(tasks: (() => Promise<void>)[]): Promise<void> {
-        const limit = pLimit(this.#o.concurrency ?? 8);
+        const limit = pLimit(this.#o.concurrency);
         const results = await Promise.allSettled(tasks.map((task) => limit(task)));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
@@ -223,8 +222,7 @@ export class EventFollower {
         const grantee = target.mspId;
         const own = await this.#o.ledger.readEnvelope(SYSTEM, recordId, 'treatment');
         if (!own) return;
-        const ownKeys = [this.#o.encryptionPrivateKey, ...(this.#o.previousEncryptionPrivateKeys ?? [])];
-        const dataKey = unwrapKeyWithAny(own, ownKeys, { recordId, mspId: this.#o.mspId });
+        const dataKey = this.#o.keys.unwrap(own, { recordId, mspId: this.#o.mspId });
         try {
             const envelope = wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee });
             const txId = await this.#o.ledger.deliverEnvelope(recordId, grantee, envelope);

@@ -35,10 +35,6 @@ export class ExpirySchedule {
         return [...this.#entries.values()].filter((e) => Date.parse(e.expiresAt) <= now.getTime());
     }
 
-    get size(): number {
-        return this.#entries.size;
-    }
-
     /** Written whole and renamed into place, so a crash leaves the old or the new list, never half of one. */
     #save(): void {
         const tmp = `${this.#path}.tmp`;

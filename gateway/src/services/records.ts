@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDataKey, unwrapKeyWithAny, wrapKey } from '../crypto/index.js';
+import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDataKey, wrapKey } from '../crypto/index.js';
 import type { Actor, Category, Hospital, Purpose, RecordMeta } from '../domain.js';
 import { problemFromDependencyError } from '../http/dependency-errors.js';
 import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
@@ -141,10 +141,7 @@ export class RecordService {
         if (!envelope) {
             throw new ServiceUnavailableError("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
         }
-        const dataKey = unwrapKeyWithAny(envelope, [identity.encryptionPrivateKey, ...(identity.previousEncryptionPrivateKeys ?? [])], {
-            recordId,
-            mspId: identity.mspId,
-        });
+        const dataKey = identity.keys.unwrap(envelope, { recordId, mspId: identity.mspId });
         const decryptor = decryptStream(dataKey);
         // Failures surface through the decryptor (it is destroyed with the error).
         pipeline(Readable.from(blobs.cat(record.cid)), decryptor).catch(() => undefined);

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { createApp } from '../app.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { generateEncryptionKeyPair } from '../crypto/key-wrap.js';
+import { Keyring } from '../crypto/keyring.js';
 import type { Role } from '../domain.js';
 import { Metrics } from '../observability/metrics.js';
 import { FakeBlobStore } from './fake-blob-store.js';
@@ -34,7 +35,7 @@ export async function createHarness(options: { bodyLimitBytes?: number } = {}): 
         return createApp({
             ledger: network.ledgerFor(mspId),
             blobs,
-            identity: { mspId, encryptionPrivateKey: keys.privateKey },
+            identity: { mspId, keys: new Keyring(keys.privateKey) },
             verifyToken,
             logger,
             metrics: mspId === 'Hospital1MSP' ? metrics : new Metrics(),
