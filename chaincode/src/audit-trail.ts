@@ -3,6 +3,7 @@
 // history order is the peer's, and tx timestamps are the clients'.
 import type { Context } from 'fabric-contract-api';
 import { consentsOf, scopeCovers } from './access-policy';
+import { gatewayActor, unrecordedActor } from '@ehr/ledger-model';
 import type { AccessEntry, AccessRequest, AuditEntry, Consent, Holder, Patient, RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, history, key, KEY, scan } from './state';
 
@@ -16,7 +17,8 @@ export async function patientEntries(ctx: Context, patientId: string): Promise<A
             action: 'PatientRegistered',
             subject: { type: 'patient' as const, id: patientId },
             hospital: h.value.homeHospital,
-            actor: null,
+            // Patients registered before registeredBy was recorded: say so, never an empty actor.
+            actor: h.value.registeredBy ?? unrecordedActor(h.value.homeHospital),
             details: {},
           },
         ]
@@ -42,16 +44,18 @@ export async function recordEntries(ctx: Context, recordId: string, hospitals: s
         : { patientId: h.value.patientId },
     });
   }
-  // Holder markers, one key per hospital: deliveries and purges of envelopes.
+  // Holder markers, one key per hospital: deliveries and purges of envelopes, which a
+  // hospital's gateway does on its own (no person acts), so the gateway is the actor.
   for (const mspId of hospitals) {
     for (const h of await history<Holder>(ctx, key(ctx, KEY.holder, recordId, mspId))) {
+      const hospital = h.isDelete ? mspId : (h.value?.deliveredBy ?? null);
       out.push({
         txId: h.txId,
         timestamp: h.timestamp,
         action: h.isDelete ? 'EnvelopePurged' : 'EnvelopeDelivered',
         subject,
-        hospital: h.isDelete ? mspId : (h.value?.deliveredBy ?? null),
-        actor: null,
+        hospital,
+        actor: gatewayActor(hospital ?? mspId),
         details: { holder: mspId },
       });
     }

@@ -1,5 +1,5 @@
 // No PHI on the ledger: every stored value carries exactly the fields of DESIGN §4
-// (plus requestedAt/requestedBy on requests), and events carry IDs and codes only.
+// (plus requestedAt/requestedBy on requests, registeredBy on patients), and events carry IDs and codes only.
 import { FakeLedger } from './testing/fake-ledger';
 import {
   actor, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
@@ -7,7 +7,7 @@ import {
 
 const FIELDS: Record<string, string[]> = {
   hospital: ['name', 'publicKey', 'registeredAt'],
-  patient: ['homeHospital', 'registeredAt'],
+  patient: ['homeHospital', 'registeredAt', 'registeredBy'],
   record: ['category', 'cid', 'createdAt', 'createdBy', 'custodian', 'patientId', 'size', 'status', 'supersedes'],
   consent: ['expiresAt', 'grantedAt', 'grantee', 'patientId', 'purposes', 'revokedAt', 'scope', 'status'],
   request: ['consentId', 'decidedAt', 'patientId', 'purpose', 'reason', 'requestedAt', 'requestedBy', 'requester', 'scope', 'status'],

@@ -11,6 +11,12 @@ export interface Hospital {
 export interface Patient {
   homeHospital: string;
   registeredAt: string;
+  /**
+   * Actor pseudonym of the clinician or admin who registered the patient (beyond §4, like
+   * requestedBy: history values carry no creator). Absent on patients registered before it
+   * was recorded; the audit trail then names LEGACY_ACTOR of the home hospital.
+   */
+  registeredBy?: string;
 }
 
 export type RecordStatus = 'active' | 'erased';

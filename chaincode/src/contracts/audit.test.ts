@@ -10,7 +10,7 @@ interface Entry {
   action: string;
   subject: { type: string; id: string };
   hospital: string | null;
-  actor: string | null;
+  actor: string;
   details: Record<string, unknown>;
 }
 
@@ -55,15 +55,15 @@ describe('Audit', () => {
     const { entries } = await recordHistory(auditorId(H1), actor('aud-1', 'auditor'));
     expect(entries.map((e) => [e.action, e.hospital, e.actor])).toEqual([
       ['RecordCreated', H1, 'dr-7f3a'],
-      ['EnvelopeDelivered', H1, null], // H1's own
-      ['EnvelopeDelivered', H1, null], // H2's, delivered at creation
+      ['EnvelopeDelivered', H1, `gateway@${H1}`], // H1's own
+      ['EnvelopeDelivered', H1, `gateway@${H1}`], // H2's, delivered at creation
       ['ConsentGranted', H2, patientId],
-      ['EnvelopeDelivered', H1, null], // to H3
+      ['EnvelopeDelivered', H1, `gateway@${H1}`], // to H3
       ['RecordAccessed', H3, 'dr-h3'],
       ['ConsentRevoked', H2, patientId],
-      ['EnvelopePurged', H3, null],
+      ['EnvelopePurged', H3, `gateway@${H3}`],
       ['RecordErased', H2, patientId], // same tx as the next: the eraser purges its own envelope
-      ['EnvelopePurged', H2, null],
+      ['EnvelopePurged', H2, `gateway@${H2}`],
     ]);
     for (const e of entries) {
       expect(e.txId).toMatch(/^tx\d{6}$/);
@@ -76,10 +76,21 @@ describe('Audit', () => {
     const { entries } = await patientHistory(gw(H2), patientActor(patientId));
     const actions = entries.map((e) => e.action);
     expect(actions[0]).toBe('PatientRegistered');
+    expect(entries[0]).toMatchObject({ hospital: H2, actor: 'dr-7f3a' });
+    for (const e of entries) expect(e.actor).toMatch(/\S/);
     expect(actions).toEqual(expect.arrayContaining(['AccessRequested', 'RequestDecided', 'RecordCreated', 'RecordAccessed', 'RecordErased']));
     const asked = entries.find((e) => e.action === 'AccessRequested');
     expect(asked).toMatchObject({ hospital: H3, actor: 'dr-7f3a', subject: { type: 'request', id: requestId } });
     expect(entries.find((e) => e.action === 'RequestDecided')?.details).toMatchObject({ status: 'approved', consentId });
+  });
+
+  test('a patient registered before registeredBy was recorded names the unrecorded actor of its home hospital', async () => {
+    const k = [...ledger.state.keys()].find((x) => x.split('\u0000')[1] === 'patient' && x.includes(patientId))!;
+    const legacy = JSON.parse(Buffer.from(ledger.state.get(k)!).toString());
+    delete legacy.registeredBy;
+    ledger.versions.get(k)![0].value = Buffer.from(JSON.stringify(legacy));
+    const { entries } = await patientHistory(gw(H2), patientActor(patientId));
+    expect(entries[0]).toMatchObject({ action: 'PatientRegistered', hospital: H2, actor: `unrecorded@${H2}` });
   });
 
   test('allowed: auditor identities, gateways acting for an auditor, the patient at home', async () => {

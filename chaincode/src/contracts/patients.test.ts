@@ -13,7 +13,13 @@ describe('Patients', () => {
   test('the calling gateway’s hospital becomes the home hospital', async () => {
     expect(await register()).toEqual({ patientId: 'p-0001', homeHospital: H1, registeredAt: '2030-01-01T00:00:00.000Z' });
     expect(ledger.lastEvent?.payload).toEqual({ patientId: 'p-0001', homeHospital: H1, txId: 'tx000001' });
-    expect(await ledger.invoke(gw(H2), (ctx) => c.patients.GetPatient(ctx, 'p-0001'))).toMatchObject({ homeHospital: H1 });
+    expect(await ledger.invoke(gw(H2), (ctx) => c.patients.GetPatient(ctx, 'p-0001'))).toEqual({ patientId: 'p-0001', homeHospital: H1, registeredAt: '2030-01-01T00:00:00.000Z' });
+  });
+
+  test('records who registered the patient, for the audit trail only', async () => {
+    await register();
+    const [value] = [...ledger.state.entries()].filter(([k]) => k.split('\u0000')[1] === 'patient').map(([, v]) => JSON.parse(Buffer.from(v).toString()));
+    expect(value).toEqual({ homeHospital: H1, registeredAt: '2030-01-01T00:00:00.000Z', registeredBy: 'dr-7f3a' });
   });
 
   test('an admin actor may register too', async () => {

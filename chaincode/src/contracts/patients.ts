@@ -25,16 +25,22 @@ export class PatientsContract extends Contract {
     }
     const k = key(ctx, KEY.patient, id);
     if (await exists(ctx, k)) throw conflict(`patient ${id} already exists`);
-    const patient: Patient = { homeHospital: mspId, registeredAt: txTime(ctx) };
+    // registeredBy: the audit trail names who registered the patient (not returned: the
+    // pseudonym of the home hospital's clinician is no other hospital's business).
+    const patient: Patient = { homeHospital: mspId, registeredAt: txTime(ctx), registeredBy: who.id };
     await putJson(ctx, k, patient);
     emit(ctx, 'PatientRegistered', { patientId: id, homeHospital: mspId });
-    return JSON.stringify({ patientId: id, ...patient });
+    return JSON.stringify({ patientId: id, ...publicView(patient) });
   }
 
   @Transaction(false)
   @Returns('string')
   public async GetPatient(ctx: Context, patientId: string): Promise<string> {
     const id = v.patientId(patientId);
-    return JSON.stringify({ patientId: id, ...(await requirePatient(ctx, id)) });
+    return JSON.stringify({ patientId: id, ...publicView(await requirePatient(ctx, id)) });
   }
+}
+
+function publicView(patient: Patient): Omit<Patient, 'registeredBy'> {
+  return { homeHospital: patient.homeHospital, registeredAt: patient.registeredAt };
 }
