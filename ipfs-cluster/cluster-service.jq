@@ -1,7 +1,7 @@
 # IPFS Cluster settings for a hospital's Cluster peer, applied over
 # `ipfs-cluster-service init --consensus crdt` defaults by steps.sh.
 .cluster.peername = $name
-| .cluster.secret = $secret
+| .cluster.secret = ($secret | rtrimstr("\n"))
 | .cluster.listen_multiaddress = [$swarm]
 # Consortium peers only: no relay service, no mDNS discovery.
 | .cluster.enable_relay_hop = false
@@ -15,7 +15,12 @@
 | .consensus.crdt.cluster_name = "ehr-consortium"
 | .consensus.crdt.trusted_peers = $trusted
 | .api.restapi.http_listen_multiaddress = $rest
-| .api.restapi.basic_auth_credentials = {($user): $pass}
+| .api.restapi.basic_auth_credentials = {($user): ($pass | rtrimstr("\n"))}
+# Informer metrics are rebroadcast every TTL/2; a shorter TTL lets a restarted
+# peer learn the others' metrics, and so allocate, sooner (default 30s).
+| .informer.disk.metric_ttl = $metricTtl
+| .informer.tags.metric_ttl = $metricTtl
+| .informer.pinqueue.metric_ttl = $metricTtl
 | .api.ipfsproxy.listen_multiaddress = $proxy
 | .api.ipfsproxy.node_multiaddress = $kubo
 # The pinning-service API is not used by the consortium.

@@ -6,6 +6,11 @@ IPFS_CLUSTER_CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Replication of every pin across hospitals' Cluster peers (DESIGN §2).
 CLUSTER_REPLICATION_MIN="${EHR_REPLICATION_MIN:-2}"
 CLUSTER_REPLICATION_MAX="${EHR_REPLICATION_MAX:-3}"
+# How long `up` waits for every Cluster peer to be able to allocate new pins.
+CLUSTER_ALLOCATION_TIMEOUT="${EHR_CLUSTER_ALLOCATION_TIMEOUT:-120}"
+# Informer metric lifetime: peers rebroadcast at half of it, so after a restart
+# allocation works within about half of it (Cluster's default is 30s).
+CLUSTER_METRIC_TTL="${EHR_CLUSTER_METRIC_TTL:-10s}"
 
 kubo_repo() { echo "$(hospital_dir "$1")/kubo"; }
 cluster_home() { echo "$(hospital_dir "$1")/cluster"; }
@@ -84,17 +89,19 @@ init_cluster() {
 
 configure_cluster() {
   local h=$1 home o trusted=() listen
+  secret "$h" cluster-rest >/dev/null
   home=$(cluster_home "$h")
   listen=$(hospital_listen "$h")
   for o in $(hospitals); do trusted+=("$(cluster_peer_id "$o")"); done
   local cfg="${home}/service.json"
-  jq --arg secret "$(cat "${CONSORTIUM_DIR}/cluster-secret")" \
+  # Secrets reach jq as files (--rawfile), never in its argv.
+  jq --rawfile secret "${CONSORTIUM_DIR}/cluster-secret" \
     --arg name "$(hospital_name "$h")" \
     --arg swarm "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_SWARM")" \
     --arg rest "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_REST")" \
     --arg proxy "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_PROXY")" \
     --arg kubo "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_API")" \
-    --arg user "ehr-admin" --arg pass "$(secret "$h" cluster-rest)" \
+    --arg user "ehr-admin" --rawfile pass "$(secrets_dir "$h")/cluster-rest" --arg metricTtl "$CLUSTER_METRIC_TTL" \
     --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
     --argjson trusted "$(printf '%s\n' "${trusted[@]}" | jq -R . | jq -s .)" \
     -f "${IPFS_CLUSTER_CONFIG_DIR}/cluster-service.jq" "$cfg" >"${cfg}.new"
@@ -110,17 +117,66 @@ start_cluster() {
     env IPFS_CLUSTER_PATH="$(cluster_home "$h")" GOMAXPROCS=2 ipfs-cluster-service daemon
 }
 
-cluster_api() { curl -sf -u "$(cluster_credentials "$1")" "$(cluster_rest "$1")$2"; }
+# Cluster REST calls; the credentials reach curl as a config file on a pipe, never in argv.
+cluster_curl() {
+  local h=$1
+  shift
+  curl -s --max-time 3 -K <(printf 'user = "%s"\n' "$(cluster_credentials "$h")") "$@"
+}
+
+cluster_api() { cluster_curl "$1" -f "$(cluster_rest "$1")$2"; }
 
 # How many Cluster peers this hospital's peer sees (itself included); 0 when down.
 cluster_peer_count() {
   local out
   is_running "$(hospital_name "$1")-cluster" 2>/dev/null || { echo 0; return; }
-  out=$(curl -s --max-time 3 -u "$(cluster_credentials "$1")" "$(cluster_rest "$1")/peers" 2>/dev/null) || { echo 0; return; }
+  out=$(cluster_api "$1" /peers 2>/dev/null) || { echo 0; return; }
   jq -s '[.[] | select(.id != null and (.error // "") == "")] | length' <<<"$out" 2>/dev/null || echo 0
 }
 
 cluster_sees() { (($(cluster_peer_count "$1") >= $2)); }
+
+# The metrics the allocator ranks peers by (service.json allocator.balanced.allocate_by).
+cluster_allocation_metrics() {
+  jq -r '.allocator.balanced.allocate_by // ["tag:group", "freespace"] | .[]' "$(cluster_home "$1")/service.json"
+}
+
+# How many peers this hospital's Cluster peer could allocate a new pin to right
+# now: Cluster counts a peer as a candidate only once it holds a valid (unexpired)
+# metric from it for every allocator metric, and those arrive over pubsub some
+# time after the peers see each other. 0 when down.
+cluster_allocatable_count() {
+  local h=$1 metric docs=()
+  is_running "$(hospital_name "$h")-cluster" 2>/dev/null || { echo 0; return; }
+  while read -r metric; do
+    docs+=("$(cluster_api "$h" "/monitor/metrics/$(jq -rn --arg m "$metric" '$m | @uri')" 2>/dev/null || echo '[]')")
+  done < <(cluster_allocation_metrics "$h")
+  printf '%s\n' "${docs[@]}" | jq -s '
+    map([.[]? | select(.valid != false) | .peer] | unique) as $sets
+    | if ($sets | length) == 0 then 0
+      else reduce $sets[1:][] as $s ($sets[0]; [.[] | select(. as $p | $s | index($p))]) | length end' 2>/dev/null || echo 0
+}
+
+cluster_can_allocate() { (($(cluster_allocatable_count "$1") >= $2)); }
+
+# Waits until every running Cluster peer can allocate a pin to replication-min
+# peers: seeing the peers is not enough (a store in between fails with "not
+# enough peers to allocate").
+await_cluster_allocation() {
+  local h need=$CLUSTER_REPLICATION_MIN running
+  running=$(count_running cluster)
+  ((running >= need)) || {
+    warn "only ${running} Cluster peers run, fewer than replication min ${need}: stores will fail until more run"
+    return 0
+  }
+  for h in $(hospitals); do
+    is_running "$(hospital_name "$h")-cluster" || continue
+    wait_until "$(hospital_name "$h")'s Cluster peer to be able to allocate to ${need} peers (allocator metrics $(cluster_allocation_metrics "$h" | paste -sd, -) from ${need} peers)" \
+      "$CLUSTER_ALLOCATION_TIMEOUT" cluster_can_allocate "$h" "$need" ||
+      die "$(hospital_name "$h")'s Cluster peer cannot allocate pins to ${need} peers (it has metrics from $(cluster_allocatable_count "$h")); see $(log_file "$(hospital_name "$h")-cluster")"
+    log "$(hospital_name "$h")-cluster: can allocate to $(cluster_allocatable_count "$h") peers"
+  done
+}
 
 cluster_up() {
   local h
@@ -134,4 +190,5 @@ cluster_up() {
     wait_until "$(hospital_name "$h")'s Cluster peer to see ${running} peers" 60 cluster_sees "$h" "$running" ||
       warn "$(hospital_name "$h")'s Cluster peer sees fewer than ${running} peers; see $(log_file "$(hospital_name "$h")-cluster")"
   done
+  await_cluster_allocation
 }

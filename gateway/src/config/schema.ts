@@ -58,6 +58,20 @@ export function configSchema(baseDir: string) {
         replicationMin: z.number().int().positive().default(2),
         replicationMax: z.number().int().positive().default(3),
         timeoutMs: millis.default(30_000),
+        /**
+         * A store waits until Cluster can allocate its pin to replicationMin peers
+         * (e.g. while peers restart) for up to waitMs, then answers 503 with Retry-After.
+         */
+        allocation: z
+            .object({
+                /** Cluster's allocator.balanced.allocate_by (its default unless configured otherwise). */
+                metrics: z.array(z.string().min(1)).min(1).default(['tag:group', 'freespace']),
+                waitMs: millis.default(15_000),
+                probeIntervalMs: millis.default(250),
+                /** How long one successful check is trusted before the next store looks again. */
+                trustMs: millis.default(2_000),
+            })
+            .prefault({}),
     });
 
     const keys = z.object({

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ComponentHealth } from '../domain.js';
 import { DependencyUnavailableError, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
+import { AllocationGate, AllocationUnavailableError, isAllocationFailure, type ClusterMetric } from './allocation-gate.js';
 
 export interface ClusterBlobStoreOptions {
     /** The hospital's own Kubo RPC API: reads are served here (bitswap fetches missing blocks). */
@@ -18,6 +19,10 @@ export interface ClusterBlobStoreOptions {
     clusterCredentials?: string;
     /** Deadline of metadata calls; add and cat stream for as long as data flows. */
     timeoutMs: number;
+    /** Fewest peers a new pin is allocated to (Cluster's replication_factor_min). */
+    replicationMin: number;
+    /** How a store waits for Cluster to be able to allocate its pin. */
+    allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
 }
 
 /**
@@ -62,6 +67,7 @@ export class ClusterBlobStore implements BlobStore {
     readonly #reader: KuboRPCClient;
     readonly #options: ClusterBlobStoreOptions;
     readonly #auth: string | undefined;
+    readonly #allocation: AllocationGate;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
@@ -69,6 +75,12 @@ export class ClusterBlobStore implements BlobStore {
         this.#auth = options.clusterCredentials
             ? 'Basic ' + Buffer.from(options.clusterCredentials).toString('base64')
             : undefined;
+        this.#allocation = new AllocationGate({
+            ...options.allocation,
+            replicationMin: options.replicationMin,
+            latestMetrics: async (name, signal) =>
+                ((await this.#rest('GET', `/monitor/metrics/${encodeURIComponent(name)}`, signal)) as ClusterMetric[] | null) ?? [],
+        });
     }
 
     /**
@@ -78,6 +90,8 @@ export class ClusterBlobStore implements BlobStore {
      * RSS for a 512 MB add).
      */
     async add(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
+        // Before a byte is read: the body cannot be replayed if the add fails to allocate.
+        await this.#allocation.ready(signal);
         let size = 0;
         const boundary = `ehr-${randomUUID()}`;
         const text = new TextEncoder();
@@ -107,6 +121,11 @@ export class ClusterBlobStore implements BlobStore {
         const lines = body.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { Hash?: string; Message?: string });
         const root = lines.at(-1);
         if (res.status !== 200 || !root?.Hash) {
+            const message = root?.Message ?? body.slice(0, 200);
+            if (isAllocationFailure(message)) {
+                this.#allocation.invalidate();
+                throw new AllocationUnavailableError(`IPFS Cluster could not allocate the pin: ${message}`, 0, { cause: new Error(message) });
+            }
             throw new DependencyUnavailableError('cluster', `IPFS Cluster add failed: ${res.status} ${root?.Message ?? body.slice(0, 200)}`);
         }
         return { cid: root.Hash, size };
@@ -143,13 +162,14 @@ export class ClusterBlobStore implements BlobStore {
         return [kubo, cluster];
     }
 
-    async #rest(method: string, path: string): Promise<unknown> {
+    async #rest(method: string, path: string, signal?: AbortSignal): Promise<unknown> {
         let res: Response;
+        const deadline = AbortSignal.timeout(this.#options.timeoutMs);
         try {
             res = await fetch(this.#options.clusterRestUrl + path, {
                 method,
                 headers: this.#auth ? { authorization: this.#auth } : {},
-                signal: AbortSignal.timeout(this.#options.timeoutMs),
+                signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
             });
         } catch (err) {
             throw new DependencyUnavailableError('cluster', `IPFS Cluster ${method} ${path} failed: ${(err as Error).message}`, {
