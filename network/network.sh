@@ -7,55 +7,161 @@ set -euo pipefail
 umask 077
 
 NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for lib in common toolchain instance process render ca fabric channel chaincode keys gateway status; do
+for lib in common args toolchain instance process render ca fabric channel chaincode keys gateway status; do
   # shellcheck disable=SC1090
   source "${NETWORK_DIR}/lib/${lib}.sh"
 done
 # shellcheck source=../ipfs-cluster/steps.sh
 source "${NETWORK_DIR}/../ipfs-cluster/steps.sh"
 
+# ---- commands: their options, operands and help (parsed by lib/args.sh) ------
+
+define_command up "" "" "start the consortium (creates it on first run; resumes after down)" <<'HELP'
+Usage: network/network.sh up [--instance NAME] [--port-base N]
+Starts every component of the instance that is not running and waits until
+each answers, with a 'started <component>' line for each one it starts. The
+first run creates identities, the channel and the chaincode; later runs resume
+with the ledgers intact. On a running instance it starts nothing and only
+reports: the processes keep running the code they were started with, and it
+says which code was rebuilt since and what to run to pick it up.
+A new instance's ports (port base .. base+99) must lie outside the kernel's
+ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range).
+HELP
+
+define_command down "" "" "stop every process of the instance, keep its data" <<'HELP'
+Usage: network/network.sh down [--instance NAME]
+Stops every process of the instance and keeps its data; 'up' resumes it.
+HELP
+
+define_command clean "" "" "stop the instance and delete its state (ledgers, keys, blobs)" <<'HELP'
+Usage: network/network.sh clean [--instance NAME] [--yes]
+Stops the instance and deletes its state directory: ledgers, identities, keys
+and blobs. It names the instance and its state directory first and, on a
+terminal, asks you to type the instance name. Without a terminal (scripts, CI)
+it refuses unless --yes is given.
+HELP
+
+define_command status "--json" "" "channel, chaincode and per hospital its endpoints and health" <<'HELP'
+Usage: network/network.sh status [--instance NAME] [--json]
+Prints the channel, the chaincode and, per hospital, its endpoints and whether
+each component is running. --json prints a machine-readable document.
+HELP
+
+define_command stop "" "component..." "stop single components ('up' restarts them)" <<'HELP'
+Usage: network/network.sh stop [--instance NAME] <component>...
+Stops single components, e.g. to rehearse a hospital outage:
+  network/network.sh stop hospital3-peer hospital3-orderer
+Components: hospital<n>-{ca,orderer,peer,kubo,cluster,gateway,chaincode-s<seq>}
+for each hospital <n> of the instance. 'network/network.sh up' starts them again.
+HELP
+
+define_command logs "--lines= -n:--lines --follow -f:--follow" "[log]" "show the end of a log; without a name, list the logs" <<'HELP'
+Usage: network/network.sh logs [--instance NAME] [<log>] [--lines N | -n N] [--follow | -f]
+Prints the last 200 lines of a log (N with --lines/-n), colour codes stripped;
+--follow/-f then keeps printing what is appended. Without a name it lists the
+logs the instance has. The logs, for each hospital <n> of the instance:
+  hospital<n>-ca                 Fabric CA server
+  hospital<n>-ca-client          fabric-ca-client calls (registrations, enrollments)
+  hospital<n>-orderer            orderer
+  hospital<n>-peer               peer
+  hospital<n>-chaincode-s<seq>   chaincode server of that chaincode sequence
+  hospital<n>-kubo               Kubo (IPFS) node
+  hospital<n>-cluster            IPFS Cluster peer
+  hospital<n>-gateway            REST gateway
+and for the whole instance:
+  configtxgen                    genesis block creation
+  peer-cli                       peer CLI calls (channel joins, chaincode lifecycle)
+  osnadmin                       orderer channel joins
+The files are <state dir>/logs/<log>.log.
+HELP
+
+define_command deploy-chaincode "" "" "build the chaincode and upgrade it in place (next sequence)" <<'HELP'
+Usage: network/network.sh deploy-chaincode [--instance NAME]
+Builds the chaincode (npm run build of ledger-model and chaincode), packages it
+as the next sequence, installs and approves it at every running hospital,
+starts its servers beside the old ones, commits it, then stops the old servers.
+This is how a running instance picks up changed chaincode.
+HELP
+
+define_command register-user "--role=" "hospital user" "register and enroll a Fabric identity with ehr.role" <<'HELP'
+Usage: network/network.sh register-user [--instance NAME] <hospital> <name> [--role R]
+Registers <name> at the hospital's Fabric CA with attribute ehr.role=R (default
+clinician; one of clinician, patient, auditor, admin, gateway) and enrolls it
+under <state>/hospital<n>/users/<name>.
+HELP
+
+define_command token "--ttl=" "hospital sub role" "print a dev JWT for a hospital's gateway" <<'HELP'
+Usage: network/network.sh token [--instance NAME] <hospital> <sub> <role> [--ttl SECONDS]
+Prints a dev JWT (ES256) for the hospital's gateway, signed with the hospital's
+dev signing key in the instance state. role: clinician, patient, auditor or
+admin. --ttl defaults to 3600 seconds.
+HELP
+
+define_command rotate-key "" "hospital" "replace a hospital's document-key wrapping key" <<'HELP'
+Usage: network/network.sh rotate-key [--instance NAME] <hospital>
+Replaces the hospital's document-key wrapping key (DESIGN §5) with a new P-256
+key and restarts its gateway, which registers the new public key on the ledger.
+New envelopes are wrapped to the new key. The old private key stays under
+<state>/hospital<n>/secrets/ (0600) and in the gateway's configuration, so the
+envelopes already wrapped to it still open.
+HELP
+
+define_command help "" "[command]" "this overview, or one command's help" <<'HELP'
+Usage: network/network.sh help [<command>]
+Prints the overview of every command, or the help of one command.
+HELP
+
+define_option_value --lines '^[0-9]{1,7}$' "a number of lines, e.g. --lines 50"
+define_option_value --ttl '^[0-9]{1,7}$' "a number of seconds, e.g. --ttl 3600"
+define_option_value --role '^(clinician|patient|auditor|admin|gateway)$' "one of clinician, patient, auditor, admin, gateway"
+
+GLOBAL_HELP="Global options, accepted anywhere on the line (before or after the command):
+  --instance NAME   (or EHR_INSTANCE; default dev) the instance to act on
+  --port-base N     (or EHR_PORT_BASE; default 7000) hospital n uses ports N+20n .. N+20n+19
+  --yes, -y         confirm a destructive command (clean) without being asked
+  --help, -h        help
+Options are written '--opt value' or '--opt=value'. A mistyped command, option
+or component is an error (exit 2) that names the nearest valid spelling."
+
 usage() {
-  cat <<'EOF'
-Usage: network/network.sh [--instance NAME] [--port-base N] <command> [args]
+  local c
+  echo "Usage: network/network.sh <command> [operands] [options]"
+  echo
+  echo "Commands:"
+  for c in "${COMMANDS[@]}"; do printf '  %-18s %s\n' "$c" "${CMD_SUMMARY[$c]}"; done
+  echo
+  echo "$GLOBAL_HELP"
+  cat <<'HELP'
 
-Commands:
-  up                       start the consortium (creates it on first run; resumes after down)
-  down                     stop every process of the instance, keep its data
-  clean                    stop and delete the instance's state (ledgers, keys, blobs)
-  status [--json]          channel, chaincode and per hospital its endpoints and health
-  stop <component>...      stop single components, e.g. stop hospital3-peer hospital3-orderer ('up' restarts them)
-  logs <component> [-f]    show a component's log, e.g. logs hospital1-peer
-  deploy-chaincode         upgrade the chaincode in place with the next sequence
-  register-user <hospital> <name> [--role R]
-                           register and enroll a Fabric identity with ehr.role=R
-  token <hospital> <sub> <role> [--ttl SECONDS]
-                           print a dev JWT for that hospital's gateway
-  rotate-key <hospital>    replace the hospital's document-key wrapping key, keeping the old one for its envelopes
-
-Options (or environment):
-  --instance NAME   (EHR_INSTANCE, default dev) instances run side by side
-  --port-base N     (EHR_PORT_BASE, default 7000) hospital n uses ports N+20n .. N+20n+19
+Environment:
   EHR_HOST, EHR_HOST_<n>       address other nodes use to reach hospital n (default 127.0.0.1)
   EHR_LISTEN, EHR_LISTEN_<n>   address hospital n's services listen on (default: its host)
   EHR_STATE_HOME               where instances keep their state (default ~/.local/state/ehr-consortium)
 
 Run 'network/network.sh <command> --help' for a command's own help.
-EOF
+HELP
 }
 
-cmd_help_or() {
-  local text=$1
-  shift
-  for a in "$@"; do
-    if [[ "$a" == "-h" || "$a" == "--help" ]]; then
-      echo "$text"
-      exit 0
-    fi
-  done
+# show_help [command]: one command's help, or the overview.
+show_help() {
+  if [[ -z "${1:-}" ]]; then
+    usage
+    return 0
+  fi
+  echo "${CMD_HELP[$1]}"
+  echo
+  echo "$GLOBAL_HELP"
+}
+
+# ---- steps -------------------------------------------------------------------
+
+require_instance() {
+  instance_exists ||
+    die "instance '${INSTANCE}' does not exist (no ${STATE_DIR}/instance.env); check --instance, or create it with: network/network.sh up --instance ${INSTANCE}"
 }
 
 all_up() {
-  local h
+  local h c
   for h in $(hospitals); do
     for c in ca orderer peer kubo cluster; do is_running "$(hospital_name "$h")-${c}" || return 1; done
     if [[ -f "${GATEWAY_DIR}/dist/main.js" ]]; then is_running "$(hospital_name "$h")-gateway" || return 1; fi
@@ -64,15 +170,23 @@ all_up() {
   done
 }
 
+# The chaincode server runs chaincode/dist, which imports ledger-model/dist.
+build_chaincode() {
+  log "building the chaincode: npm run build --workspace ledger-model --workspace chaincode"
+  (cd "$PROJECT_DIR" && npm run build --silent --workspace ledger-model --workspace chaincode) >&2 ||
+    die "building the chaincode failed (errors above); fix them, then run: network/network.sh deploy-chaincode"
+}
+
+strip_colours() { sed -u -E 's/\x1b\[[0-9;?]*[ -\/]*[@-~]//g'; }
+
+# ---- commands ----------------------------------------------------------------
+
 cmd_up() {
-  cmd_help_or "Usage: network/network.sh up
-Starts every component of the instance and waits until each answers. The first
-run creates identities, the channel and the chaincode; later runs resume with the
-ledgers intact. Running it on a running instance only reports the status." "$@"
   use_toolchain
   local started=$SECONDS h
-  if all_up && [[ -n "$(current_sequence)" ]]; then
-    log "instance '${INSTANCE}' is already running"
+  if instance_exists && all_up && [[ -n "$(current_sequence)" ]]; then
+    log "instance '${INSTANCE}' is already running; nothing was started"
+    report_running_code
     print_summary
     return 0
   fi
@@ -121,12 +235,9 @@ ledgers intact. Running it on a running instance only reports the status." "$@"
   print_summary
 }
 
-cmd_down() {
-  cmd_help_or "Usage: network/network.sh down
-Stops every process of the instance and keeps its data; 'up' resumes it." "$@"
-  [[ -d "$RUN_DIR" ]] || { log "instance '${INSTANCE}' has no state; nothing to stop"; return 0; }
-  # Each kind stops at every hospital at once, the kinds in order: callers
-  # before what they call, the ordering service after the peers.
+# Each kind stops at every hospital at once, the kinds in order: callers
+# before what they call, the ordering service after the peers.
+stop_instance() {
   stop_everywhere stop_hospital_process gateway
   stop_everywhere stop_chaincode_servers
   stop_everywhere stop_hospital_process cluster
@@ -134,71 +245,70 @@ Stops every process of the instance and keeps its data; 'up' resumes it." "$@"
   stop_everywhere stop_hospital_process peer
   stop_everywhere stop_hospital_process orderer
   stop_everywhere stop_hospital_process ca
-  log "instance '${INSTANCE}' stopped; data kept in ${STATE_DIR}. Resume with: network/network.sh up"
+}
+
+cmd_down() {
+  [[ -d "$RUN_DIR" ]] || { log "instance '${INSTANCE}' has no state (${STATE_DIR}); nothing to stop"; return 0; }
+  stop_instance
+  log "instance '${INSTANCE}' stopped; data kept in ${STATE_DIR}. Resume with: network/network.sh up --instance ${INSTANCE}"
 }
 
 cmd_clean() {
-  cmd_help_or "Usage: network/network.sh clean
-Stops the instance and deletes its state directory: ledgers, identities, keys and blobs." "$@"
-  cmd_down
+  if [[ ! -d "$STATE_DIR" ]]; then
+    log "instance '${INSTANCE}' has no state (${STATE_DIR}); nothing to clean"
+    return 0
+  fi
+  confirm_destructive "delete instance '${INSTANCE}': its processes are stopped and ${STATE_DIR} removed"
+  [[ ! -d "$RUN_DIR" ]] || stop_instance
   rm -rf "$STATE_DIR"
   log "instance '${INSTANCE}' removed (${STATE_DIR})"
 }
 
 cmd_status() {
-  cmd_help_or "Usage: network/network.sh status [--json]
-Prints the channel, the chaincode and, per hospital, its endpoints and whether
-each component is running. --json prints a machine-readable document." "$@"
-  [[ -f "${STATE_DIR}/instance.env" ]] || die "instance '${INSTANCE}' does not exist; run: network/network.sh up"
-  if [[ "${1:-}" == "--json" ]]; then status_json; else print_summary; fi
+  require_instance
+  if [[ -n "${ARG_OPT[--json]+x}" ]]; then status_json; else print_summary; fi
 }
 
 cmd_stop() {
-  cmd_help_or "Usage: network/network.sh stop <component>...
-Stops single components (hospital<n>-{ca,orderer,peer,kubo,cluster,gateway}), e.g.
-to rehearse a hospital outage. 'network/network.sh up' starts them again." "$@"
-  (($#)) || die "name at least one component, e.g. hospital3-peer"
+  require_instance
   local c
   for c in "$@"; do
-    [[ "$c" =~ ^hospital[0-9]+-(ca|orderer|peer|kubo|cluster|gateway|chaincode-s[0-9]+)$ ]] || die "unknown component '${c}'"
-    stop_process "$c"
+    if is_running "$c"; then stop_process "$c"; else log "${c}: not running; nothing to stop"; fi
   done
 }
 
 cmd_logs() {
-  cmd_help_or "Usage: network/network.sh logs <component> [-f]
-Components: hospital<n>-{ca,orderer,peer,kubo,cluster,gateway,chaincode-s<seq>}, configtxgen, peer-cli, osnadmin." "$@"
-  local c=${1:-}
-  [[ -n "$c" ]] || { ls "$LOG_DIR" 2>/dev/null | sed 's/\.log$//'; return 0; }
+  require_instance
+  local c=${1:-} lines=${ARG_OPT[--lines]:-200}
+  if [[ -z "$c" ]]; then
+    find "$LOG_DIR" -maxdepth 1 -name '*.log' -printf '%f\n' 2>/dev/null | sed 's/\.log$//' | sort
+    return 0
+  fi
   local f; f=$(log_file "$c")
-  [[ -f "$f" ]] || die "no log for '${c}'; run 'network/network.sh logs' to list them"
-  if [[ "${2:-}" == "-f" ]]; then tail -n 100 -f "$f"; else tail -n 200 "$f"; fi
+  [[ -f "$f" ]] || die "instance '${INSTANCE}' has no log '${c}' yet; list the ones it has with: network/network.sh logs --instance ${INSTANCE}"
+  if [[ -n "${ARG_OPT[--follow]+x}" ]]; then
+    tail -n "$lines" -F "$f" | strip_colours
+  else
+    tail -n "$lines" "$f" | strip_colours
+  fi
 }
 
 cmd_deploy_chaincode() {
-  cmd_help_or "Usage: network/network.sh deploy-chaincode
-Builds nothing: run 'npm run build' first. Packages the current chaincode/ as the
-next sequence, installs and approves it at every running hospital, starts its
-servers beside the old ones, commits it, then stops the old servers." "$@"
+  require_instance
   use_toolchain
   local seq; seq=$(committed_sequence "$(live_peer_hospital)")
-  ((seq > 0)) || die "no chaincode is committed yet; run: network/network.sh up"
+  ((seq > 0)) || die "no chaincode is committed yet; run: network/network.sh up --instance ${INSTANCE}"
+  build_chaincode
   deploy_chaincode $((seq + 1))
   log "chaincode ${CHAINCODE_NAME} upgraded to sequence $((seq + 1))"
 }
 
 cmd_register_user() {
-  cmd_help_or "Usage: network/network.sh register-user <hospital> <name> [--role R]
-Registers <name> at the hospital's Fabric CA with attribute ehr.role=R (default
-clinician) and enrolls it under <state>/hospital<n>/users/<name>." "$@"
-  (($# >= 2)) || die "usage: network/network.sh register-user <hospital> <name> [--role R]"
+  require_instance
   use_toolchain
-  local h name=$2 role=clinician
+  local h name=$2 role=${ARG_OPT[--role]:-clinician}
   h=$(hospital_number "$1")
-  [[ "${3:-}" == "--role" ]] && role=${4:?--role needs a value}
-  [[ "$name" =~ ^[a-z0-9][a-z0-9._-]{1,62}$ ]] || die "user name must match [a-z0-9][a-z0-9._-]{1,62}"
-  [[ "$role" =~ ^(clinician|patient|auditor|admin|gateway)$ ]] || die "role must be one of clinician, patient, auditor, admin, gateway"
-  is_running "$(hospital_name "$h")-ca" || die "$(hospital_name "$h")'s CA is not running; run: network/network.sh up"
+  is_running "$(hospital_name "$h")-ca" || die "$(hospital_name "$h")'s CA is not running; run: network/network.sh up --instance ${INSTANCE}"
   local dir; dir="$(hospital_dir "$h")/users/${name}"
   [[ -f "${dir}/msp/signcerts/cert.pem" ]] && die "user ${name} already exists at ${dir}"
   enroll_identity "$h" "$name" client "$dir" "ehr.role=${role}:ecert" --tls
@@ -206,28 +316,18 @@ clinician) and enrolls it under <state>/hospital<n>/users/<name>." "$@"
 }
 
 cmd_token() {
-  cmd_help_or "Usage: network/network.sh token <hospital> <sub> <role> [--ttl SECONDS]
-Prints a dev JWT (ES256) for the hospital's gateway, signed with the hospital's
-dev signing key in the instance state. role: clinician, patient, auditor or admin." "$@"
-  (($# >= 3)) || die "usage: network/network.sh token <hospital> <sub> <role> [--ttl SECONDS]"
-  local h ttl=3600
+  require_instance
+  local h
   h=$(hospital_number "$1")
-  [[ "${4:-}" == "--ttl" ]] && ttl=${5:?--ttl needs a value}
-  mint_token "$h" "$2" "$3" "$ttl"
+  mint_token "$h" "$2" "$3" "${ARG_OPT[--ttl]:-3600}"
 }
 
 cmd_rotate_key() {
-  cmd_help_or "Usage: network/network.sh rotate-key <hospital>
-Replaces the hospital's document-key wrapping key (DESIGN §5) with a new P-256
-key and restarts its gateway, which registers the new public key on the ledger.
-New envelopes are wrapped to the new key. The old private key stays under
-<state>/hospital<n>/secrets/ (0600) and in the gateway's configuration, so the
-envelopes already wrapped to it still open." "$@"
-  (($# == 1)) || die "usage: network/network.sh rotate-key <hospital>"
+  require_instance
   local h name kept
   h=$(hospital_number "$1")
   name=$(hospital_name "$h")
-  is_running "${name}-gateway" || die "${name}-gateway is not running; run: network/network.sh up"
+  is_running "${name}-gateway" || die "${name}-gateway is not running; run: network/network.sh up --instance ${INSTANCE}"
   kept=$(rotate_encryption_key "$h")
   stop_process "${name}-gateway"
   start_gateway "$h"
@@ -235,33 +335,24 @@ envelopes already wrapped to it still open." "$@"
   log "${name}: encryption key rotated and registered on the ledger; the previous key is kept at ${kept}"
 }
 
+cmd_help() { show_help "${1:-}"; }
+
+# The whole line is parsed first: a mistyped one stops here (exit 2), before
+# any state is read or any process touched.
 main() {
-  local instance="" port_base=""
-  while (($#)); do
-    case "$1" in
-      --instance) instance=${2:?--instance needs a name}; shift 2 ;;
-      --port-base) port_base=${2:?--port-base needs a number}; shift 2 ;;
-      -h | --help | help) usage; return 0 ;;
-      *) break ;;
-    esac
-  done
-  (($#)) || { usage; return 1; }
-  local cmd=$1
-  shift
-  init_instance "$instance" "$port_base"
-  case "$cmd" in
-    up) cmd_up "$@" ;;
-    down) cmd_down "$@" ;;
-    clean) cmd_clean "$@" ;;
-    status) cmd_status "$@" ;;
-    logs) cmd_logs "$@" ;;
-    stop) cmd_stop "$@" ;;
-    deploy-chaincode) cmd_deploy_chaincode "$@" ;;
-    register-user) cmd_register_user "$@" ;;
-    token) cmd_token "$@" ;;
-    rotate-key) cmd_rotate_key "$@" ;;
-    *) usage >&2; die "unknown command '${cmd}'" ;;
-  esac
+  parse_args "$@"
+  if ((ARG_HELP)); then
+    show_help "$ARG_COMMAND"
+    return 0
+  fi
+  if [[ "$ARG_COMMAND" == help ]]; then
+    check_operands
+    cmd_help "${ARG_OPERANDS[@]}"
+    return 0
+  fi
+  init_instance "$ARG_INSTANCE" "$ARG_PORT_BASE"
+  check_operands
+  "cmd_${ARG_COMMAND//-/_}" "${ARG_OPERANDS[@]}"
 }
 
 main "$@"

@@ -9,6 +9,13 @@ die() {
   printf '%s [ehr] error: %s\n' "$(date +%H:%M:%S)" "$*" >&2
   exit 1
 }
+# A mistake on the command line (unknown command, option, component or value):
+# exit code 2, before anything ran.
+EX_USAGE=2
+usage_error() {
+  printf '%s [ehr] error: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+  exit "$EX_USAGE"
+}
 
 # wait_until <description> <timeout-seconds> <command...>
 # Readiness is probed, never assumed after a fixed sleep.

@@ -12,13 +12,12 @@ is_running() {
 
 # start_process <component> <workdir> <env-file|-> <command...>
 # The env file holds KEY=VALUE lines (rendered overrides of the component's defaults).
+# A component that runs already is left alone; one that is started says so, so
+# `up` after `stop <component>` names what it restarted.
 start_process() {
   local name=$1 workdir=$2 envfile=$3
   shift 3
-  if is_running "$name"; then
-    log "${name}: already running (pid $(cat "$(pid_file "$name")"))"
-    return 0
-  fi
+  is_running "$name" && return 0
   mkdir -p "$(dirname "$(pid_file "$name")")" "$(dirname "$(log_file "$name")")"
   local logf; logf=$(log_file "$name")
   printf '\n==== %s start %s ====\n' "$name" "$(date -u +%FT%TZ)" >>"$logf"
@@ -33,6 +32,7 @@ start_process() {
     exec setsid "$@" >>"$logf" 2>&1 </dev/null
   ) &
   echo $! >"$(pid_file "$name")"
+  log "started ${name} (pid $!, log ${logf})"
 }
 
 # stop_process <component> [timeout]: TERM, wait until gone, KILL as a last resort.

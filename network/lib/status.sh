@@ -80,7 +80,44 @@ print_summary() {
     printf '    cluster   http://%s:%s (proxy :%s)  [%s, sees %s peers]\n' "$host" "$(port "$h" "$OFF_CLUSTER_REST")" \
       "$(port "$h" "$OFF_CLUSTER_PROXY")" "$(running_word "${n}-cluster")" "$(cluster_peer_count "$h")"
   done
+  local cli="network/network.sh" on=""
+  [[ "$INSTANCE" == dev ]] || on=" --instance ${INSTANCE}"
   echo
-  echo "next: network/network.sh token hospital1 dr-alice clinician   # a token for hospital1's gateway"
-  echo "      network/network.sh status --json | network/network.sh down | network/network.sh logs <component>"
+  echo "Next steps (each line is one command):"
+  printf '  %-62s %s\n' "${cli} token hospital1 dr-alice clinician${on}" "a token for hospital1's gateway" \
+    "${cli} status${on}" "this summary again (--json for scripts)" \
+    "${cli} logs hospital1-peer${on}" "a component's log ('logs --help' lists them)" \
+    "${cli} down${on}" "stop every process, keep the data"
+}
+
+# built_since <dir> <pid-file>: whether any file under dir is newer than the
+# process that pid file belongs to (written when the process started).
+built_since() { [[ -d "$1" && -f "$2" && -n "$(find "$1" -type f -newer "$2" -print -quit 2>/dev/null)" ]]; }
+
+# report_running_code: a running process keeps the code it was started with;
+# names what was rebuilt since and what picks the new code up.
+report_running_code() {
+  local h n seq stale_cc=() stale_gw=() on=""
+  [[ "$INSTANCE" == dev ]] || on=" --instance ${INSTANCE}"
+  local model="${PROJECT_DIR}/ledger-model/dist"
+  seq=$(current_sequence)
+  for h in $(hospitals); do
+    n=$(hospital_name "$h")
+    local cc; cc=$(pid_file "${n}-chaincode-s${seq}")
+    if built_since "${CHAINCODE_DIR}/dist" "$cc" || built_since "$model" "$cc"; then stale_cc+=("${n}-chaincode-s${seq}"); fi
+    local gw; gw=$(pid_file "${n}-gateway")
+    if built_since "${GATEWAY_DIR}/dist" "$gw" || built_since "$model" "$gw"; then stale_gw+=("${n}-gateway"); fi
+  done
+  if ((${#stale_cc[@]} == 0 && ${#stale_gw[@]} == 0)); then
+    log "its processes run the code they were started with; nothing was rebuilt since"
+    return 0
+  fi
+  warn "its processes still run the code they were started with, not the code built since:"
+  ((${#stale_cc[@]} == 0)) || warn "  chaincode rebuilt after ${stale_cc[*]} started; to run it: network/network.sh deploy-chaincode${on}"
+  if ((${#stale_gw[@]})); then
+    warn "  gateways rebuilt after ${stale_gw[*]} started; to run them, restart them:"
+    warn "    network/network.sh stop ${stale_gw[*]}${on}"
+    warn "    network/network.sh up${on}"
+  fi
+  warn "  or restart everything: network/network.sh down${on}, then network/network.sh up${on}"
 }
