@@ -231,6 +231,6 @@ try {
 } finally {
     if (!opts.keep) {
         progress(`removing instance '${opts.instance}'`);
-        network('clean');
+        network('clean', '--yes');
     }
 }

@@ -352,6 +352,8 @@ main() {
   fi
   init_instance "$ARG_INSTANCE" "$ARG_PORT_BASE"
   check_operands
+  # For callers that check a line before doing slow work first (npm start).
+  [[ "${EHR_CHECK_ARGS_ONLY:-}" != 1 ]] || return 0
   "cmd_${ARG_COMMAND//-/_}" "${ARG_OPERANDS[@]}"
 }
 

@@ -14,5 +14,5 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   # still installs the locked versions.
   npm install --no-audit --no-fund --loglevel=error
 fi
-log "building chaincode and gateway"
+log "building ledger-model, chaincode and gateway (processes already running keep the code they started with; network.sh up says what picks up the new build)"
 npm run build --silent

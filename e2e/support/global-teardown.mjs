@@ -5,5 +5,5 @@ export default async function globalTeardown() {
         process.stderr.write(`[e2e] keeping instance '${instance}' (EHR_KEEP_TEST_NETWORK=1)\n`);
         return;
     }
-    network('clean');
+    network('clean', '--yes');
 }
