@@ -49,7 +49,12 @@ async function main(): Promise<void> {
     ]);
     const keys = new Keyring(encryptionPrivateKey, await Promise.all(config.keys.previousPrivateKeyPaths.map((p) => readFile(p, 'utf8'))));
 
-    const connection = await FabricConnection.open({ mspId: config.hospital.mspId, ...config.fabric });
+    const fabricLog = logger.child({ component: 'fabric' });
+    const connection = await FabricConnection.open({
+        mspId: config.hospital.mspId,
+        ...config.fabric,
+        onRetry: (event) => fabricLog.warn(event, 'fabric call failed; retrying'),
+    });
     const fabricLedger = new FabricLedger(connection, config.hospital.mspId);
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);

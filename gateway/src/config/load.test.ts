@@ -23,7 +23,12 @@ describe('parseConfig', () => {
             shutdownGraceMs: 10_000,
             retryAfterSeconds: 5,
         });
-        expect(config.fabric).toMatchObject({ channel: 'ehr', chaincode: 'ehr', deadlines: { evaluateMs: 5_000, commitStatusMs: 60_000 } });
+        expect(config.fabric).toMatchObject({
+            channel: 'ehr',
+            chaincode: 'ehr',
+            deadlines: { evaluateMs: 5_000, commitStatusMs: 4_000 },
+            retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 2_000, budgetMs: 30_000 },
+        });
         expect(config.ipfs.kuboApiUrl).toBe('http://127.0.0.1:5001');
         expect(config.auth.algorithms).toEqual(['ES256']);
         expect(config.log.level).toBe('info');
@@ -70,6 +75,28 @@ describe('parseConfig', () => {
             expect.arrayContaining(['server.port', 'server.bodyLimitBytes', 'hospital.mspId', 'fabric.peerEndpoint', 'ipfs.kuboApiUrl']),
         );
         expect((error as Error).message).toContain('server.port');
+    });
+
+    it('takes retry settings and rejects inconsistent ones', () => {
+        const fabric = (extra: object) => ({ ...minimal, fabric: { ...minimal.fabric, ...extra } });
+        expect(parseConfig(fabric({ retry: { maxAttempts: 3, budgetMs: 20_000 } })).fabric.retry).toEqual({
+            maxAttempts: 3,
+            initialBackoffMs: 100,
+            maxBackoffMs: 2_000,
+            budgetMs: 20_000,
+        });
+        const issues = (extra: object) => {
+            try {
+                parseConfig(fabric(extra));
+            } catch (err) {
+                return (err as ConfigError).issues.map((issue) => issue.split(':')[0]);
+            }
+            return [];
+        };
+        expect(issues({ retry: { maxAttempts: 0 } })).toEqual(['fabric.retry.maxAttempts']);
+        expect(issues({ retry: { initialBackoffMs: 5_000, maxBackoffMs: 1_000 } })).toEqual(['fabric.retry.initialBackoffMs']);
+        expect(issues({ retry: { maxBackoffMs: 40_000 } })).toEqual(['fabric.retry.maxBackoffMs']);
+        expect(issues({ deadlines: { commitStatusMs: 30_000 } })).toEqual(['fabric.deadlines.commitStatusMs']);
     });
 
     it('rejects a non-object', () => {

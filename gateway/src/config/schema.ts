@@ -44,7 +44,25 @@ export function configSchema(baseDir: string) {
                 evaluateMs: millis.default(5_000),
                 endorseMs: millis.default(15_000),
                 submitMs: millis.default(5_000),
-                commitStatusMs: millis.default(60_000),
+                /**
+                 * How long one wait for a commit lasts. When it passes, the gateway asks its peer
+                 * whether the transaction committed and, if not (lost in a dead Raft leader's
+                 * batch), hands the same signed transaction to the ordering service again. A few
+                 * batch timeouts plus a Raft election; `fabric.retry.budgetMs` bounds the whole write.
+                 */
+                commitStatusMs: millis.default(4_000),
+            })
+            .prefault({}),
+        /** Fail-over of reads and writes when a peer or orderer is down (fabric/resilient.ts). */
+        retry: z
+            .object({
+                /** Failed steps (endorsement, submission, commit wait, read conflict) tolerated per call. */
+                maxAttempts: z.number().int().min(1).max(100).default(10),
+                /** First backoff between tries; doubles per failure up to maxBackoffMs, jittered. */
+                initialBackoffMs: millis.default(100),
+                maxBackoffMs: millis.default(2_000),
+                /** The longest one call may take, retries included, before the client gets 503 with Retry-After. */
+                budgetMs: millis.default(30_000),
             })
             .prefault({}),
     });
@@ -128,6 +146,20 @@ export function configSchema(baseDir: string) {
             log: log.prefault({}),
         })
         .superRefine((config, ctx) => {
+            const { retry, deadlines } = config.fabric;
+            if (retry.initialBackoffMs > retry.maxBackoffMs) {
+                ctx.addIssue({ code: 'custom', path: ['fabric', 'retry', 'initialBackoffMs'], message: 'must not exceed maxBackoffMs' });
+            }
+            if (retry.maxBackoffMs >= retry.budgetMs) {
+                ctx.addIssue({ code: 'custom', path: ['fabric', 'retry', 'maxBackoffMs'], message: 'must be less than budgetMs' });
+            }
+            if (deadlines.commitStatusMs >= retry.budgetMs) {
+                ctx.addIssue({
+                    code: 'custom',
+                    path: ['fabric', 'deadlines', 'commitStatusMs'],
+                    message: 'must be less than fabric.retry.budgetMs, or a lost transaction is never resubmitted',
+                });
+            }
             if (config.ipfs.replicationMin > config.ipfs.replicationMax) {
                 ctx.addIssue({ code: 'custom', path: ['ipfs', 'replicationMin'], message: 'must not exceed replicationMax' });
             }

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { connect, hash, signers, type Contract, type Gateway, type Network } from '@hyperledger/fabric-gateway';
+import { peer } from '@hyperledger/fabric-protos';
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_RETRY_POLICY, ResilientContract, type ResilienceHooks, type RetryPolicy } from './resilient.js';
 
 export interface FabricConnectionOptions {
   mspId: string;
@@ -15,6 +17,10 @@ export interface FabricConnectionOptions {
   channel: string;
   chaincode: string;
   deadlines: { evaluateMs: number; endorseMs: number; submitMs: number; commitStatusMs: number };
+  /** Fail-over of writes and reads; the commit wait is `deadlines.commitStatusMs`. */
+  retry?: Omit<RetryPolicy, 'commitWaitMs'>;
+  /** Told about every retry (for logs). */
+  onRetry?: ResilienceHooks['onRetry'];
 }
 
 /**
@@ -27,6 +33,8 @@ export class FabricConnection {
     readonly gateway: Gateway,
     readonly network: Network,
     readonly contract: Contract,
+    /** The chaincode with fail-over: what the ledger adapter reads and writes through. */
+    readonly resilient: ResilientContract,
   ) {}
 
   static async open(options: FabricConnectionOptions): Promise<FabricConnection> {
@@ -53,7 +61,12 @@ export class FabricConnection {
       commitStatusOptions: () => ({ deadline: Date.now() + d.commitStatusMs }),
     });
     const network = gateway.getNetwork(options.channel);
-    return new FabricConnection(client, gateway, network, network.getContract(options.chaincode));
+    const contract = network.getContract(options.chaincode);
+    const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry, commitWaitMs: d.commitStatusMs };
+    const resilient = new ResilientContract(contract, (txId) => transactionValidationCode(network, txId), policy, {
+      onRetry: options.onRetry,
+    });
+    return new FabricConnection(client, gateway, network, contract, resilient);
   }
 
   /** True when the peer answers a ledger query on the channel. */
@@ -66,8 +79,27 @@ export class FabricConnection {
     }
   }
 
+  /** The validation code of a transaction in this peer's ledger; `undefined` when the peer does not have it. */
+  async transactionValidationCode(txId: string): Promise<number | undefined> {
+    return transactionValidationCode(this.network, txId);
+  }
+
   close(): void {
     this.gateway.close();
     this.client.close();
+  }
+}
+
+/**
+ * qscc GetTransactionByID on the hospital's own peer. The peer answers an error for an unknown
+ * transaction ID; any failure reads as "not there", which makes the caller resubmit the same
+ * envelope: harmless, since a transaction ID commits at most once.
+ */
+async function transactionValidationCode(network: Network, txId: string): Promise<number | undefined> {
+  try {
+    const bytes = await network.getContract('qscc').evaluateTransaction('GetTransactionByID', network.getName(), txId);
+    return peer.ProcessedTransaction.deserializeBinary(bytes).getValidationcode();
+  } catch {
+    return undefined;
   }
 }

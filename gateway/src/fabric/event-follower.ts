@@ -3,8 +3,9 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { type Keyring, wrapKey } from '../crypto/index.js';
 import type { Actor, Hospital, RecordMeta } from '../domain.js';
-import type { BlobStore } from '../ports.js';
+import { type BlobStore, DependencyUnavailableError } from '../ports.js';
 import type { FabricConnection } from './connection.js';
+import { TransactionConflictError, TransactionInvalidError } from './errors.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { FabricLedger } from './fabric-ledger.js';
 
@@ -45,6 +46,7 @@ function chaincodeCode(err: unknown): string | undefined {
 /** gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED, or a network error reaching IPFS. */
 function isTransient(err: unknown): boolean {
     if (chaincodeCode(err) !== undefined) return false;
+    if (err instanceof DependencyUnavailableError || err instanceof TransactionConflictError || err instanceof TransactionInvalidError) return true;
     const e = err as { code?: number | string; name?: string };
     if (typeof e?.code === 'number') return [4, 8, 10, 14].includes(e.code);
     if (e?.name === 'DependencyUnavailableError' || e?.name === 'TransactionInvalidError') return true;

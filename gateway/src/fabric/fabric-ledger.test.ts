@@ -1,5 +1,7 @@
 import { generateEncryptionKeyPair } from '../crypto/index.js';
+import type { Contract } from '@hyperledger/fabric-gateway';
 import type { FabricConnection } from './connection.js';
+import { ResilientContract } from './resilient.js';
 import { FabricLedger, UnknownLedgerKeyError } from './fabric-ledger.js';
 
 const MSP = 'Hospital1MSP';
@@ -14,16 +16,19 @@ function fakeConnection(registeredKey: string | undefined) {
             const hospitals = registeredKey ? [{ mspId: MSP, name: 'hospital1', publicKey: registeredKey, registeredAt: '2026-01-01T00:00:00Z' }] : [];
             return utf8.encode(JSON.stringify(hospitals));
         },
-        submitAsync: async (name: string, options: { arguments: string[] }) => {
-            submitted.push({ name, args: options.arguments });
-            return {
-                getStatus: async () => ({ successful: true, transactionId: 'tx-1', code: 0 }),
-                getResult: () => utf8.encode('{}'),
+        newProposal: (name: string, options: { arguments: string[] }) => ({
+            endorse: async () => ({
                 getTransactionId: () => 'tx-1',
-            };
-        },
+                getResult: () => utf8.encode('{}'),
+                submit: async () => {
+                    submitted.push({ name, args: options.arguments });
+                    return { getTransactionId: () => 'tx-1', getStatus: async () => ({ successful: true, transactionId: 'tx-1', code: 0 }) };
+                },
+            }),
+        }),
     };
-    return { connection: { contract } as unknown as FabricConnection, submitted };
+    const resilient = new ResilientContract(contract as unknown as Contract, async () => undefined);
+    return { connection: { contract, resilient } as unknown as FabricConnection, submitted };
 }
 
 describe('FabricLedger.registerSelf', () => {

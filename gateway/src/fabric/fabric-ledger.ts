@@ -1,4 +1,3 @@
-import { EndorseError } from '@hyperledger/fabric-gateway';
 import { common } from '@hyperledger/fabric-protos';
 import type { AuditEntry as ChaincodeAuditEntry } from '@ehr/ledger-model';
 import type {
@@ -61,7 +60,7 @@ export class FabricLedger implements Ledger {
     }
 
     async listHospitals(): Promise<Hospital[]> {
-        return evaluate<Hospital[]>(this.#conn.contract, 'Hospitals:ListHospitals');
+        return evaluate<Hospital[]>(this.#conn.resilient, 'Hospitals:ListHospitals');
     }
 
     /**
@@ -77,18 +76,18 @@ export class FabricLedger implements Ledger {
     ): Promise<'registered' | 'unchanged' | 'rotated'> {
         const current = (await this.listHospitals()).find((h) => h.mspId === this.#mspId);
         if (!current) {
-            await submit(this.#conn.contract, 'Hospitals:RegisterHospital', [name, publicKeyPem]);
+            await submit(this.#conn.resilient, 'Hospitals:RegisterHospital', [name, publicKeyPem]);
             return 'registered';
         }
         if (samePublicKey(current.publicKey, publicKeyPem)) return 'unchanged';
         const held = (options.previousPublicKeys ?? []).some((k) => samePublicKey(k, current.publicKey));
         if (!held && !options.replaceUnknown) throw new UnknownLedgerKeyError(this.#mspId);
-        await submit(this.#conn.contract, 'Hospitals:RotateKey', [publicKeyPem]);
+        await submit(this.#conn.resilient, 'Hospitals:RotateKey', [publicKeyPem]);
         return 'rotated';
     }
 
     async registerPatient(actor: Actor, patientId: string) {
-        const { result, txId } = await submit<Patient>(this.#conn.contract, 'Patients:RegisterPatient', [
+        const { result, txId } = await submit<Patient>(this.#conn.resilient, 'Patients:RegisterPatient', [
             patientId,
             actorArg(actor),
         ]);
@@ -96,7 +95,7 @@ export class FabricLedger implements Ledger {
     }
 
     async getPatient(_actor: Actor, patientId: string): Promise<Patient> {
-        return evaluate<Patient>(this.#conn.contract, 'Patients:GetPatient', [patientId]);
+        return evaluate<Patient>(this.#conn.resilient, 'Patients:GetPatient', [patientId]);
     }
 
     async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>) {
@@ -118,12 +117,12 @@ export class FabricLedger implements Ledger {
     }
 
     async getRecord(_actor: Actor, recordId: string): Promise<RecordMeta> {
-        return evaluate<RecordMeta>(this.#conn.contract, 'Records:GetRecord', [recordId]);
+        return evaluate<RecordMeta>(this.#conn.resilient, 'Records:GetRecord', [recordId]);
     }
 
     async listRecords(_actor: Actor, patientId: string): Promise<RecordMeta[]> {
         const rows = await evaluate<(RecordMeta & { access: string | null })[]>(
-            this.#conn.contract,
+            this.#conn.resilient,
             'Records:ListRecords',
             [patientId, ''],
         );
@@ -134,12 +133,12 @@ export class FabricLedger implements Ledger {
     }
 
     async locateRecord(_actor: Actor, recordId: string): Promise<TransactionLocation> {
-        const { txId } = await evaluate<{ txId: string }>(this.#conn.contract, 'Records:LocateRecord', [recordId]);
+        const { txId } = await evaluate<{ txId: string }>(this.#conn.resilient, 'Records:LocateRecord', [recordId]);
         return { txId, blockNumber: await this.#blockNumber(txId) };
     }
 
     async eraseRecord(actor: Actor, recordId: string) {
-        const { result, txId } = await submit<RecordMeta>(this.#conn.contract, 'Records:EraseRecord', [
+        const { result, txId } = await submit<RecordMeta>(this.#conn.resilient, 'Records:EraseRecord', [
             recordId,
             actorArg(actor),
         ]);
@@ -147,7 +146,7 @@ export class FabricLedger implements Ledger {
     }
 
     async logAccess(actor: Actor, recordId: string, purpose: Purpose): Promise<AccessLogged> {
-        const { result, txId } = await submit<{ basis: string }>(this.#conn.contract, 'Access:LogAccess', [
+        const { result, txId } = await submit<{ basis: string }>(this.#conn.resilient, 'Access:LogAccess', [
             recordId,
             purpose,
             actorArg(actor),
@@ -157,7 +156,7 @@ export class FabricLedger implements Ledger {
 
     async readEnvelope(_actor: Actor, recordId: string, purpose: Purpose): Promise<string | undefined> {
         try {
-            const env = await evaluate<{ envelope: string }>(this.#conn.contract, 'Access:GetEnvelope', [recordId, purpose]);
+            const env = await evaluate<{ envelope: string }>(this.#conn.resilient, 'Access:GetEnvelope', [recordId, purpose]);
             return env.envelope;
         } catch (err) {
             if (/NOT_FOUND: no envelope for/.test(collectMessages(err))) return undefined;
@@ -176,25 +175,25 @@ export class FabricLedger implements Ledger {
     async purgeEnvelope(recordId: string): Promise<string> {
         // No transient data: the peer's gateway picks endorsers that satisfy
         // both the chaincode policy and this hospital's collection.
-        const { txId } = await submit(this.#conn.contract, 'Access:PurgeEnvelope', [recordId]);
+        const { txId } = await submit(this.#conn.resilient, 'Access:PurgeEnvelope', [recordId]);
         return txId;
     }
 
     async checkAccess(recordId: string): Promise<{ allowed: boolean; holdsEnvelope: boolean }> {
-        return evaluate(this.#conn.contract, 'Access:CheckAccess', [recordId, '']);
+        return evaluate(this.#conn.resilient, 'Access:CheckAccess', [recordId, '']);
     }
 
     async listHolders(recordId: string): Promise<string[]> {
-        const rows = await evaluate<{ mspId: string }[]>(this.#conn.contract, 'Access:ListHolders', [recordId]);
+        const rows = await evaluate<{ mspId: string }[]>(this.#conn.resilient, 'Access:ListHolders', [recordId]);
         return rows.map((r) => r.mspId);
     }
 
     async getConsent(consentId: string): Promise<Consent> {
-        return evaluate<Consent>(this.#conn.contract, 'Consents:GetConsent', [consentId]);
+        return evaluate<Consent>(this.#conn.resilient, 'Consents:GetConsent', [consentId]);
     }
 
     async grantConsent(actor: Actor, consent: NewConsent) {
-        const { result, txId } = await submit<Consent>(this.#conn.contract, 'Consents:GrantConsent', [
+        const { result, txId } = await submit<Consent>(this.#conn.resilient, 'Consents:GrantConsent', [
             randomUUID(),
             consent.patientId,
             consent.grantee,
@@ -207,7 +206,7 @@ export class FabricLedger implements Ledger {
     }
 
     async revokeConsent(actor: Actor, consentId: string) {
-        const { result, txId } = await submit<Consent>(this.#conn.contract, 'Consents:RevokeConsent', [
+        const { result, txId } = await submit<Consent>(this.#conn.resilient, 'Consents:RevokeConsent', [
             consentId,
             actorArg(actor),
         ]);
@@ -215,11 +214,11 @@ export class FabricLedger implements Ledger {
     }
 
     async listConsents(_actor: Actor, patientId: string): Promise<Consent[]> {
-        return evaluate<Consent[]>(this.#conn.contract, 'Consents:ListConsents', [patientId]);
+        return evaluate<Consent[]>(this.#conn.resilient, 'Consents:ListConsents', [patientId]);
     }
 
     async createRequest(actor: Actor, request: NewAccessRequest) {
-        const { result, txId } = await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:CreateRequest', [
+        const { result, txId } = await submit<AccessRequest>(this.#conn.resilient, 'AccessRequests:CreateRequest', [
             randomUUID(),
             request.patientId,
             request.purpose,
@@ -231,19 +230,19 @@ export class FabricLedger implements Ledger {
     }
 
     async listRequests(_actor: Actor, patientId: string): Promise<AccessRequest[]> {
-        return evaluate<AccessRequest[]>(this.#conn.contract, 'AccessRequests:ListRequests', [patientId]);
+        return evaluate<AccessRequest[]>(this.#conn.resilient, 'AccessRequests:ListRequests', [patientId]);
     }
 
     async decideRequest(actor: Actor, requestId: string, decision: 'approve' | 'reject', options?: { expiresAt?: string }) {
         const { result, txId } =
             decision === 'approve'
-                ? await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:ApproveRequest', [
+                ? await submit<AccessRequest>(this.#conn.resilient, 'AccessRequests:ApproveRequest', [
                       requestId,
                       randomUUID(),
                       options?.expiresAt ?? '',
                       actorArg(actor),
                   ])
-                : await submit<AccessRequest>(this.#conn.contract, 'AccessRequests:RejectRequest', [
+                : await submit<AccessRequest>(this.#conn.resilient, 'AccessRequests:RejectRequest', [
                       requestId,
                       actorArg(actor),
                   ]);
@@ -252,7 +251,7 @@ export class FabricLedger implements Ledger {
 
     async auditRecord(actor: Actor, recordId: string): Promise<AuditEvent[]> {
         const { patientId, entries } = await evaluate<{ patientId: string; entries: ChaincodeAuditEntry[] }>(
-            this.#conn.contract,
+            this.#conn.resilient,
             'Audit:RecordHistory',
             [recordId, actorArg(actor)],
         );
@@ -260,7 +259,7 @@ export class FabricLedger implements Ledger {
     }
 
     async auditPatient(actor: Actor, patientId: string): Promise<AuditEvent[]> {
-        const { entries } = await evaluate<{ entries: ChaincodeAuditEntry[] }>(this.#conn.contract, 'Audit:PatientHistory', [
+        const { entries } = await evaluate<{ entries: ChaincodeAuditEntry[] }>(this.#conn.resilient, 'Audit:PatientHistory', [
             patientId,
             actorArg(actor),
         ]);
@@ -293,24 +292,18 @@ export class FabricLedger implements Ledger {
         return plans.length ? plans : [required.sort()];
     }
 
-    /** Submits with the first endorsement plan whose organisations answer. */
+    /**
+     * Submits naming the endorsers: the first plan, then the next ones in turn while
+     * endorsement fails (fabric/resilient.ts), so a hospital that is down is skipped.
+     */
     async #submitWithPlans<T>(
         name: string,
         args: string[],
         collectionOwners: string[],
         transientData: Record<string, Uint8Array>,
     ): Promise<{ result: T; txId: string }> {
-        const plans = await this.#endorsementPlans(collectionOwners);
-        for (let i = 0; ; i++) {
-            try {
-                return await submit<T>(this.#conn.contract, name, args, { transientData, endorsingOrganizations: plans[i] });
-            } catch (err) {
-                // Endorsing has no side effects, so another plan is safe to try.
-                if (!(err instanceof EndorseError) || i + 1 >= plans.length || /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE):/.test(collectMessages(err))) {
-                    throw err;
-                }
-            }
-        }
+        const endorsementPlans = await this.#endorsementPlans(collectionOwners);
+        return submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans });
     }
 
     async #blockNumber(txId: string): Promise<number> {

@@ -1,47 +1,30 @@
-import type { Contract } from '@hyperledger/fabric-gateway';
+import type { ResilientContract, WriteOptions } from './resilient.js';
+
+export { TransactionInvalidError } from './errors.js';
 
 const utf8 = new TextDecoder();
 
-/** The transaction was endorsed and ordered but the peers marked it invalid (e.g. an MVCC read conflict). */
-export class TransactionInvalidError extends Error {
-    readonly txId: string;
-    readonly validationCode: number;
-
-    constructor(txId: string, validationCode: number) {
-        super(`transaction ${txId} was not committed: validation code ${validationCode}`);
-        this.name = 'TransactionInvalidError';
-        this.txId = txId;
-        this.validationCode = validationCode;
-    }
-}
-
-export interface SubmitOptions {
-    transientData?: Record<string, Uint8Array>;
-    endorsingOrganizations?: string[];
-}
+export type SubmitOptions = WriteOptions;
 
 function parse<T>(bytes: Uint8Array): T {
     const text = utf8.decode(bytes);
     return (text ? JSON.parse(text) : undefined) as T;
 }
 
-/** Endorses, orders and waits for the commit: resolving means "on the ledger". */
+/**
+ * Endorses, orders and waits for the commit, failing over to other endorsers and orderers
+ * (fabric/resilient.ts): resolving means "on the ledger". Failures are fabric/errors.ts's typed errors.
+ */
 export async function submit<T = unknown>(
-    contract: Contract,
+    contract: ResilientContract,
     name: string,
     args: string[],
     options: SubmitOptions = {},
 ): Promise<{ result: T; txId: string }> {
-    const submitted = await contract.submitAsync(name, {
-        arguments: args,
-        ...(options.transientData ? { transientData: options.transientData } : {}),
-        ...(options.endorsingOrganizations ? { endorsingOrganizations: options.endorsingOrganizations } : {}),
-    });
-    const status = await submitted.getStatus();
-    if (!status.successful) throw new TransactionInvalidError(status.transactionId, status.code);
-    return { result: parse<T>(submitted.getResult()), txId: submitted.getTransactionId() };
+    const { result, txId } = await contract.submit(name, args, options);
+    return { result: parse<T>(result), txId };
 }
 
-export async function evaluate<T = unknown>(contract: Contract, name: string, args: string[] = []): Promise<T> {
-    return parse<T>(await contract.evaluate(name, { arguments: args }));
+export async function evaluate<T = unknown>(contract: ResilientContract, name: string, args: string[] = []): Promise<T> {
+    return parse<T>(await contract.evaluate(name, args));
 }

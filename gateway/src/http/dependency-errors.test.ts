@@ -1,5 +1,6 @@
 import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
-import { EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
+import { CommitError, EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
+import { TransactionConflictError, TransactionInvalidError } from '../fabric/errors.js';
 import { DependencyUnavailableError } from '../ports.js';
 import { chaincodeMessage, problemFromDependencyError } from './dependency-errors.js';
 import { ServiceUnavailableError } from './problem.js';
@@ -53,6 +54,23 @@ describe('problemFromDependencyError', () => {
 
     it('leaves unknown errors alone', () => {
         expect(problemFromDependencyError(new Error('boom'), 5)).toBeUndefined();
-        expect(problemFromDependencyError(endorseError('some other failure', grpcStatus.ABORTED), 5)).toBeUndefined();
+        expect(problemFromDependencyError(new GatewayError({ code: grpcStatus.INTERNAL, details: [], cause: serviceError(13), message: 'x' }), 5)).toBeUndefined();
+    });
+
+    it('answers 503 for an endorsement that failed without a chaincode reason (an endorser down): retrying may succeed', () => {
+        expect(problemFromDependencyError(endorseError('connection refused', grpcStatus.ABORTED), 5)?.status).toBe(503);
+    });
+
+    it('answers 503 with Retry-After, never 500, for a read conflict', () => {
+        const conflict = new TransactionConflictError('tx-9', 11);
+        const problem = problemFromDependencyError(conflict, 3);
+        expect(problem).toBeInstanceOf(ServiceUnavailableError);
+        expect(problem?.headers['Retry-After']).toBe('3');
+        expect(problem?.extensions).toMatchObject({ dependency: 'fabric', txId: 'tx-9' });
+        expect(problemFromDependencyError(new CommitError({ code: 11, transactionId: 'tx-9' }), 3)?.status).toBe(503);
+    });
+
+    it('answers 500 for an invalid commit a retry does not cure', () => {
+        expect(problemFromDependencyError(new TransactionInvalidError('tx-9', 10), 3)).toBeUndefined();
     });
 });

@@ -1,4 +1,4 @@
-import { CommitError, GatewayError } from '@hyperledger/fabric-gateway';
+import { classifyFabricError, codedMessage, TransactionConflictError } from '../fabric/errors.js';
 import { DependencyUnavailableError } from '../ports.js';
 import {
     BadRequestError,
@@ -10,12 +10,6 @@ import {
     ServiceUnavailableError,
 } from './problem.js';
 
-const CODED = /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE): ?(.*)$/s;
-
-const GRPC_UNAVAILABLE = 14;
-const GRPC_DEADLINE_EXCEEDED = 4;
-/** Fabric TxValidationCode values that a retry resolves. */
-const RETRYABLE_VALIDATION_CODES = new Set([11 /* MVCC_READ_CONFLICT */, 12 /* PHANTOM_READ_CONFLICT */]);
 const NETWORK_ERROR_CODES = new Set([
     'ECONNREFUSED',
     'ECONNRESET',
@@ -36,20 +30,7 @@ const NETWORK_ERROR_CODES = new Set([
  * the top-level message is generic; adapters may also rethrow the message itself.
  */
 export function chaincodeMessage(err: unknown): { code: string; detail: string } | undefined {
-    const messages: string[] = [];
-    for (const e of causeChain(err)) {
-        if (e instanceof GatewayError || hasDetails(e)) {
-            for (const d of (e as { details: { message?: unknown }[] }).details) {
-                if (typeof d.message === 'string') messages.push(d.message);
-            }
-        }
-        if (e instanceof Error) messages.push(e.message);
-    }
-    for (const message of messages) {
-        const match = CODED.exec(message);
-        if (match) return { code: match[1], detail: match[2].trim() };
-    }
-    return undefined;
+    return codedMessage(err);
 }
 
 /**
@@ -73,6 +54,14 @@ export function problemFromDependencyError(err: unknown, retryAfterSeconds: numb
                 return new GoneError(coded.detail, options);
         }
     }
+    const conflict = findInChain(err, TransactionConflictError);
+    if (conflict) {
+        // Retried by the gateway already (fabric.retry); the client's own retry is safe.
+        return new ServiceUnavailableError('the ledger is busy with concurrent writes to the same data; retry later', retryAfterSeconds, {
+            cause: err,
+            extensions: { dependency: 'fabric', txId: conflict.txId },
+        });
+    }
     const unavailable = unavailableDependency(err);
     if (unavailable) {
         return new ServiceUnavailableError(`${unavailable} is unavailable; retry later`, retryAfterSeconds, {
@@ -86,11 +75,9 @@ export function problemFromDependencyError(err: unknown, retryAfterSeconds: numb
 function unavailableDependency(err: unknown): string | undefined {
     for (const e of causeChain(err)) {
         if (e instanceof DependencyUnavailableError) return e.dependency;
-        if (e instanceof CommitError && RETRYABLE_VALIDATION_CODES.has(e.code)) return 'fabric';
-        if (e instanceof GatewayError || hasDetails(e)) {
-            const code = (e as { code?: unknown }).code;
-            if (code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED) return 'fabric';
-        }
+        // A fabric-gateway error that reached here untranslated (fabric/errors.ts).
+        const fabric = classifyFabricError(e);
+        if (fabric.kind === 'unavailable' || fabric.kind === 'conflict') return 'fabric';
         const code = (e as { code?: unknown } | null)?.code;
         if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return 'ipfs';
         const name = (e as { name?: unknown } | null)?.name;
@@ -99,8 +86,9 @@ function unavailableDependency(err: unknown): string | undefined {
     return undefined;
 }
 
-function hasDetails(e: unknown): boolean {
-    return typeof e === 'object' && e !== null && Array.isArray((e as { details?: unknown }).details);
+function findInChain<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
+    for (const e of causeChain(err)) if (e instanceof type) return e;
+    return undefined;
 }
 
 function* causeChain(err: unknown): Generator<unknown> {
