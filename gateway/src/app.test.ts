@@ -127,7 +127,7 @@ describe('gateway REST API', () => {
                 patientId,
                 custodian: 'Hospital1MSP',
                 cid: expect.stringMatching(/^bafk/),
-                size: document.length,
+                plaintextSize: document.length,
                 category: 'imaging',
                 sha256: sha256(document),
                 txId: expect.any(String),
@@ -135,24 +135,28 @@ describe('gateway REST API', () => {
             });
             const blob = h.blobs.blobs.get(stored.body.cid)!;
             expect(blob.includes(document.subarray(0, 64))).toBe(false);
-            expect(stored.body.storedSize).toBe(blob.length);
+            expect(stored.body.ciphertextSize).toBe(blob.length);
+            expect(stored.body).not.toHaveProperty('size');
             expect(h.network.envelopes.get('Hospital1MSP')?.has(stored.body.recordId)).toBe(true);
 
             const read = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1)).buffer(true).parse(binary as never);
             expect(read.status).toBe(200);
             expect(read.headers['content-type']).toBe('application/pdf');
-            expect(read.headers['content-disposition']).toContain('mri.pdf');
+            expect(read.headers['content-disposition']).toBe(`attachment; filename="mri.pdf"; filename*=UTF-8''mri.pdf`);
+            expect(read.headers['x-content-type-options']).toBe('nosniff');
+            expect(read.headers['content-security-policy']).toBe("sandbox; default-src 'none'");
             expect(Buffer.compare(read.body as Buffer, document)).toBe(0);
 
             const meta = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}`).set(auth(auditor));
             expect(meta.status).toBe(200);
-            expect(meta.body).toMatchObject({ recordId: stored.body.recordId, status: 'active', size: blob.length });
+            expect(meta.body).toMatchObject({ recordId: stored.body.recordId, status: 'active', ciphertextSize: blob.length });
+            expect(meta.body).not.toHaveProperty('size');
         });
 
         it('round-trips an empty document and keeps a text content type', async () => {
             const stored = await store(Buffer.alloc(0), 'text/plain; charset=utf-8', 'category=note');
             expect(stored.status).toBe(201);
-            expect(stored.body.size).toBe(0);
+            expect(stored.body.plaintextSize).toBe(0);
             const read = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(patient));
             expect(read.status).toBe(200);
             expect(read.headers['content-type']).toBe('text/plain; charset=utf-8');
@@ -168,12 +172,13 @@ describe('gateway REST API', () => {
         });
 
         it('rejects bad input before writing anything to IPFS or the ledger', async () => {
+            const post = (path: string, token = clinician1) => request(h.apps.h1).post(path).set(auth(token)).set('Content-Type', 'application/octet-stream').send(Buffer.from('x'));
             const cases = [
-                request(h.apps.h1).post(`/api/v1/patients/${patientId}/records?category=xray`).set(auth(clinician1)).send(Buffer.from('x')),
-                request(h.apps.h1).post(`/api/v1/patients/${patientId}/records`).set(auth(clinician1)).send(Buffer.from('x')),
-                request(h.apps.h1).post(`/api/v1/patients/unknown-patient/records?category=lab`).set(auth(clinician1)).send(Buffer.from('x')),
-                request(h.apps.h1).post(`/api/v1/patients/${patientId}/records?category=lab`).set(auth(patient)).send(Buffer.from('x')),
-                request(h.apps.h1).post(`/api/v1/patients/bad%20id/records?category=lab`).set(auth(clinician1)).send(Buffer.from('x')),
+                post(`/api/v1/patients/${patientId}/records?category=xray`),
+                post(`/api/v1/patients/${patientId}/records`),
+                post(`/api/v1/patients/unknown-patient/records?category=lab`),
+                post(`/api/v1/patients/${patientId}/records?category=lab`, patient),
+                post(`/api/v1/patients/bad%20id/records?category=lab`),
             ];
             const statuses = [];
             for (const c of cases) statuses.push((await c).status);
@@ -223,11 +228,24 @@ describe('gateway REST API', () => {
             const stored = await store(randomBytes(1000));
             const res = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/verify`).set(auth(auditor));
             expect(res.status).toBe(200);
-            expect(res.body).toEqual({ cid: stored.body.cid, ledgerTxId: stored.body.txId, blockNumber: expect.any(Number), pinnedOn: ['hospital1', 'hospital2'], intact: true });
+            expect(res.body).toEqual({
+                cid: stored.body.cid,
+                ledgerTxId: stored.body.txId,
+                blockNumber: expect.any(Number),
+                pinnedOn: ['hospital1', 'hospital2'],
+                status: 'active',
+                state: 'intact',
+                intact: true,
+                detail: expect.any(String),
+            });
 
             h.blobs.blobs.set(stored.body.cid, Buffer.alloc(5));
             const broken = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/verify`).set(auth(auditor));
-            expect(broken.body.intact).toBe(false);
+            expect(broken.body).toMatchObject({ status: 'active', state: 'corrupted', intact: false });
+
+            h.blobs.blobs.delete(stored.body.cid);
+            const missing = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/verify`).set(auth(auditor));
+            expect(missing.body).toMatchObject({ status: 'active', state: 'missing', intact: false });
         });
 
         it('erases a record: content is 410 afterwards, the blob unpinned, a second erase 410', async () => {

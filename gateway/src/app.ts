@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Endpoint, Input, RequestSpec } from './api/endpoint.js';
 import { expressPath } from './api/endpoint.js';
 import * as api from './api/endpoints.js';
+import { contentDisposition, isActiveType, isJsonType, readUpload, requireJson, requireUploadType } from './api/media.js';
 import { openApiDocument } from './api/openapi.js';
 import { inputOf, validate } from './api/validate.js';
 import { authenticate, requireRole } from './auth/middleware.js';
@@ -40,6 +41,9 @@ export interface AppDependencies {
     publicUrl?: string;
 }
 
+/** Room for a multipart form's boundaries and part headers beyond the document limit. */
+const MULTIPART_OVERHEAD_BYTES = 16 * 1024;
+
 type Handler<R extends RequestSpec> = (input: Input<R>, actor: Actor, res: Response, req: express.Request) => Promise<void> | void;
 
 /** The Express app of one hospital's gateway; the dependencies come from main.ts (or the tests' fakes). */
@@ -64,12 +68,13 @@ export function createApp(deps: AppDependencies): Express {
     app.use(httpLogger(deps.logger));
     app.use(deps.metrics.middleware());
 
-    const jsonBody = express.json({ limit: deps.limits.jsonLimitBytes, strict: true });
+    const jsonBody = express.json({ limit: deps.limits.jsonLimitBytes, strict: true, type: (req) => isJsonType(req.headers['content-type']) });
 
     function mount<R extends RequestSpec>(e: Endpoint<R>, handler: Handler<R>): void {
         const chain: RequestHandler[] = [];
         if (e.roles) chain.push(authenticate(deps.verifyToken), requireRole(...e.roles));
-        if (e.request.body) chain.push(jsonBody);
+        if (e.request.body) chain.push(requireJson(), jsonBody);
+        if (e.request.rawBody) chain.push(requireUploadType());
         chain.push(validate(e.request));
         chain.push(async (req, res) => {
             await handler(inputOf<R>(res), res.locals.actor as Actor, res, req);
@@ -108,37 +113,56 @@ export function createApp(deps: AppDependencies): Express {
     // ---- records -----------------------------------------------------------------------
     mount(api.storeRecord, async ({ params, query }, actor, res, req) => {
         const declared = req.get('content-length');
-        if (declared !== undefined && Number(declared) > deps.limits.bodyLimitBytes) {
+        // A multipart form wraps the document in boundaries and part headers: allow for them here;
+        // the document itself is held to the limit as it streams.
+        const overhead = /^multipart\/form-data/i.test(req.get('content-type') ?? '') ? MULTIPART_OVERHEAD_BYTES : 0;
+        if (declared !== undefined && Number(declared) > deps.limits.bodyLimitBytes + overhead) {
             // Refused before reading a byte; the connection is closed so the client stops sending.
             res.setHeader('Connection', 'close');
             throw new PayloadTooLargeError(deps.limits.bodyLimitBytes);
         }
-        const stored = await records.store(
-            actor,
-            {
-                patientId: params.patientId,
-                category: query.category,
-                contentType: req.get('content-type') ?? 'application/octet-stream',
-                title: query.title,
-                fileName: query.fileName,
-                supersedes: query.supersedes,
-                limitBytes: deps.limits.bodyLimitBytes,
-            },
-            req,
-        );
+        const upload = await readUpload(req);
+        let stored;
+        try {
+            stored = await records.store(
+                actor,
+                {
+                    patientId: params.patientId,
+                    category: query.category,
+                    contentType: upload.contentType,
+                    title: query.title,
+                    fileName: query.fileName ?? upload.fileName,
+                    supersedes: query.supersedes,
+                    limitBytes: deps.limits.bodyLimitBytes,
+                },
+                upload.body,
+            );
+        } catch (err) {
+            if (upload.multipart) {
+                res.setHeader('Connection', 'close');
+                upload.discard();
+            }
+            throw err;
+        }
         res.setHeader('Location', `/api/v1/records/${stored.recordId}`);
         status(res, 201, stored);
     });
     mount(api.listRecords, async ({ params }, actor, res) => status(res, 200, await records.list(actor, params.patientId)));
     mount(api.getRecord, async ({ params }, actor, res) => status(res, 200, await records.get(actor, params.recordId)));
-    mount(api.getRecordContent, async ({ params, headers }, actor, res) => {
-        const opened = await records.open(actor, params.recordId, headers['x-purpose-of-use']);
+    mount(api.getRecordContent, async ({ params, headers }, actor, res, req) => {
+        const opened = await records.open(actor, params.recordId, headers['x-purpose-of-use'], {
+            purposeDefaulted: req.get('x-purpose-of-use') === undefined,
+        });
+        const { contentType, fileName } = opened.head;
         res.status(200);
-        res.setHeader('Content-Type', opened.head.contentType);
+        // The type as stored, whatever the file name's extension says; never sniffed, never run:
+        // active types (HTML, SVG, XML, scripts, unknown) only as an attachment, and in a sandbox.
+        res.setHeader('Content-Type', contentType || 'application/octet-stream');
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
+        if (fileName || isActiveType(contentType)) res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
         res.setHeader('X-Access-Tx-Id', opened.accessTxId);
         res.setHeader('Cache-Control', 'no-store');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        if (opened.head.fileName) res.attachment(opened.head.fileName);
         await pipeline(opened.body, res);
     });
     mount(api.verifyRecord, async ({ params }, actor, res) => status(res, 200, await records.verify(actor, params.recordId)));

@@ -17,8 +17,11 @@ export interface RequestSpec {
     headers?: ZodObject;
     /** A JSON body, parsed and validated. */
     body?: ZodType;
-    /** The body streams through untouched (any content type); documented as binary. */
-    rawBody?: { description: string };
+    /**
+     * The body streams through untouched (any content type); documented as binary. With
+     * `multipart`, a multipart/form-data body with one file part is accepted too.
+     */
+    rawBody?: { description: string; multipart?: boolean };
 }
 
 /** One operation of the API: what the router mounts and what the OpenAPI document describes. */

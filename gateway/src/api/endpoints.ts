@@ -70,16 +70,20 @@ export const storeRecord = endpoint({
     method: 'post',
     path: '/api/v1/patients/{patientId}/records',
     summary: 'Store a document for a patient (encrypted, in IPFS, named on the ledger)',
-    description: 'The raw body is the document, of any type; its Content-Type is kept inside the encrypted blob.',
+    description:
+        "Either the raw body is the document, with its real Content-Type (`curl --data-binary @report.pdf -H 'Content-Type: application/pdf'`), " +
+        'or a multipart/form-data body carries it as exactly one file part (`curl -F file=@report.pdf`), whose filename and Content-Type are kept ' +
+        '(a `fileName` in the query wins). Content-Type and file name are kept inside the encrypted blob only. No Content-Type, or ' +
+        'application/x-www-form-urlencoded (what `curl -d` sends without `-H`), is 415.',
     tags: ['records'],
     roles: ['clinician'],
     request: {
         params: s.PatientParams,
         query: s.StoreRecordQuery,
-        rawBody: { description: 'The document bytes, streamed; up to the configured limit' },
+        rawBody: { description: 'The document bytes, streamed; up to the configured limit', multipart: true },
     },
     responses: { 201: json('Stored', s.StoredRecord) },
-    problems: [400, 404, 409, 410, 413, 503],
+    problems: [400, 404, 409, 410, 413, 415, 503],
 });
 
 export const listRecords = endpoint({
@@ -111,6 +115,10 @@ export const getRecordContent = endpoint({
     method: 'get',
     path: '/api/v1/records/{recordId}/content',
     summary: 'The original document bytes; the access is logged on the ledger first',
+    description:
+        'Served with the stored Content-Type (never one guessed from the file name), `X-Content-Type-Options: nosniff` and ' +
+        "`Content-Security-Policy: sandbox; default-src 'none'`; active types (HTML, SVG, XML, scripts, anything not plainly passive) and " +
+        'documents with a file name come as `Content-Disposition: attachment`.',
     tags: ['records'],
     roles: ['clinician', 'patient'],
     request: { params: s.RecordParams, headers: s.PurposeHeader },
@@ -125,6 +133,7 @@ export const verifyRecord = endpoint({
     method: 'get',
     path: '/api/v1/records/{recordId}/verify',
     summary: 'Check that the blob in IPFS is the one the ledger names',
+    description: '`state` tells an erased record (crypto-shredded on purpose) from a missing or corrupted blob; `intact` is `state == "intact"`.',
     tags: ['records', 'audit'],
     roles: ['clinician', 'auditor'],
     request: { params: s.RecordParams },

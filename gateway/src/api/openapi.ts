@@ -12,9 +12,28 @@ const PROBLEM_TITLES: Record<number, string> = {
     409: 'Conflicts with the ledger state',
     410: 'Erased',
     413: 'Body larger than the configured limit',
+    415: 'Content-Type not accepted: JSON operations take application/json only; uploads need a real type (see `accepted`)',
     500: 'Internal error',
     503: 'A dependency is down, or the envelope is not delivered yet; see Retry-After',
 };
+
+function rawContent(multipart: boolean): Record<string, { schema: unknown }> {
+    return {
+        ...(multipart
+            ? {
+                  'multipart/form-data': {
+                      schema: {
+                          type: 'object',
+                          description: 'Exactly one file part (any field name) and no other fields; its filename and Content-Type are kept',
+                          properties: { file: { type: 'string', format: 'binary' } },
+                          required: ['file'],
+                      },
+                  },
+              }
+            : {}),
+        '*/*': { schema: { type: 'string', format: 'binary', description: 'The document; its Content-Type is kept (not application/x-www-form-urlencoded)' } },
+    };
+}
 
 export interface OpenApiInfo {
     title?: string;
@@ -28,7 +47,7 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
     const bearer = registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
 
     for (const e of endpoints) {
-        const statuses = new Set([...e.problems, 500, ...(e.roles ? [401, 403] : [])]);
+        const statuses = new Set([...e.problems, 500, ...(e.roles ? [401, 403] : []), ...(e.request.body || e.request.rawBody ? [415] : [])]);
         const responses: Record<string, { description: string; content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }> = {};
         for (const [status, r] of Object.entries(e.responses)) {
             responses[status] = {
@@ -59,7 +78,7 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
                 ...(e.request.body
                     ? { body: { required: false, content: { 'application/json': { schema: e.request.body } } } }
                     : e.request.rawBody
-                      ? { body: { required: true, description: e.request.rawBody.description, content: { '*/*': { schema: { type: 'string', format: 'binary' } } } } }
+                      ? { body: { required: true, description: e.request.rawBody.description, content: rawContent(e.request.rawBody.multipart ?? false) as never } }
                       : {}),
             },
             responses: responses as never,

@@ -6,13 +6,15 @@ import { MSP_ID, PATIENT_ID, REASON, UUID, type Format } from '@ehr/ledger-model
 import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
 import { z } from './zod.js';
 
-// The chaincode's own formats: checked here too, so bad IDs never cost an endorsement.
-const formatted = (f: Format) => z.string().regex(f.pattern, `must be ${f.description}`);
+// The chaincode's own formats: checked here too, so bad IDs never cost an endorsement. The
+// document's `pattern` is the RegExp's source: JSON Schema patterns are ECMA-262 with the `u`
+// flag already (a RegExp's toString would add slashes and flags that match nothing).
+const formatted = (f: Format) => z.string().regex(f.pattern, `must be ${f.description}`).openapi({ pattern: f.pattern.source });
 
-export const PatientId = formatted(PATIENT_ID).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital' });
-export const RecordId = formatted(UUID).openapi('RecordId');
-export const ConsentId = formatted(UUID).openapi('ConsentId');
-export const RequestId = formatted(UUID).openapi('AccessRequestId');
+export const PatientId = formatted(PATIENT_ID).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital', example: 'pat-002' });
+export const RecordId = formatted(UUID).openapi('RecordId', { example: '0b7f3c2e-5d1a-4e8b-9c6f-2a4d8e1f7b3c' });
+export const ConsentId = formatted(UUID).openapi('ConsentId', { example: '6c1e9a47-2f3b-4d5c-8e7a-9b0c1d2e3f40' });
+export const RequestId = formatted(UUID).openapi('AccessRequestId', { example: 'a3d5f7b9-1c2e-4f60-8a9b-0c1d2e3f4a5b' });
 export const MspId = formatted(MSP_ID).openapi('MspId', { example: 'Hospital2MSP' });
 export const Category = z.enum(CATEGORIES).openapi('Category');
 export const Purpose = z.enum(PURPOSES).openapi('Purpose');
@@ -85,8 +87,8 @@ export const StoredRecord = z
         patientId: PatientId,
         custodian: MspId,
         cid: z.string(),
-        size: z.number().int().openapi({ description: 'Bytes of the document as uploaded (plaintext)' }),
-        storedSize: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS (the ledger\'s size)' }),
+        plaintextSize: z.number().int().openapi({ description: 'Bytes of the document as uploaded' }),
+        ciphertextSize: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS (the ledger\'s `size`); larger than plaintextSize by the encryption overhead' }),
         category: Category,
         sha256: z.string().openapi({ description: 'Hex SHA-256 of the document as uploaded' }),
         txId: TxId,
@@ -101,7 +103,7 @@ export const RecordMeta = z
         patientId: PatientId,
         custodian: MspId,
         cid: z.string(),
-        size: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS' }),
+        ciphertextSize: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS (the ledger\'s `size`); the document\'s own size is inside the encrypted blob only' }),
         category: Category,
         supersedes: RecordId.nullable(),
         status: z.enum(['active', 'erased']),
@@ -112,7 +114,9 @@ export const RecordMeta = z
 export const RecordList = z.array(RecordMeta).openapi('RecordList');
 
 export const PurposeHeader = z.object({
-    'x-purpose-of-use': Purpose.default('treatment').openapi({ description: 'Why the record is read; checked against the consent' }),
+    'x-purpose-of-use': Purpose.default('treatment').openapi({
+        description: 'Why the record is read (default treatment); checked against the consent. A denial names the purposes this hospital\'s consents for the record allow.',
+    }),
 });
 
 export const RecordVerification = z
@@ -121,7 +125,13 @@ export const RecordVerification = z
         ledgerTxId: TxId,
         blockNumber: z.number().int().nullable(),
         pinnedOn: z.array(z.string()).openapi({ description: 'IPFS Cluster peers holding a pin' }),
-        intact: z.boolean().openapi({ description: 'The blob is retrievable, its blocks match the CID, and its size matches the ledger' }),
+        status: z.enum(['active', 'erased']).openapi({ description: 'The record\'s status on the ledger' }),
+        state: z.enum(['intact', 'erased', 'missing', 'corrupted']).openapi({
+            description:
+                'intact: retrievable, blocks match the CID, size matches the ledger; erased: crypto-shredded on purpose, nothing left to check (not damage); missing: the blob cannot be retrieved; corrupted: what is retrieved does not match the ledger',
+        }),
+        intact: z.boolean().openapi({ description: 'state is intact' }),
+        detail: z.string().openapi({ description: 'The state in words' }),
     })
     .openapi('RecordVerification');
 
@@ -163,8 +173,10 @@ export const CreateAccessRequestBody = z
         patientId: PatientId,
         purpose: Purpose,
         scope: ScopeInput.optional(),
-        reason: formatted(REASON)
-            .openapi({ description: 'Stored IN CLEAR on the ledger: a short reason such as "Transfer of care", never clinical detail or identifying data' }),
+        reason: formatted(REASON).openapi({
+            description: 'Stored IN CLEAR on the ledger: a short reason such as "Transfer of care", never clinical detail or identifying data',
+            example: 'Transfer of care',
+        }),
     })
     .openapi('CreateAccessRequestBody');
 export const AccessRequest = z
@@ -202,7 +214,10 @@ export const AuditEvent = z
         blockNumber: z.number().int().nullable(),
         timestamp: Timestamp,
         hospital: MspId,
-        actor: z.string(),
+        actor: z.string().min(1).openapi({
+            description:
+                "Who acted: the token's sub (an actor pseudonym, or the patientId); `gateway@<mspId>` for a gateway's own envelope delivery or purge; `unrecorded@<mspId>` where the ledger never recorded the actor (patients registered by older chaincode). Pseudonyms never contain '@'.",
+        }),
         patientId: PatientId,
         recordId: RecordId.optional(),
         consentId: ConsentId.optional(),

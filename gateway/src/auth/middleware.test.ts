@@ -40,6 +40,11 @@ describe('authenticate / requireRole', () => {
         expect(res.body).toEqual({ id: 'dr-1', role: 'clinician' });
     });
 
+    it('says how to send a token when there is none', async () => {
+        const res = await request(app).get('/who');
+        expect(res.body.detail).toMatch(/^missing bearer token: send "Authorization: Bearer <JWT>"/);
+    });
+
     it.each([
         ['no header', undefined],
         ['a non-bearer scheme', 'Basic dXNlcjpwYXNz'],
@@ -57,7 +62,7 @@ describe('authenticate / requireRole', () => {
         const expired = await token({ sub: 'dr-1', role: 'clinician' }, { exp: Math.floor(Date.now() / 1000) - 3600 });
         const res = await request(app).get('/who').set('Authorization', `Bearer ${expired}`);
         expect(res.status).toBe(401);
-        expect(res.body.detail).toBe('token expired');
+        expect(res.body.detail).toMatch(/^token expired: get a fresh one/);
     });
 
     it('answers 401 for a token signed by another key', async () => {
@@ -65,7 +70,35 @@ describe('authenticate / requireRole', () => {
         const forged = await token({ sub: 'dr-1', role: 'admin' }, { key: other.privateKey });
         const res = await request(app).get('/who').set('Authorization', `Bearer ${forged}`);
         expect(res.status).toBe(401);
-        expect(res.body.detail).toBe('token signature invalid');
+        expect(res.body.detail).toMatch(/^token signature invalid: not signed by this gateway's identity provider; this gateway accepts tokens of issuer hospital1-idp/);
+    });
+
+    it("answers 401 naming the hospital a token was issued for when it is sent to another hospital's gateway", async () => {
+        const other = await generateKeyPair('ES256');
+        const elsewhere = await new SignJWT({ sub: 'dr-1', role: 'clinician' })
+            .setProtectedHeader({ alg: 'ES256' })
+            .setIssuedAt()
+            .setIssuer('ehr-dev-idp:test:hospital2')
+            .setAudience('ehr-gateway:Hospital2MSP')
+            .setExpirationTime('5m')
+            .sign(other.privateKey);
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${elsewhere}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toContain('issued by ehr-dev-idp:test:hospital2 for ehr-gateway:Hospital2MSP, not for this gateway');
+        expect(res.body.detail).toContain('this gateway accepts tokens of issuer hospital1-idp');
+        expect(res.body.detail).not.toMatch(/signature invalid/);
+    });
+
+    it('never echoes unverified claims that are not short plain strings', async () => {
+        const other = await generateKeyPair('ES256');
+        const hostile = await new SignJWT({ sub: 'dr-1', role: 'clinician' })
+            .setProtectedHeader({ alg: 'ES256' })
+            .setIssuer('<script>alert(1)</script>\n' + 'x'.repeat(300))
+            .setExpirationTime('5m')
+            .sign(other.privateKey);
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${hostile}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).not.toContain('script');
     });
 
     it('answers 401 for a token without exp, with an unknown role, or from another issuer', async () => {
@@ -98,7 +131,8 @@ describe('authenticate / requireRole', () => {
     it('answers 403 for a role not allowed', async () => {
         const res = await request(app).get('/clinical').set('Authorization', `Bearer ${await token({ sub: 'p-1', role: 'patient' })}`);
         expect(res.status).toBe(403);
-        expect(res.body).toMatchObject({ status: 403, title: 'Forbidden' });
+        expect(res.body).toMatchObject({ status: 403, title: 'Forbidden', allowedRoles: ['clinician', 'admin'] });
+        expect(res.body.detail).toContain('allowed: clinician, admin');
         const ok = await request(app).get('/clinical').set('Authorization', `Bearer ${await token({ sub: 'a-1', role: 'admin' })}`);
         expect(ok.status).toBe(200);
     });

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import { ACTOR_ID, PATIENT_ID } from '@ehr/ledger-model';
 import { z } from 'zod';
 import { type Actor, ROLES } from '../domain.js';
@@ -50,7 +50,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
                 requiredClaims: ['exp', 'sub'],
             }));
         } catch (err) {
-            throw new InvalidTokenError(describe(err), { cause: err });
+            throw new InvalidTokenError(describe(err, token, options), { cause: err });
         }
         const claims = claimsSchema.safeParse(payload);
         if (!claims.success) {
@@ -62,10 +62,46 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     };
 }
 
-function describe(err: unknown): string {
-    if (err instanceof joseErrors.JWTExpired) return 'token expired';
-    if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${err.claim} invalid`;
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'token signature invalid';
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'token algorithm not allowed';
+function describe(err: unknown, token: string, options: TokenVerifierOptions): string {
+    if (err instanceof joseErrors.JWTExpired) return 'token expired: get a fresh one from the identity provider (locally: network/network.sh token <hospital> <sub> <role>)';
+    const foreign = elsewhere(token, options);
+    if (foreign && (err instanceof joseErrors.JWSSignatureVerificationFailed || (err instanceof joseErrors.JWTClaimValidationFailed && (err.claim === 'iss' || err.claim === 'aud')))) {
+        return foreign;
+    }
+    if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${err.claim} invalid${accepted(options)}`;
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) return `token signature invalid: not signed by this gateway's identity provider${accepted(options)}`;
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) return `token algorithm not allowed; accepted: ${options.algorithms.join(', ')}`;
     return 'token malformed or not verifiable';
+}
+
+/** What this gateway accepts, for messages: its issuer and audience are no secret. */
+function accepted(options: TokenVerifierOptions): string {
+    const parts = [options.issuer ? `issuer ${options.issuer}` : '', options.audience ? `audience ${options.audience}` : ''].filter(Boolean);
+    return parts.length ? `; this gateway accepts tokens of ${parts.join(', ')}` : '';
+}
+
+/**
+ * A token that names another issuer or audience was most likely sent to the wrong hospital's
+ * gateway, not forged: say so. The claims are read unverified, only to word the message;
+ * nothing is decided on them.
+ */
+function elsewhere(token: string, options: TokenVerifierOptions): string | undefined {
+    let claims: { iss?: unknown; aud?: unknown };
+    try {
+        claims = decodeJwt(token);
+    } catch {
+        return undefined;
+    }
+    const iss = printable(claims.iss);
+    const aud = printable(Array.isArray(claims.aud) ? claims.aud[0] : claims.aud);
+    const otherIssuer = iss !== undefined && options.issuer !== undefined && iss !== options.issuer;
+    const otherAudience = aud !== undefined && options.audience !== undefined && aud !== options.audience;
+    if (!otherIssuer && !otherAudience) return undefined;
+    const issued = [iss ? `by ${iss}` : '', aud ? `for ${aud}` : ''].filter(Boolean).join(' ');
+    return `token was issued ${issued}, not for this gateway${accepted(options)}: send it to the gateway it was issued for, or get a token from this hospital's identity provider`;
+}
+
+/** An unverified claim, echoed only when it is a short, plain string. */
+function printable(value: unknown): string | undefined {
+    return typeof value === 'string' && /^[\x20-\x7e]{1,128}$/.test(value) ? value : undefined;
 }

@@ -62,7 +62,7 @@ export class UnauthorizedError extends ProblemError {
 }
 
 export class ForbiddenError extends ProblemError {
-    constructor(detail: string, options: ErrorOptions = {}) {
+    constructor(detail: string, options: ErrorOptions & { extensions?: Record<string, unknown> } = {}) {
         super(403, 'forbidden', 'Forbidden', detail, options);
         this.name = 'ForbiddenError';
     }
@@ -100,8 +100,13 @@ export class PayloadTooLargeError extends ProblemError {
 }
 
 export class UnsupportedMediaTypeError extends ProblemError {
-    constructor(detail: string, options: ErrorOptions = {}) {
-        super(415, 'unsupported-media-type', 'Unsupported media type', detail, options);
+    /** `accepted`: the media types this operation takes, listed in the problem and in Accept-Post. */
+    constructor(detail: string, options: ErrorOptions & { accepted?: readonly string[] } = {}) {
+        const { accepted, ...rest } = options;
+        super(415, 'unsupported-media-type', 'Unsupported media type', detail, {
+            ...rest,
+            ...(accepted ? { extensions: { accepted }, headers: { 'Accept-Post': accepted.join(', ') } } : {}),
+        });
         this.name = 'UnsupportedMediaTypeError';
     }
 }

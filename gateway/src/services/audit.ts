@@ -1,3 +1,4 @@
+import { unrecordedActor } from '@ehr/ledger-model';
 import type { Actor, AuditEvent } from '../domain.js';
 import type { ServiceContext } from './context.js';
 import { assertActsFor } from './guards.js';
@@ -19,6 +20,12 @@ export class AuditService {
     }
 }
 
+/**
+ * Oldest first, and never an empty actor: the chaincode names one for every entry; an entry
+ * from an older chaincode that has none says it was not recorded, and through which hospital.
+ */
 function oldestFirst(events: AuditEvent[]): AuditEvent[] {
-    return [...events].sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    return [...events]
+        .map((e) => (e.actor ? e : { ...e, actor: unrecordedActor(e.hospital || 'unknown-hospital') }))
+        .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
 }

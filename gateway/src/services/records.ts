@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDataKey, wrapKey } from '../crypto/index.js';
-import type { Actor, Category, Hospital, Purpose, RecordMeta } from '../domain.js';
+import type { Actor, Category, Consent, Hospital, Purpose, RecordMeta } from '../domain.js';
 import { problemFromDependencyError } from '../http/dependency-errors.js';
 import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
 import type { ServiceContext } from './context.js';
@@ -24,10 +24,10 @@ export interface StoredRecord {
     patientId: string;
     custodian: string;
     cid: string;
-    /** Plaintext bytes, as uploaded. */
-    size: number;
-    /** Ciphertext bytes, as on the ledger. */
-    storedSize: number;
+    /** Bytes of the document as uploaded. */
+    plaintextSize: number;
+    /** Bytes of ciphertext in IPFS: the ledger's `size`. */
+    ciphertextSize: number;
     category: Category;
     sha256: string;
     txId: string;
@@ -41,12 +41,43 @@ export interface OpenedContent {
     accessTxId: string;
 }
 
+/**
+ * A record's metadata as the REST API shows it: the ledger's `size` is named for what it
+ * counts (ciphertext), so it cannot be mistaken for the document's size.
+ */
+export type RecordView = Omit<RecordMeta, 'size'> & { ciphertextSize: number };
+
+export function recordView(record: RecordMeta): RecordView {
+    const { size, ...rest } = record;
+    return { ...rest, ciphertextSize: size };
+}
+
+/** What verification found: erased (nothing left to check) is not damage. */
+export type VerificationState = 'intact' | 'erased' | 'missing' | 'corrupted';
+
 export interface Verification {
     cid: string;
     ledgerTxId: string;
     blockNumber: number | null;
     pinnedOn: string[];
+    /** The record's status on the ledger. */
+    status: RecordMeta['status'];
+    state: VerificationState;
+    /** `state === 'intact'`. */
     intact: boolean;
+    detail: string;
+}
+
+const VERIFICATION_DETAIL: Record<VerificationState, string> = {
+    intact: 'the blob is retrievable, its blocks match the CID and its size matches the ledger',
+    erased: 'the record was erased (crypto-shredding): its keys are destroyed and its blob unpinned, so there is nothing left to verify; this is not damage',
+    missing: 'the blob named on the ledger could not be retrieved from IPFS',
+    corrupted: 'the blob retrieved does not match the ledger (hash or size): it is not the document the ledger names',
+};
+
+export interface OpenOptions {
+    /** The purpose came from the default, not the X-Purpose-Of-Use header. */
+    purposeDefaulted?: boolean;
 }
 
 /** Storing, reading, verifying and erasing documents: the orchestration of ledger, crypto and IPFS. */
@@ -111,8 +142,8 @@ export class RecordService {
             patientId: request.patientId,
             custodian: created.custodian,
             cid: stored.cid,
-            size: trailer.size,
-            storedSize: stored.size,
+            plaintextSize: trailer.size,
+            ciphertextSize: stored.size,
             category: request.category,
             sha256: trailer.sha256,
             txId: created.txId,
@@ -120,23 +151,26 @@ export class RecordService {
         };
     }
 
-    async get(actor: Actor, recordId: string): Promise<RecordMeta> {
-        const record = await this.#ctx.ledger.getRecord(actor, recordId);
-        if (actor.role === 'patient') assertActsFor(actor, record.patientId);
-        return record;
+    async get(actor: Actor, recordId: string): Promise<RecordView> {
+        return recordView(await this.#get(actor, recordId));
     }
 
-    list(actor: Actor, patientId: string): Promise<RecordMeta[]> {
+    async list(actor: Actor, patientId: string): Promise<RecordView[]> {
         assertActsFor(actor, patientId);
-        return this.#ctx.ledger.listRecords(actor, patientId);
+        return (await this.#ctx.ledger.listRecords(actor, patientId)).map(recordView);
     }
 
     /** Audit before disclosure: the access is committed on the ledger before the first byte is fetched. */
-    async open(actor: Actor, recordId: string, purpose: Purpose): Promise<OpenedContent> {
+    async open(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions = {}): Promise<OpenedContent> {
         const { ledger, blobs, identity } = this.#ctx;
-        const record = await this.get(actor, recordId);
+        const record = await this.#get(actor, recordId);
         if (record.status === 'erased') throw new GoneError(`record ${recordId} was erased`);
-        const logged = await ledger.logAccess(actor, recordId, purpose);
+        let logged;
+        try {
+            logged = await ledger.logAccess(actor, recordId, purpose);
+        } catch (err) {
+            throw await this.#explainDenial(err, actor, { ...record, recordId }, purpose, options);
+        }
         const envelope = await ledger.readEnvelope(actor, recordId, purpose);
         if (!envelope) {
             throw new ServiceUnavailableError("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
@@ -154,8 +188,17 @@ export class RecordService {
         const record = await ledger.getRecord(actor, recordId);
         const [location, pins] = await Promise.all([ledger.locateRecord(actor, recordId), blobs.pins(record.cid)]);
         const pinnedOn = pins.filter((p) => p.status === 'pinned').map((p) => p.peerName || p.peerId);
-        const intact = record.status === 'active' && (await this.#fetchable(record));
-        return { cid: record.cid, ledgerTxId: location.txId, blockNumber: location.blockNumber, pinnedOn, intact };
+        const state: VerificationState = record.status === 'erased' ? 'erased' : await this.#check(record);
+        return {
+            cid: record.cid,
+            ledgerTxId: location.txId,
+            blockNumber: location.blockNumber,
+            pinnedOn,
+            status: record.status,
+            state,
+            intact: state === 'intact',
+            detail: VERIFICATION_DETAIL[state],
+        };
     }
 
     async erase(actor: Actor, recordId: string): Promise<{ recordId: string; status: 'erased'; txId: string }> {
@@ -171,20 +214,58 @@ export class RecordService {
         return { recordId, status: 'erased', txId: erased.txId };
     }
 
+    async #get(actor: Actor, recordId: string): Promise<RecordMeta> {
+        const record = await this.#ctx.ledger.getRecord(actor, recordId);
+        if (actor.role === 'patient') assertActsFor(actor, record.patientId);
+        return record;
+    }
+
     /**
      * Kubo checks every block against its hash while it streams, so a full read that yields
      * exactly the ledger's ciphertext size proves the blob is the one the ledger names —
      * without the data key, which an auditor's hospital may not hold.
      */
-    async #fetchable(record: RecordMeta): Promise<boolean> {
+    async #check(record: RecordMeta): Promise<'intact' | 'missing' | 'corrupted'> {
         let size = 0;
         try {
             for await (const chunk of this.#ctx.blobs.cat(record.cid)) size += chunk.length;
         } catch (err) {
             if (problemFromDependencyError(err, this.#ctx.retryAfterSeconds)?.status === 503) throw err;
-            return false;
+            return /hash|checksum|corrupt|mismatch|does not match/i.test((err as Error)?.message ?? '') ? 'corrupted' : 'missing';
         }
-        return size === record.size;
+        return size === record.size ? 'intact' : 'corrupted';
+    }
+
+    /**
+     * A denial of content says what would have allowed it: the purpose comes from the
+     * X-Purpose-Of-Use header (default treatment), and the purposes this hospital's own consents
+     * for the record allow. Only consents granted to this hospital are named: the caller's
+     * hospital knows those already; anything else about the patient stays unsaid.
+     */
+    async #explainDenial(err: unknown, actor: Actor, record: RecordMeta & { recordId: string }, purpose: Purpose, options: OpenOptions): Promise<unknown> {
+        const problem = problemFromDependencyError(err, this.#ctx.retryAfterSeconds);
+        if (problem?.status !== 403) return err;
+        const { mspId } = this.#ctx.identity;
+        let allowed: Purpose[] = [];
+        try {
+            const now = Date.now();
+            const own = (await this.#ctx.ledger.listConsents(actor, record.patientId)).filter(
+                (c) => c.grantee === mspId && c.status === 'active' && (c.expiresAt === null || Date.parse(c.expiresAt) > now) && covers(c, record),
+            );
+            allowed = [...new Set(own.flatMap((c) => c.purposes))].sort();
+        } catch (listErr) {
+            this.#ctx.logger.debug({ err: listErr }, 'listing consents to explain a denial failed');
+        }
+        const source = options.purposeDefaulted
+            ? `no X-Purpose-Of-Use header was sent, so the purpose defaulted to ${purpose}`
+            : `the X-Purpose-Of-Use header said ${purpose}`;
+        const remedy = allowed.length
+            ? `Consents granted to ${mspId} that cover this record allow: ${allowed.join(', ')}; send X-Purpose-Of-Use with one of those if it is the true purpose, or ask the patient for consent for ${purpose} (POST /api/v1/access-requests).`
+            : `No consent granted to ${mspId} covers this record for any purpose: ask the patient for access (POST /api/v1/access-requests with purpose ${purpose}).`;
+        return new ForbiddenError(`${mspId} may not read record ${record.recordId} for purpose ${purpose} (${source}). ${remedy}`, {
+            cause: err,
+            extensions: { purpose, purposeHeader: 'X-Purpose-Of-Use', defaultPurpose: 'treatment', allowedPurposes: allowed },
+        });
     }
 
     #hospital(hospitals: Hospital[], mspId: string): Hospital {
@@ -192,6 +273,11 @@ export class RecordService {
         if (!hospital) throw new ForbiddenError(`hospital ${mspId} is not a registered consortium member`);
         return hospital;
     }
+}
+
+function covers(consent: Consent, record: RecordMeta & { recordId: string }): boolean {
+    const s = consent.scope;
+    return s.type === 'all' || (s.type === 'categories' && s.categories.includes(record.category)) || (s.type === 'recordIds' && s.recordIds.includes(record.recordId));
 }
 
 /** Fails the upload as soon as it passes the limit, so an oversized body is never stored. */
