@@ -28,8 +28,12 @@ start_ca() {
   mkdir -p "$(ca_home "$h")"
   render ca.env.tmpl "$envf" CA_HOME="$(ca_home "$h")" HOSPITAL="$name" LISTEN="$(hospital_listen "$h")" \
     HOST="$(hospital_host "$h")" CA_PORT="$(port "$h" "$OFF_CA")" CA_OPS_PORT="$(port "$h" "$OFF_CA_OPS")"
-  start_process "${name}-ca" "$(ca_home "$h")" "$envf" \
-    fabric-ca-server start -b "admin:$(secret "$h" ca-admin)"
+  # The registrar's bootstrap password reaches the server through its 0600 env
+  # file (FABRIC_CA_SERVER_BOOT is the -b flag): never in argv, where `ps`
+  # shows it to every local user.
+  printf 'FABRIC_CA_SERVER_BOOT=admin:%s\n' "$(secret "$h" ca-admin)" >>"$envf"
+  chmod 600 "$envf"
+  start_process "${name}-ca" "$(ca_home "$h")" "$envf" fabric-ca-server start
 }
 
 await_ca() {
@@ -44,6 +48,17 @@ ca_client() {
   shift
   FABRIC_CA_CLIENT_HOME="$(hospital_dir "$h")/ca/client" \
     fabric-ca-client "$@" --caname "ca-$(hospital_name "$h")" --tls.certfiles "$(ca_cert "$h")" >>"$(log_file "$(hospital_name "$h")-ca-client")" 2>&1
+}
+
+# ca_enroll <hospital> <id> <password> <args...>: enrolls with the credentials
+# in the client's environment (FABRIC_CA_CLIENT_URL), not in its argv.
+ca_enroll() {
+  local h=$1 id=$2 pw=$3
+  shift 3
+  (
+    export FABRIC_CA_CLIENT_URL="https://${id}:${pw}@$(endpoint "$h" "$OFF_CA")"
+    ca_client "$h" enroll "$@"
+  )
 }
 
 # Gives an enrolled MSP dir stable file names: the gateway and the scripts
@@ -79,18 +94,19 @@ enroll_identity() {
   pw=$(secret "$h" "id-${id}")
   host=$(hospital_host "$h")
   hosts="${host},localhost,127.0.0.1,${id}.$(hospital_name "$h")"
-  local reg=(register --id.name "$id" --id.secret "$pw" --id.type "$type" --mspdir "$(hospital_dir "$h")/ca/client/admin-msp")
+  # The secret goes in the environment (FABRIC_CA_CLIENT_ID_SECRET is --id.secret), not in argv.
+  local reg=(register --id.name "$id" --id.type "$type" --mspdir "$(hospital_dir "$h")/ca/client/admin-msp")
   [[ -n "$attrs" ]] && reg+=(--id.attrs "$attrs")
   # Registering twice fails; an identity left half-enrolled by an interrupted run is fine to re-enroll.
-  ca_client "$h" "${reg[@]}" || grep -q "is already registered" "$(log_file "$(hospital_name "$h")-ca-client")" ||
+  (export FABRIC_CA_CLIENT_ID_SECRET="$pw" && ca_client "$h" "${reg[@]}") ||
+    grep -q "is already registered" "$(log_file "$(hospital_name "$h")-ca-client")" ||
     die "registering ${id} at $(hospital_name "$h")'s CA failed; see $(log_file "$(hospital_name "$h")-ca-client")"
-  local url; url="https://${id}:${pw}@$(endpoint "$h" "$OFF_CA")"
   rm -rf "${dir}/msp" "${dir}/tls"
-  ca_client "$h" enroll -u "$url" --mspdir "${dir}/msp" --csr.hosts "$hosts" ||
+  ca_enroll "$h" "$id" "$pw" --mspdir "${dir}/msp" --csr.hosts "$hosts" ||
     die "enrolling ${id} failed; see $(log_file "$(hospital_name "$h")-ca-client")"
   normalise_msp "${dir}/msp"
   if [[ "$tls" == "--tls" ]]; then
-    ca_client "$h" enroll -u "$url" --mspdir "${dir}/tls-enroll" --enrollment.profile tls --csr.hosts "$hosts" ||
+    ca_enroll "$h" "$id" "$pw" --mspdir "${dir}/tls-enroll" --enrollment.profile tls --csr.hosts "$hosts" ||
       die "enrolling ${id}'s TLS certificate failed"
     mkdir -p "${dir}/tls"
     cp "${dir}"/tls-enroll/signcerts/*.pem "${dir}/tls/server.crt"
@@ -113,8 +129,8 @@ write_org_msp() {
 issue_identities() {
   local h=$1 hd; hd=$(hospital_dir "$h")
   if [[ ! -f "${hd}/ca/client/admin-msp/signcerts/cert.pem" ]]; then
-    ca_client "$h" enroll -u "https://admin:$(secret "$h" ca-admin)@$(endpoint "$h" "$OFF_CA")" \
-      --mspdir "${hd}/ca/client/admin-msp" || die "enrolling the CA bootstrap admin failed"
+    ca_enroll "$h" admin "$(secret "$h" ca-admin)" --mspdir "${hd}/ca/client/admin-msp" ||
+      die "enrolling the CA bootstrap admin failed"
   fi
   write_org_msp "$h"
   enroll_identity "$h" "$PEER_ID" peer "${hd}/peer" "" --tls
