@@ -271,6 +271,158 @@ describe('gateway REST API', () => {
         });
     });
 
+    describe('newcomer mistakes', () => {
+        const records = () => `/api/v1/patients/${patientId}/records?category=lab`;
+        const nothingStored = () => {
+            expect(h.blobs.blobs.size).toBe(0);
+            expect(h.network.calls).not.toContain('createRecord');
+        };
+
+        it('stores the file part of a multipart upload (curl -F) with its filename and type, not the wrapper', async () => {
+            const document = randomBytes(70_000);
+            const stored = await request(h.apps.h1).post(records()).set(auth(clinician1)).attach('file', document, { filename: 'report.pdf', contentType: 'application/pdf' });
+            expect(stored.status).toBe(201);
+            expect(stored.body).toMatchObject({ plaintextSize: document.length, sha256: sha256(document) });
+            const read = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1)).buffer(true).parse(binary as never);
+            expect(read.status).toBe(200);
+            expect(read.headers['content-type']).toBe('application/pdf');
+            expect(read.headers['content-disposition']).toContain('filename="report.pdf"');
+            expect(Buffer.compare(read.body as Buffer, document)).toBe(0);
+        });
+
+        it('lets the query fileName win over the part filename', async () => {
+            const stored = await request(h.apps.h1).post(`${records()}&fileName=chosen.txt`).set(auth(clinician1)).attach('document', Buffer.from('hi'), { filename: 'upload.txt', contentType: 'text/plain' });
+            expect(stored.status).toBe(201);
+            const read = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1));
+            expect(read.headers['content-disposition']).toContain('filename="chosen.txt"');
+            expect(read.text).toBe('hi');
+        });
+
+        it('refuses forms with two files, extra fields or no file (400) and stores nothing', async () => {
+            const twoFiles = await request(h.apps.h1).post(records()).set(auth(clinician1)).attach('a', Buffer.from('one'), 'a.txt').attach('b', Buffer.from('two'), 'b.txt');
+            expect(twoFiles.status).toBe(400);
+            expect(twoFiles.body.detail).toMatch(/more than one file part/);
+            const fieldAfter = await request(h.apps.h1).post(records()).set(auth(clinician1)).attach('file', Buffer.from('doc'), 'doc.txt').field('title', 'x');
+            expect(fieldAfter.status).toBe(400);
+            expect(fieldAfter.body.detail).toMatch(/form field "title" is not accepted.*query string/);
+            const fieldOnly = await request(h.apps.h1).post(records()).set(auth(clinician1)).field('title', 'x');
+            expect(fieldOnly.status).toBe(400);
+            const empty = await request(h.apps.h1).post(records()).set(auth(clinician1)).set('Content-Type', 'multipart/form-data; boundary=xyz').send('--xyz--\r\n');
+            expect(empty.status).toBe(400);
+            expect(empty.body.detail).toMatch(/no file part.*curl -F file=@report\.pdf/);
+            const noBoundary = await request(h.apps.h1).post(records()).set(auth(clinician1)).set('Content-Type', 'multipart/form-data').send('x');
+            expect(noBoundary.status).toBe(400);
+            nothingStored();
+        });
+
+        it('holds a multipart file to the document limit, declared or streamed', async () => {
+            const declared = await request(h.apps.h1).post(records()).set(auth(clinician1)).attach('file', randomBytes(300 * 1024), 'big.bin');
+            expect(declared.status).toBe(413);
+            const head = Buffer.from('--b0\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n');
+            const streamed = await postChunked(h, records(), clinician1, [head, randomBytes(200 * 1024), randomBytes(200 * 1024), Buffer.from('\r\n--b0--\r\n')], {
+                'Content-Type': 'multipart/form-data; boundary=b0',
+            });
+            expect(streamed.status).toBe(413);
+            nothingStored();
+        });
+
+        it('answers 415 with the --data-binary hint for an upload without a Content-Type, or as a urlencoded form', async () => {
+            const none = await postChunked(h, records(), clinician1, [Buffer.from('%PDF-1.7')], {});
+            expect(none.status).toBe(415);
+            expect((none.body as { detail: string }).detail).toMatch(/no Content-Type.*--data-binary @report\.pdf -H 'Content-Type: application\/pdf'/);
+            const form = await request(h.apps.h1).post(records()).set(auth(clinician1)).type('form').send('%PDF-1.7');
+            expect(form.status).toBe(415);
+            expect(form.headers['content-type']).toMatch(/^application\/problem\+json/);
+            expect(form.body.detail).toMatch(/x-www-form-urlencoded.*--data-binary/);
+            expect(form.body.accepted).toEqual(['multipart/form-data', '*/*']);
+            nothingStored();
+        });
+
+        it('answers 415 naming application/json to a JSON operation sent a form, text or XML, and writes nothing', async () => {
+            const form = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).set('Content-Type', 'application/x-www-form-urlencoded').send('{"patientId":"pat-002"}');
+            expect(form.status).toBe(415);
+            expect(form.body).toMatchObject({ status: 415, title: 'Unsupported media type', accepted: ['application/json'] });
+            expect(form.body.detail).toMatch(/Content-Type: application\/json.*curl -d/);
+            expect(form.headers['accept-post']).toBe('application/json');
+            const text = await request(h.apps.h1).post(`/api/v1/patients/${patientId}/consents`).set(auth(patient)).set('Content-Type', 'text/plain').send(JSON.stringify({ grantee: 'Hospital2MSP', purposes: ['treatment'] }));
+            expect(text.status).toBe(415);
+            const xml = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(clinician2)).set('Content-Type', 'application/xml').send('<request/>');
+            expect(xml.status).toBe(415);
+            const noType = await postChunked(h, '/api/v1/patients', clinician1, [Buffer.from('{"patientId":"pat-003"}')], {});
+            expect(noType.status).toBe(415);
+            expect(h.network.patients.has('pat-002')).toBe(false);
+            expect(h.network.calls).not.toEqual(expect.arrayContaining(['registerPatient', 'grantConsent', 'createRequest']));
+            expect(h.network.events.map((e) => e.type)).toEqual(['PatientRegistered']);
+
+            // A body-less POST still works, and a +json type is JSON.
+            const generated = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1));
+            expect(generated.status).toBe(201);
+            const merge = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).set('Content-Type', 'application/merge-patch+json').send('{"patientId":"pat-004"}');
+            expect(merge.status).toBe(201);
+        });
+
+        it('serves the stored type whatever the file name says, never sniffed, active types as attachments in a sandbox', async () => {
+            const html = await store(Buffer.from('<script>alert(1)</script>'), 'text/html', 'category=note&fileName=report.pdf');
+            const read = await request(h.apps.h1).get(`/api/v1/records/${html.body.recordId}/content`).set(auth(clinician1));
+            expect(read.headers['content-type']).toBe('text/html');
+            expect(read.headers['content-disposition']).toMatch(/^attachment; filename="report\.pdf"/);
+            expect(read.headers['x-content-type-options']).toBe('nosniff');
+            expect(read.headers['content-security-policy']).toBe("sandbox; default-src 'none'");
+
+            const svg = await store(Buffer.from('<svg/>'), 'image/svg+xml', 'category=imaging');
+            const svgRead = await request(h.apps.h1).get(`/api/v1/records/${svg.body.recordId}/content`).set(auth(clinician1));
+            expect(svgRead.headers['content-type']).toBe('image/svg+xml');
+            expect(svgRead.headers['content-disposition']).toBe('attachment');
+
+            const text = await store(Buffer.from('plain'), 'text/plain', 'category=note');
+            const textRead = await request(h.apps.h1).get(`/api/v1/records/${text.body.recordId}/content`).set(auth(clinician1));
+            expect(textRead.headers['content-disposition']).toBeUndefined();
+            expect(textRead.headers['x-content-type-options']).toBe('nosniff');
+            expect(textRead.headers['content-security-policy']).toBe("sandbox; default-src 'none'");
+        });
+
+        it('a purpose denial names the header, its default and the purposes of consents to this hospital only', async () => {
+            h.network.addHospital('Hospital3MSP', h.network.hospitals.get('Hospital2MSP')!.publicKey);
+            const stored = await store(Buffer.from('lab values'), 'text/plain', 'category=lab');
+            const grant = (grantee: string, purposes: string[]) =>
+                request(h.apps.h1).post(`/api/v1/patients/${patientId}/consents`).set(auth(patient)).send({ grantee, purposes });
+            expect((await grant('Hospital2MSP', ['research'])).status).toBe(201);
+            expect((await grant('Hospital3MSP', ['insurance'])).status).toBe(201);
+            const path = `/api/v1/records/${stored.body.recordId}/content`;
+
+            const defaulted = await request(h.apps.h2).get(path).set(auth(clinician2));
+            expect(defaulted.status).toBe(403);
+            expect(defaulted.body.detail).toContain('no X-Purpose-Of-Use header was sent, so the purpose defaulted to treatment');
+            expect(defaulted.body.detail).toContain('Consents granted to Hospital2MSP that cover this record allow: research');
+            expect(defaulted.body).toMatchObject({ purpose: 'treatment', purposeHeader: 'X-Purpose-Of-Use', defaultPurpose: 'treatment', allowedPurposes: ['research'] });
+            expect(defaulted.body.detail).not.toContain('insurance');
+            expect(defaulted.body.detail).not.toContain('Hospital3MSP');
+
+            const stated = await request(h.apps.h2).get(path).set(auth(clinician2)).set('X-Purpose-Of-Use', 'insurance');
+            expect(stated.status).toBe(403);
+            expect(stated.body.detail).toContain('the X-Purpose-Of-Use header said insurance');
+            expect(stated.body.allowedPurposes).toEqual(['research']);
+            expect(h.network.events.filter((e) => e.type === 'RecordAccessed')).toHaveLength(0);
+        });
+
+        it('verify tells an erased record from a damaged one', async () => {
+            const stored = await store(Buffer.from('to be erased'));
+            expect((await request(h.apps.h1).delete(`/api/v1/records/${stored.body.recordId}`).set(auth(patient))).status).toBe(200);
+            const res = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/verify`).set(auth(auditor));
+            expect(res.status).toBe(200);
+            expect(res.body).toMatchObject({ status: 'erased', state: 'erased', intact: false, pinnedOn: [] });
+            expect(res.body.detail).toMatch(/not damage/);
+        });
+
+        it('every audit entry carries an actor; one the ledger never recorded is named as such', async () => {
+            const mine = await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(auth(auditor));
+            expect(mine.body[0]).toMatchObject({ type: 'PatientRegistered', actor: 'dr-ana', hospital: 'Hospital1MSP' });
+            h.network.events[0].actor = '';
+            const legacy = await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(auth(auditor));
+            expect(legacy.body[0]).toMatchObject({ type: 'PatientRegistered', actor: 'unrecorded@Hospital1MSP' });
+        });
+    });
+
     describe('consents and access requests across hospitals', () => {
         it('another hospital reads only under consent; 503 until its envelope is delivered; revocation ends it', async () => {
             const stored = await store(Buffer.from('lab values'), 'text/plain', 'category=lab');
@@ -388,13 +540,19 @@ function sha256(data: Buffer): string {
 }
 
 /** A chunked upload (no Content-Length), which supertest cannot stream. */
-async function postChunked(h: Harness, path: string, token: string, chunks: Buffer[]): Promise<{ status: number; body: unknown }> {
+async function postChunked(
+    h: Harness,
+    path: string,
+    token: string,
+    chunks: Buffer[],
+    headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' },
+): Promise<{ status: number; body: unknown }> {
     const server = h.apps.h1.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const { port } = server.address() as AddressInfo;
     try {
         return await new Promise((resolve, reject) => {
-            const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', 'Transfer-Encoding': 'chunked' } }, (res) => {
+            const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers: { Authorization: `Bearer ${token}`, ...headers, 'Transfer-Encoding': 'chunked' } }, (res) => {
                 const parts: Buffer[] = [];
                 res.on('data', (c: Buffer) => parts.push(c));
                 res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(parts).toString() || 'null') }));

@@ -121,6 +121,9 @@ export function readUpload(req: Request): Promise<Upload> {
     }
     return new Promise<Upload>((resolve, reject) => {
         const document = new PassThrough();
+        // The form may turn out bad before the consumer is attached (it checks the ledger first);
+        // the error stays on the stream (stream.errored) for the consumer's pipeline to report.
+        document.on('error', () => undefined);
         let settled = false;
         let files = 0;
         let fileEnded = false;
