@@ -105,6 +105,21 @@ export class Rest {
   }
 }
 
+/**
+ * One HTTP call with a body exactly as given (FormData, Blob, bytes, or none) and only the
+ * headers given: fetch adds a Content-Type only for FormData (multipart, with its boundary)
+ * and strings, so a Uint8Array body goes with no Content-Type at all.
+ */
+export async function send<T = any>(rest: Rest, n: number, method: string, path: string, init: { token?: string; body?: BodyInit; headers?: Record<string, string> } = {}): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+  const res = await fetch(rest.url(n) + path, { method, headers, body: init.body });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const contentType = res.headers.get('content-type') ?? '';
+  const parsed = /^application\/(?:[\w.+-]+\+)?json\b/.test(contentType) && bytes.length > 0 ? JSON.parse(bytes.toString('utf8')) : undefined;
+  return { status: res.status, headers: res.headers, contentType, bytes, body: parsed as T };
+}
+
 /** Describes a reply for a failed expectation: status, content type and a prefix of the body. */
 export function describeReply(r: Reply): string {
   const text = r.bytes.subarray(0, 600).toString('utf8');

@@ -107,13 +107,14 @@ describe('a document shared between hospitals through REST', () => {
       patientId,
       custodian: H[1],
       cid: expect.stringMatching(/^b[a-z2-7]{20,}$/), // CIDv1, base32
-      size: expect.any(Number),
+      plaintextSize: DOC_BYTES,
+      ciphertextSize: expect.any(Number),
       category: 'lab',
       sha256: documentSha256,
       txId: expect.stringMatching(/^[0-9a-f]{64}$/),
       createdAt: expect.stringMatching(ISO_TIME),
     });
-    expect(stored.size).toBeGreaterThanOrEqual(DOC_BYTES);
+    expect(stored.ciphertextSize).toBeGreaterThanOrEqual(DOC_BYTES);
     recordId = stored.recordId;
     storeTxId = stored.txId;
     cid = stored.cid;
