@@ -10,11 +10,11 @@ import { connect, signers } from '@hyperledger/fabric-gateway';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { create } from 'kubo-rpc-client';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opts } = parseArgs({
@@ -83,13 +83,51 @@ async function pinnedOn(h, cid) {
     return Object.values(body.peer_map ?? {}).filter((p) => p.status === 'pinned').length;
 }
 
+/**
+ * A multipart add (CIDv1, raw leaves) to `api`: Cluster's REST /add, or Kubo's
+ * RPC over its unix socket (`unix:///…/api.sock`); resolves with the root CID.
+ */
+function ipfsAdd(api, pathAndQuery, data, headers = {}) {
+    const target = new URL(api);
+    const socketPath = target.protocol === 'unix:' ? decodeURIComponent(target.pathname) : undefined;
+    const boundary = `bench-${randomUUID()}`;
+    const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+        data,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    return new Promise((resolve, reject) => {
+        const req = httpRequest(new URL(pathAndQuery, socketPath ? 'http://kubo' : api), {
+            method: 'POST',
+            socketPath,
+            headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        });
+        req.on('response', (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                if (res.statusCode !== 200) return reject(new Error(`add at ${api}: ${res.statusCode} ${text.slice(0, 200)}`));
+                // Kubo answers NDJSON ({Hash}), Cluster a JSON array ({cid: {"/": …}}); the root is last.
+                const last = text.trim().startsWith('[') ? JSON.parse(text).at(-1) : JSON.parse(text.trim().split('\n').at(-1));
+                resolve(last.Hash ?? last.cid?.['/'] ?? last.cid);
+            });
+            res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(body);
+    });
+}
+
 /** Time from the start of an add through Cluster until the blob is pinned on 2 peers. */
 async function replicationLag(h, bytes) {
     const data = randomBytes(bytes);
     const t = performance.now();
-    const { cid } = await create({ url: h.cluster.proxy }).add(data, { cidVersion: 1, rawLeaves: true });
+    const cid = await ipfsAdd(h.cluster.rest, '/add?cid-version=1&raw-leaves=true&stream-channels=false', data, {
+        authorization: clusterAuth(h),
+    });
     const added = performance.now() - t;
-    while ((await pinnedOn(h, cid.toString())) < 2) await new Promise((r) => setTimeout(r, 20));
+    while ((await pinnedOn(h, cid)) < 2) await new Promise((r) => setTimeout(r, 20));
     return { bytes, addMs: Number(added.toFixed(1)), pinnedOn2Ms: Number((performance.now() - t).toFixed(1)) };
 }
 
@@ -137,8 +175,9 @@ async function main() {
     const actor = JSON.stringify({ id: 'bench', role: 'admin' });
     const rawSubmit = await timeN(N, () => fab.contract.submitTransaction('Patients:RegisterPatient', `raw-${randomUUID()}`, actor));
     fab.close();
-    const kubo = create({ url: h1.kubo.rpc });
-    const rawAdd = await timeN(N, () => kubo.add(randomBytes(DOC_BYTES), { cidVersion: 1, rawLeaves: true }));
+    const rawAdd = await timeN(N, () =>
+        ipfsAdd(h1.kubo.rpc, '/api/v0/add?cid-version=1&raw-leaves=true&progress=false', randomBytes(DOC_BYTES)),
+    );
     result.floor = { fabricSubmit: summary(rawSubmit), ipfsAdd62KB: summary(rawAdd, DOC_BYTES) };
 
     progress('store: 62.3 KB documents through hospital 1 gateway');

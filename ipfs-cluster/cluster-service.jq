@@ -21,8 +21,8 @@
 | .informer.disk.metric_ttl = $metricTtl
 | .informer.tags.metric_ttl = $metricTtl
 | .informer.pinqueue.metric_ttl = $metricTtl
-| .api.ipfsproxy.listen_multiaddress = $proxy
-| .api.ipfsproxy.node_multiaddress = $kubo
-# The pinning-service API is not used by the consortium.
+# Neither the IPFS proxy (it would answer pin/rm, a cluster-wide unpin, with no
+# credentials) nor the pinning-service API: gateways add through the REST API.
+| del(.api.ipfsproxy)
 | del(.api.pinsvcapi)
 | .ipfs_connector.ipfshttp.node_multiaddress = $kubo

@@ -14,7 +14,11 @@ CLUSTER_METRIC_TTL="${EHR_CLUSTER_METRIC_TTL:-10s}"
 
 kubo_repo() { echo "$(hospital_dir "$1")/kubo"; }
 cluster_home() { echo "$(hospital_dir "$1")/cluster"; }
-kubo_api() { echo "http://$(hospital_host "$1"):$(port "$1" "$OFF_KUBO_API")"; }
+# Kubo's RPC API is a unix socket in the repo (mode 0700): only the hospital's
+# service user can reach it. Kubo's own RPC authorizations would lock out Cluster,
+# whose connector cannot send credentials (ipfshttp has no such setting).
+kubo_socket() { echo "$(kubo_repo "$1")/api.sock"; }
+kubo_api() { echo "unix://$(kubo_socket "$1")"; }
 cluster_rest() { echo "http://$(hospital_host "$1"):$(port "$1" "$OFF_CLUSTER_REST")"; }
 cluster_credentials() { echo "ehr-admin:$(secret "$1" cluster-rest)"; }
 
@@ -35,7 +39,7 @@ init_kubo() {
   chmod 600 "${repo}/swarm.key"
   local listen; listen=$(hospital_listen "$h")
   local patch
-  patch=$(jq -n --arg api "/ip4/${listen}/tcp/$(port "$h" "$OFF_KUBO_API")" \
+  patch=$(jq -n --arg api "/unix$(kubo_socket "$h")" \
     --arg swarm "/ip4/${listen}/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
     --arg announce "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
     -f "${IPFS_CLUSTER_CONFIG_DIR}/kubo-config.jq")
@@ -62,7 +66,7 @@ start_kubo() {
     env IPFS_PATH="$(kubo_repo "$h")" LIBP2P_FORCE_PNET=1 GOMAXPROCS=2 ipfs daemon
 }
 
-kubo_ready() { curl -sf -X POST "$(kubo_api "$1")/api/v0/id" >/dev/null; }
+kubo_ready() { curl -sf --unix-socket "$(kubo_socket "$1")" -X POST http://kubo/api/v0/id >/dev/null; }
 
 ipfs_up() {
   local h
@@ -99,8 +103,7 @@ configure_cluster() {
     --arg name "$(hospital_name "$h")" \
     --arg swarm "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_SWARM")" \
     --arg rest "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_REST")" \
-    --arg proxy "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_PROXY")" \
-    --arg kubo "/ip4/$(hospital_host "$h")/tcp/$(port "$h" "$OFF_KUBO_API")" \
+    --arg kubo "/unix$(kubo_socket "$h")" \
     --arg user "ehr-admin" --rawfile pass "$(secrets_dir "$h")/cluster-rest" --arg metricTtl "$CLUSTER_METRIC_TTL" \
     --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
     --argjson trusted "$(printf '%s\n' "${trusted[@]}" | jq -R . | jq -s .)" \

@@ -24,7 +24,7 @@ export interface HospitalStatus {
   orderer: { endpoint: string; admin: string; state: string };
   ca: { url: string; name: string; state: string };
   kubo: { rpc: string; swarm: string; state: string };
-  cluster: { rest: string; proxy: string; state: string; peersSeen: number };
+  cluster: { rest: string; state: string; peersSeen: number };
 }
 
 export interface InstanceStatus {

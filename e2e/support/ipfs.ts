@@ -1,63 +1,94 @@
-// The few Kubo RPC calls the suites need, over plain fetch. kubo-rpc-client is
-// not loaded into the test VM: under Jest's ESM VM, once several suites share a
-// process its adds come back empty ("Invalid body") for the later suites, so
-// the one add that must go through it runs in a child process.
-import { execFile } from 'node:child_process';
+// The few Kubo RPC and Cluster REST calls the suites need, over node:http:
+// a hospital's Kubo RPC API is a unix socket (`unix:///…/api.sock`), which
+// fetch() cannot reach.
+import { request } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readSecret, type HospitalStatus } from './instance.js';
 
-async function rpc(api: string, command: string, params: Record<string, string>, init: RequestInit = {}): Promise<Response> {
-  const url = new URL(`/api/v0/${command}`, api);
-  for (const [k, v] of Object.entries(params)) url.searchParams.append(k, v);
-  const res = await fetch(url, { method: 'POST', ...init });
-  if (!res.ok) throw new Error(`${command} at ${api}: HTTP ${res.status} ${await res.text()}`);
-  return res;
+interface Answer {
+  status: number;
+  body: Buffer;
 }
 
-/**
- * Adds one blob as the gateways do (CIDv1, raw leaves) and returns its CID;
- * works against Kubo and Cluster's IPFS proxy.
- */
-export async function ipfsAdd(api: string, bytes: Uint8Array): Promise<string> {
-  const form = new FormData();
-  form.append('file', new Blob([new Uint8Array(bytes)]), 'blob');
-  const res = await rpc(api, 'add', { 'cid-version': '1', 'raw-leaves': 'true', progress: 'false' }, { body: form });
-  // One JSON object per line; the last one names the added file.
-  const lines = (await res.text()).trim().split('\n');
-  const last = JSON.parse(lines[lines.length - 1]) as { Hash?: string };
-  if (!last.Hash) throw new Error(`add at ${api}: no Hash in ${lines[lines.length - 1]}`);
-  return last.Hash;
+/** One HTTP request to `api` (http://host:port or unix:///path.sock), read whole. */
+export function httpCall(
+  api: string,
+  pathAndQuery: string,
+  init: { method?: string; headers?: Record<string, string>; body?: Buffer; timeoutMs?: number } = {},
+): Promise<Answer> {
+  const target = new URL(api);
+  const socketPath = target.protocol === 'unix:' ? decodeURIComponent(target.pathname) : undefined;
+  const url = new URL(pathAndQuery, socketPath ? 'http://kubo' : api);
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: init.method ?? 'POST',
+      headers: init.headers,
+      socketPath,
+      signal: AbortSignal.timeout(init.timeoutMs ?? 60_000),
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+async function rpc(api: string, command: string, params: Record<string, string>, timeoutMs?: number): Promise<Buffer> {
+  const query = new URLSearchParams(params).toString();
+  const res = await httpCall(api, `/api/v0/${command}${query ? `?${query}` : ''}`, { timeoutMs });
+  if (res.status !== 200) throw new Error(`${command} at ${api}: HTTP ${res.status} ${res.body.toString('utf8')}`);
+  return res.body;
 }
 
 export async function ipfsCat(api: string, cid: string, timeoutMs = 60_000): Promise<Buffer> {
-  const res = await rpc(api, 'cat', { arg: cid }, { signal: AbortSignal.timeout(timeoutMs) });
-  return Buffer.from(await res.arrayBuffer());
+  return rpc(api, 'cat', { arg: cid }, timeoutMs);
 }
 
 export async function ipfsId(api: string): Promise<string> {
-  const res = await rpc(api, 'id', {});
-  return ((await res.json()) as { ID: string }).ID;
+  return (JSON.parse((await rpc(api, 'id', {})).toString('utf8')) as { ID: string }).ID;
+}
+
+/** Every recursive pin of a Kubo node. */
+export async function ipfsPins(api: string): Promise<string[]> {
+  const { Keys } = JSON.parse((await rpc(api, 'pin/ls', { type: 'recursive' })).toString('utf8')) as { Keys: Record<string, unknown> };
+  return Object.keys(Keys ?? {});
 }
 
 /** Resolves when the connection is made; rejects with Kubo's error otherwise. */
 export async function ipfsSwarmConnect(api: string, multiaddr: string, timeoutMs: number): Promise<void> {
-  await rpc(api, 'swarm/connect', { arg: multiaddr, timeout: `${timeoutMs}ms` }, { signal: AbortSignal.timeout(timeoutMs + 5_000) });
+  await rpc(api, 'swarm/connect', { arg: multiaddr, timeout: `${timeoutMs}ms` }, timeoutMs + 5_000);
 }
 
 export async function ipfsSwarmPeers(api: string): Promise<string[]> {
-  const res = await rpc(api, 'swarm/peers', {});
-  const body = (await res.json()) as { Peers: { Peer: string }[] | null };
+  const body = JSON.parse((await rpc(api, 'swarm/peers', {})).toString('utf8')) as { Peers: { Peer: string }[] | null };
   return (body.Peers ?? []).map((p) => p.Peer);
 }
 
-/** Adds one blob with kubo-rpc-client itself, in a plain Node process. */
-export function kuboRpcClientAdd(api: string, bytes: Uint8Array): Promise<string> {
-  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'kubo-rpc-add.mjs');
-  return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, [script, api], { timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`kubo-rpc-client add at ${api} failed: ${stderr.trim() || err.message}`, { cause: err }));
-      else resolve(stdout.trim());
-    });
-    child.stdin?.end(Buffer.from(bytes));
+/** Basic credentials of a hospital's Cluster REST API (its 0600 secret file). */
+export function clusterAuth(h: HospitalStatus): string {
+  const pass = readSecret(path.join(h.stateDir, 'secrets', 'cluster-rest'));
+  return 'Basic ' + Buffer.from(`ehr-admin:${pass}`).toString('base64');
+}
+
+/** Adds one blob as the gateways do (Cluster REST /add: CIDv1, raw leaves, the cluster's replication). */
+export async function clusterAdd(h: HospitalStatus, bytes: Uint8Array): Promise<string> {
+  const boundary = `e2e-${Date.now()}`;
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(bytes),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const res = await httpCall(h.cluster.rest, '/add?cid-version=1&raw-leaves=true&stream-channels=false', {
+    headers: { authorization: clusterAuth(h), 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
   });
+  if (res.status !== 200) throw new Error(`Cluster add at ${h.name}: HTTP ${res.status} ${res.body.toString('utf8')}`);
+  const out = JSON.parse(res.body.toString('utf8')) as { cid: string | { '/': string } }[];
+  const cid = out.at(-1)?.cid;
+  if (!cid) throw new Error(`Cluster add at ${h.name}: no CID in ${res.body.toString('utf8')}`);
+  return typeof cid === 'string' ? cid : cid['/'];
 }

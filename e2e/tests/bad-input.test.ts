@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hospital } from '../support/instance.js';
+import { ipfsPins } from '../support/ipfs.js';
 import { Rest, claimsOf, expectProblem, expectStatus, forgeToken, tamperSignature, token, type Reply } from '../support/rest.js';
 
 // Bad input of every kind (DESIGN §7, §8): each is answered with the right
@@ -46,10 +47,7 @@ describe('bad input through REST', () => {
   async function pins(): Promise<string[]> {
     const all: string[] = [];
     for (const h of rest.instance.hospitals) {
-      const res = await fetch(`${h.kubo.rpc}/api/v0/pin/ls?type=recursive`, { method: 'POST' });
-      expect(res.status).toBe(200);
-      const { Keys } = (await res.json()) as { Keys: Record<string, unknown> };
-      all.push(...Object.keys(Keys).map((cid) => `${h.name}:${cid}`));
+      all.push(...(await ipfsPins(h.kubo.rpc)).map((cid) => `${h.name}:${cid}`));
     }
     return all.sort();
   }

@@ -1,11 +1,11 @@
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { hospital, network, readSecret, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
-import { ipfsAdd, ipfsCat, ipfsId, ipfsSwarmConnect, ipfsSwarmPeers, kuboRpcClientAdd } from '../support/ipfs.js';
+import { hospital, network, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
+import { clusterAdd, clusterAuth, ipfsCat, ipfsId, ipfsSwarmConnect, ipfsSwarmPeers } from '../support/ipfs.js';
 import { eventually, toolPath } from '../support/tools.js';
 
 const run = promisify(execFile);
@@ -13,11 +13,6 @@ const run = promisify(execFile);
 interface PinStatus {
   cid: string;
   peer_map: Record<string, { peername: string; status: string }>;
-}
-
-function clusterAuth(h: HospitalStatus): string {
-  const pass = readSecret(path.join(h.stateDir, 'secrets', 'cluster-rest'));
-  return 'Basic ' + Buffer.from(`ehr-admin:${pass}`).toString('base64');
 }
 
 async function pinStatus(h: HospitalStatus, cid: string): Promise<PinStatus> {
@@ -61,21 +56,43 @@ describe('IPFS private swarm and IPFS Cluster', () => {
       expect(h.kubo.state).toBe('running');
       expect(h.cluster.state).toBe('running');
       expect(h.cluster.peersSeen).toBe(3);
-      expect(new URL(h.kubo.rpc).hostname).toBe('127.0.0.1');
+      expect(h.kubo.rpc).toBe(`unix://${h.stateDir}/kubo/api.sock`);
       expect(new URL(h.cluster.rest).hostname).toBe('127.0.0.1');
     }
   });
 
-  test('the Cluster REST API refuses requests without credentials', async () => {
-    const res = await fetch(`${hospital(s, 1).cluster.rest}/id`);
-    expect(res.status).toBe(401);
+  test('the Cluster REST API refuses requests without credentials, for reads, adds and unpins', async () => {
+    const h1 = hospital(s, 1);
+    expect((await fetch(`${h1.cluster.rest}/id`)).status).toBe(401);
+    expect((await fetch(`${h1.cluster.rest}/pins`)).status).toBe(401);
+    expect((await fetch(`${h1.cluster.rest}/add`, { method: 'POST' })).status).toBe(401);
+    const cid = await clusterAdd(h1, randomBytes(1_000));
+    expect((await fetch(`${h1.cluster.rest}/pins/${cid}`, { method: 'DELETE' })).status).toBe(401);
+    expect((await fetch(`${h1.cluster.rest}/pins/${cid}`, { method: 'DELETE', headers: { authorization: 'Basic ZWhyLWFkbWluOndyb25n' } })).status).toBe(401);
+    expect(pinnedOn(await pinStatus(h1, cid)).length).toBeGreaterThanOrEqual(1);
   });
 
-  test('bytes added through hospital 1 proxy are pinned on >= 2 Cluster peers and read back identically at hospital 3', async () => {
+  test('no Kubo RPC or Cluster IPFS proxy listens on TCP; the Kubo socket is reachable by its owner only', async () => {
+    for (const h of s.hospitals) {
+      const offset = Number(new URL(h.cluster.rest).port) - s.portBase;
+      const hospitalBase = offset - (offset % 20);
+      // Every TCP port of the hospital's block that answers HTTP is a known one (gateway, Cluster REST, operations).
+      for (let port = s.portBase + hospitalBase; port < s.portBase + hospitalBase + 20; port++) {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
+        if (res) expect(`${port} ${res.status}`).not.toMatch(/ 200$/);
+      }
+      const socket = h.kubo.rpc.replace(/^unix:\/\//, '');
+      expect(statSync(socket).isSocket()).toBe(true);
+      expect(statSync(path.dirname(socket)).mode & 0o077).toBe(0);
+      expect(await ipfsId(h.kubo.rpc)).toMatch(/^12D3Koo/);
+    }
+  });
+
+  test('bytes added through hospital 1 Cluster REST API are pinned on >= 2 Cluster peers and read back identically at hospital 3', async () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
     const blob = randomBytes(62_300);
-    const cid = await kuboRpcClientAdd(h1.cluster.proxy, blob);
+    const cid = await clusterAdd(h1, blob);
     expect(cid).toMatch(/^b[a-z2-7]+$/); // CIDv1, base32
 
     const pinned = await eventually(`${cid} pinned on 2 peers`, async () => {
@@ -92,7 +109,7 @@ describe('IPFS private swarm and IPFS Cluster', () => {
     const h1 = hospital(s, 1);
     const h3 = hospital(s, 3);
     const earlier = randomBytes(100_000);
-    const before = await ipfsAdd(h1.cluster.proxy, earlier);
+    const before = await clusterAdd(h1, earlier);
     // Replication max 3 is an upper bound, not a promise: the allocator may pick
     // two peers. Pinning everywhere makes sure hospital 2 holds this one.
     await pinEverywhere(h1, before);
@@ -103,7 +120,7 @@ describe('IPFS private swarm and IPFS Cluster', () => {
     await network('stop', 'hospital2-cluster', 'hospital2-kubo');
 
     const during = randomBytes(62_300);
-    const cid = await ipfsAdd(h1.cluster.proxy, during);
+    const cid = await clusterAdd(h1, during);
     const pinned = await eventually(
       `${cid} pinned on hospital1 and hospital3`,
       async () => {

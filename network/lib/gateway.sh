@@ -37,7 +37,7 @@ write_gateway_config() {
     --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg peerTls "$(peer_tls_name "$h")" --arg tlsRoot "${hd}/peer/tls/ca.crt" \
     --arg cert "${hd}/users/gateway/msp/signcerts/cert.pem" --arg key "${hd}/users/gateway/msp/keystore/key.pem" \
     --arg channel "$CHANNEL_NAME" --arg chaincode "$CHAINCODE_NAME" \
-    --arg kubo "$(kubo_api "$h")" --arg proxy "http://$(hospital_host "$h"):$(port "$h" "$OFF_CLUSTER_PROXY")" \
+    --arg kubo "$(kubo_api "$h")" \
     --arg rest "$(cluster_rest "$h")" --arg creds "$creds" \
     --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
     --arg encKey "$(encryption_key "$h")" --arg encPub "$(encryption_pub "$h")" \
@@ -48,7 +48,7 @@ write_gateway_config() {
       hospital: {mspId: $msp, name: $name},
       fabric: {peerEndpoint: $peer, peerHostAlias: $peerTls, tlsRootCertPath: $tlsRoot, certPath: $cert, keyPath: $key,
                channel: $channel, chaincode: $chaincode},
-      ipfs: {kuboApiUrl: $kubo, clusterProxyUrl: $proxy, clusterRestUrl: $rest, clusterBasicAuthPath: $creds,
+      ipfs: {kuboApiUrl: $kubo, clusterRestUrl: $rest, clusterBasicAuthPath: $creds,
              replicationMin: $min, replicationMax: $max},
       keys: {encryptionPrivateKeyPath: $encKey, encryptionPublicKeyPath: $encPub, previousPrivateKeyPaths: $previousKeys},
       auth: {jwtPublicKeyPath: $jwt, issuer: $iss, audience: $aud},

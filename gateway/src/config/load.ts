@@ -20,7 +20,6 @@ const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; type: 'str
     { env: 'EHR_GATEWAY_MSP_ID', path: ['hospital', 'mspId'], type: 'string' },
     { env: 'EHR_GATEWAY_PEER_ENDPOINT', path: ['fabric', 'peerEndpoint'], type: 'string' },
     { env: 'EHR_GATEWAY_KUBO_API_URL', path: ['ipfs', 'kuboApiUrl'], type: 'string' },
-    { env: 'EHR_GATEWAY_CLUSTER_PROXY_URL', path: ['ipfs', 'clusterProxyUrl'], type: 'string' },
     { env: 'EHR_GATEWAY_CLUSTER_REST_URL', path: ['ipfs', 'clusterRestUrl'], type: 'string' },
 ];
 

@@ -68,8 +68,11 @@ export function configSchema(baseDir: string) {
     });
 
     const ipfs = z.object({
-        kuboApiUrl: url.default('http://127.0.0.1:5001'),
-        clusterProxyUrl: url.default('http://127.0.0.1:9095'),
+        /**
+         * Kubo's RPC API: `unix:///path/api.sock` (what the consortium configures: a
+         * socket in a directory only the hospital's user can enter) or http(s)://host:port.
+         */
+        kuboApiUrl: z.union([url, z.string().regex(/^unix:\/\/\/\S+$/, 'unix:///absolute/path')]).default('http://127.0.0.1:5001'),
         clusterRestUrl: url.default('http://127.0.0.1:9094'),
         /** File holding `user:password` for Cluster's REST API; a path so the secret stays out of the config. */
         clusterBasicAuthPath: filePath.optional(),

@@ -1,19 +1,17 @@
-import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ComponentHealth } from '../domain.js';
 import { DependencyUnavailableError, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
 import { AllocationGate, AllocationUnavailableError, isAllocationFailure, type ClusterMetric } from './allocation-gate.js';
+import { call, parseEndpoint, text, type HttpEndpoint } from './http-call.js';
 
 export interface ClusterBlobStoreOptions {
-    /** The hospital's own Kubo RPC API: reads are served here (bitswap fetches missing blocks). */
+    /**
+     * The hospital's own Kubo RPC API, `unix:///path/api.sock` by default: reads
+     * are served here (bitswap fetches missing blocks).
+     */
     kuboApiUrl: string;
-    /** Cluster's IPFS proxy: adds through it are pinned with the cluster's replication. */
-    clusterProxyUrl: string;
-    /** Cluster REST API, for pin status and unpinning. */
+    /** Cluster REST API: adds (pinned with the cluster's replication), pin status and unpinning. */
     clusterRestUrl: string;
     /** `user:password` for the Cluster REST API. */
     clusterCredentials?: string;
@@ -25,27 +23,10 @@ export interface ClusterBlobStoreOptions {
     allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
 }
 
-/**
- * POSTs a stream with node:http, whose pipe honours the socket's backpressure:
- * measured on Node 20, fetch() with a streamed body read a slow upload far
- * ahead of the socket and held it all in memory.
- */
-function postStreaming(url: URL, contentType: string, body: Readable, signal?: AbortSignal): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
-            method: 'POST',
-            headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' },
-            signal,
-        });
-        req.on('response', (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-            res.on('error', reject);
-        });
-        req.on('error', reject);
-        pipeline(body, req).catch(reject);
-    });
+/** One line of Cluster's add output; its CID comes as `{"/": cid}` (or a string from older peers). */
+interface AddedOutput {
+    name?: string;
+    cid?: string | { '/': string };
 }
 
 /** Cluster answered, but with an error status (not an outage). */
@@ -59,19 +40,32 @@ export class ClusterApiError extends Error {
     }
 }
 
+/** Kubo answered, but with an error status (not an outage). */
+export class KuboApiError extends Error {
+    readonly status: number;
+
+    constructor(message: string, status: number) {
+        super(message);
+        this.name = 'KuboApiError';
+        this.status = status;
+    }
+}
+
 /**
- * Encrypted blobs in IPFS: added through IPFS Cluster's proxy, so each is pinned
+ * Encrypted blobs in IPFS: added through IPFS Cluster's REST API, so each is pinned
  * on replication-min..max hospitals, and read from the hospital's own Kubo node.
  */
 export class ClusterBlobStore implements BlobStore {
-    readonly #reader: KuboRPCClient;
+    readonly #kubo: HttpEndpoint;
+    readonly #cluster: HttpEndpoint;
     readonly #options: ClusterBlobStoreOptions;
     readonly #auth: string | undefined;
     readonly #allocation: AllocationGate;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
-        this.#reader = create({ url: options.kuboApiUrl });
+        this.#kubo = parseEndpoint(options.kuboApiUrl);
+        this.#cluster = parseEndpoint(options.clusterRestUrl);
         this.#auth = options.clusterCredentials
             ? 'Basic ' + Buffer.from(options.clusterCredentials).toString('base64')
             : undefined;
@@ -84,19 +78,18 @@ export class ClusterBlobStore implements BlobStore {
     }
 
     /**
-     * Streams a multipart upload to Cluster's IPFS proxy (`/api/v0/add`, which
-     * pins with the cluster's replication). Written by hand because
-     * kubo-rpc-client buffers a whole add body in memory (measured: 615 MB of
-     * RSS for a 512 MB add).
+     * Streams a multipart upload to Cluster's REST `/add`, which pins with the
+     * cluster's replication. Written by hand because kubo-rpc-client buffers a
+     * whole add body in memory (measured: 615 MB of RSS for a 512 MB add).
      */
     async add(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
         // Before a byte is read: the body cannot be replayed if the add fails to allocate.
         await this.#allocation.ready(signal);
         let size = 0;
         const boundary = `ehr-${randomUUID()}`;
-        const text = new TextEncoder();
+        const encoder = new TextEncoder();
         async function* multipart(): AsyncGenerator<Uint8Array> {
-            yield text.encode(
+            yield encoder.encode(
                 `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\n` +
                     'Content-Type: application/octet-stream\r\n\r\n',
             );
@@ -104,35 +97,53 @@ export class ClusterBlobStore implements BlobStore {
                 size += chunk.byteLength;
                 yield chunk;
             }
-            yield text.encode(`\r\n--${boundary}--\r\n`);
+            yield encoder.encode(`\r\n--${boundary}--\r\n`);
         }
-        const url = new URL(`${this.#options.clusterProxyUrl}/api/v0/add?cid-version=1&raw-leaves=true&pin=true&progress=false`);
-        let res: { status: number; body: string };
+        // stream-channels=false: one JSON answer at the end, an error as {code, message}.
+        const path = '/add?cid-version=1&raw-leaves=true&stream-channels=false&name=blob';
+        let status: number;
+        let body: string;
         try {
-            res = await postStreaming(url, `multipart/form-data; boundary=${boundary}`, Readable.from(multipart()), signal);
+            const res = await call(this.#cluster, path, {
+                headers: {
+                    'content-type': `multipart/form-data; boundary=${boundary}`,
+                    'transfer-encoding': 'chunked',
+                    ...(this.#auth ? { authorization: this.#auth } : {}),
+                },
+                body: Readable.from(multipart()),
+                signal,
+            });
+            status = res.statusCode ?? 0;
+            body = await text(res);
         } catch (err) {
             if (signal?.aborted) throw err;
             throw new DependencyUnavailableError('cluster', `adding to IPFS Cluster failed: ${(err as Error).message}`, {
                 cause: err,
             });
         }
-        const body = res.body;
-        // Kubo's add answers NDJSON, one object per added node, the root last; errors come as {Message, Code}.
-        const lines = body.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { Hash?: string; Message?: string });
-        const root = lines.at(-1);
-        if (res.status !== 200 || !root?.Hash) {
-            const message = root?.Message ?? body.slice(0, 200);
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(body);
+        } catch {
+            parsed = undefined;
+        }
+        const root = Array.isArray(parsed) ? (parsed.at(-1) as AddedOutput | undefined) : undefined;
+        const cid = typeof root?.cid === 'string' ? root.cid : root?.cid?.['/'];
+        if (status !== 200 || !cid) {
+            const message = (parsed as { message?: string } | undefined)?.message ?? body.slice(0, 200);
             if (isAllocationFailure(message)) {
                 this.#allocation.invalidate();
                 throw new AllocationUnavailableError(`IPFS Cluster could not allocate the pin: ${message}`, 0, { cause: new Error(message) });
             }
-            throw new DependencyUnavailableError('cluster', `IPFS Cluster add failed: ${res.status} ${root?.Message ?? body.slice(0, 200)}`);
+            if (status === 401 || status === 403) throw new ClusterApiError(`IPFS Cluster refused the add: ${status} ${message}`, status);
+            throw new DependencyUnavailableError('cluster', `IPFS Cluster add failed: ${status} ${message}`);
         }
-        return { cid: root.Hash, size };
+        return { cid, size };
     }
 
-    cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
-        return this.#reader.cat(cid, { signal });
+    async *cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+        const res = await this.#kuboCall(`/api/v0/cat?arg=${encodeURIComponent(cid)}`, signal);
+        yield* res;
     }
 
     async pins(cid: string): Promise<PinLocation[]> {
@@ -151,9 +162,8 @@ export class ClusterBlobStore implements BlobStore {
 
     async health(): Promise<ComponentHealth[]> {
         const [kubo, cluster] = await Promise.all([
-            this.#reader
-                .id({ signal: AbortSignal.timeout(this.#options.timeoutMs) })
-                .then(() => ({ name: 'kubo', up: true }))
+            this.#kuboCall('/api/v0/id', AbortSignal.timeout(this.#options.timeoutMs))
+                .then((res) => (res.resume(), { name: 'kubo', up: true }))
                 .catch((err: Error) => ({ name: 'kubo', up: false, detail: err.message })),
             this.#rest('GET', '/id')
                 .then(() => ({ name: 'cluster', up: true }))
@@ -179,5 +189,22 @@ export class ClusterBlobStore implements BlobStore {
         const text = await res.text();
         if (!res.ok) throw new ClusterApiError(`IPFS Cluster ${method} ${path}: ${res.status} ${text.slice(0, 200)}`, res.status);
         return text ? JSON.parse(text) : undefined;
+    }
+
+    /** A Kubo RPC call answered 200, with its body still to read. */
+    async #kuboCall(path: string, signal?: AbortSignal) {
+        let res;
+        try {
+            res = await call(this.#kubo, path, { signal });
+        } catch (err) {
+            if (signal?.aborted && !(signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError')) throw err;
+            throw new DependencyUnavailableError('kubo', `Kubo RPC ${path.split('?')[0]} failed: ${(err as Error).message}`, { cause: err });
+        }
+        if (res.statusCode !== 200) {
+            // Kubo answered, so it is up: the call itself failed (e.g. a block that does not hash to its CID).
+            const detail = (await text(res)).slice(0, 200);
+            throw new KuboApiError(`Kubo RPC ${path.split('?')[0]}: ${res.statusCode} ${detail}`, res.statusCode ?? 0);
+        }
+        return res;
     }
 }
