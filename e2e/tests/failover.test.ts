@@ -169,11 +169,11 @@ describe('writes fail over', () => {
             process.stderr.write(`[failover] hospital 3 stopped: ${JSON.stringify(result)}\n`);
             expect(w.writes.filter((x) => x.status !== 201)).toEqual([]);
             expect(result.answeredAfterFailure).toBeGreaterThanOrEqual(24);
+            await expectReadable(w.writes);
         } finally {
             await w.stop();
+            await restore();
         }
-        await expectReadable(w.writes);
-        await restore();
     }, 400_000);
 
     test('killing the Raft leader mid-batch loses no acknowledged write, fails none and slows none past 15 s', async () => {

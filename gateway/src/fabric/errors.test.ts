@@ -36,6 +36,7 @@ const cases: [string, unknown, (new (...args: never[]) => Error) | undefined, nu
     ['no orderer accepting (no Raft leader, orderer down)', submitError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],
     ['an orderer refusing the envelope (4xx)', submitError(grpcStatus.ABORTED, 'status=BAD_REQUEST'), undefined, undefined],
     ['a commit wait that ran out', commitStatusError(grpcStatus.DEADLINE_EXCEEDED), FabricUnavailableError, 503],
+    ['a commit status call cancelled by the peer', commitStatusError(grpcStatus.CANCELLED), FabricUnavailableError, 503],
     ['an own peer that does not answer a query', evaluateError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],
     ['a plain gRPC UNAVAILABLE', serviceError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],
     ['an MVCC read conflict at commit', commitError(11), TransactionConflictError, 503],

@@ -5,7 +5,7 @@
  * which http/dependency-errors.ts maps to a status.
  *
  *   chaincode rejection (`FORBIDDEN: ...` etc. in the message or details) → ChaincodeRejectedError  (4xx, never retried)
- *   gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED, no orderer, no leader → FabricUnavailableError (503)
+ *   gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / CANCELLED, no orderer, no leader → FabricUnavailableError (503)
  *   endorsement that failed for no coded reason (an endorser down, responses differ) → FabricUnavailableError (503)
  *   commit with MVCC_READ_CONFLICT / PHANTOM_READ_CONFLICT → TransactionConflictError (retried, then 503)
  *   commit with any other validation code → TransactionInvalidError (500: a bug, not a condition)
@@ -17,8 +17,9 @@ import { DependencyUnavailableError } from '../ports.js';
 const CODED = /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE): ?(.*)$/s;
 
 /** gRPC status codes that Fabric uses for conditions that pass. */
-export const GRPC = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAVAILABLE: 14 } as const;
-const TRANSIENT_GRPC_CODES = new Set<number>([GRPC.DEADLINE_EXCEEDED, GRPC.RESOURCE_EXHAUSTED, GRPC.UNAVAILABLE]);
+export const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAVAILABLE: 14 } as const;
+/** CANCELLED included: the gateway never cancels its own calls, so it is the peer or the connection that did. */
+const TRANSIENT_GRPC_CODES = new Set<number>([GRPC.CANCELLED, GRPC.DEADLINE_EXCEEDED, GRPC.RESOURCE_EXHAUSTED, GRPC.UNAVAILABLE]);
 
 /** Fabric TxValidationCode values. */
 export const VALIDATION = { VALID: 0, DUPLICATE_TXID: 9, MVCC_READ_CONFLICT: 11, PHANTOM_READ_CONFLICT: 12 } as const;

@@ -176,6 +176,16 @@ describe('ResilientContract.submit', () => {
         expect(retries[0]).toMatchObject({ txId: 'tx-1', reason: 'commit-status unavailable (gRPC 4)' });
     });
 
+    it('asks the ledger and resubmits when the status call fails some other way (e.g. CANCELLED by the peer)', async () => {
+        const cancelled = new CommitStatusError({ code: grpcStatus.CANCELLED, details: [], cause: serviceError(1), transactionId: '?', message: 'cancelled' });
+        const internal = new CommitStatusError({ code: grpcStatus.INTERNAL, details: [], cause: serviceError(13), transactionId: '?', message: 'internal' });
+        const fake = scripted({ status: [cancelled, internal] });
+        const { rc } = resilient(fake);
+        await expect(rc.submit('X', [])).resolves.toMatchObject({ txId: 'tx-1', retries: 2 });
+        expect(fake.log.submissions).toEqual(['tx-1', 'tx-1', 'tx-1']);
+        expect(fake.log.endorsements).toHaveLength(1);
+    });
+
     it('does not resubmit when the ledger has the transaction after all', async () => {
         const fake = scripted({ status: [waitedTooLong()] });
         fake.committed.set('tx-1', 0);

@@ -23,8 +23,8 @@
  */
 import type { Commit, Contract, Transaction } from '@hyperledger/fabric-gateway';
 import {
+    ChaincodeRejectedError,
     classifyFabricError,
-    FabricUnavailableError,
     GRPC,
     isRetryable,
     TransactionConflictError,
@@ -180,7 +180,8 @@ export class ResilientContract {
             const ours = handedOver.length ? await this.#committedAmong(handedOver) : undefined;
             if (ours) return { ...ours, retries: retry.count() };
             const last = translateFabricError(err.last);
-            if (handedOver.length > 0 && last instanceof FabricUnavailableError) {
+            const final = last instanceof ChaincodeRejectedError || last instanceof TransactionConflictError || last instanceof TransactionInvalidError;
+            if (handedOver.length > 0 && !final) {
                 throw new TransactionOutcomeUnknownError(
                     handedOver.map((t) => t.txId),
                     { cause: err.last },
@@ -220,12 +221,14 @@ export class ResilientContract {
                 const wait = Math.max(1, Math.min(this.#policy.commitWaitMs, retry.remaining()));
                 code = (await commit.getStatus({ deadline: this.#now() + wait })).code;
             } catch (err) {
+                // However the status call failed, the ledger knows; resubmitting is safe either way.
                 const failure = classifyFabricError(err);
-                if (failure.kind !== 'unavailable') throw translateFabricError(err);
+                if (failure.kind === 'rejected') throw translateFabricError(err);
                 code = await this.#lookupQuietly(txId);
                 if (code === undefined) {
                     // Lost with a dead leader's batch, or not at our peer yet: the same envelope again.
-                    await retry(err, txId, failure.grpcCode === GRPC.DEADLINE_EXCEEDED ? 0 : undefined);
+                    const waited = failure.kind === 'unavailable' && failure.grpcCode === GRPC.DEADLINE_EXCEEDED;
+                    await retry(err, txId, waited ? 0 : undefined);
                     continue;
                 }
             }
