@@ -90,6 +90,12 @@ options_of() {
   done
 }
 
+# Every option spelling of every command.
+all_options() {
+  local c
+  for c in "${COMMANDS[@]}"; do options_of "$c"; done | sort -u
+}
+
 # takes_value <option>: whether an option of that spelling takes a value, for
 # any command. A spelling means the same everywhere, so its value can be taken
 # before the command is known.
@@ -142,6 +148,15 @@ parse_args() {
   ARG_COMMAND=${words[0]}
   ARG_OPERANDS=("${words[@]:1}")
   if [[ -z "${CMD_HELP[$ARG_COMMAND]+x}" ]]; then
+    # An option no command knows comes first: it may have taken the command's place
+    # ('--instnace test status' reads 'test' as the command).
+    local i every
+    every=$(all_options)
+    for ((i = 0; i < ${#opts[@]}; i += 3)); do
+      # shellcheck disable=SC2046
+      grep -qxF -- "${opts[i]}" <<<"$every" ||
+        usage_error "unknown option '${opts[i]}'$(did_you_mean "${opts[i]}" $(grep -- '^--' <<<"$every")); run 'network/network.sh --help' for the options"
+    done
     usage_error "unknown command '${ARG_COMMAND}'$(did_you_mean "$ARG_COMMAND" "${COMMANDS[@]}"); run 'network/network.sh --help' for the list"
   fi
   # Pass 2: each option must be global or the command's own.

@@ -22,10 +22,9 @@ hospital_json() {
     --arg orderer "$(endpoint "$h" "$OFF_ORDERER")" --arg ordererState "$(running_word "${n}-orderer")" \
     --arg ordererAdmin "$(endpoint "$h" "$OFF_ORDERER_ADMIN")" \
     --arg ca "https://$(endpoint "$h" "$OFF_CA")" --arg caState "$(running_word "${n}-ca")" \
-    --arg caName "ca-${n}" --arg kubo "http://${host}:$(port "$h" "$OFF_KUBO_API")" \
+    --arg caName "ca-${n}" --arg kubo "$(kubo_api "$h")" \
     --arg kuboState "$(running_word "${n}-kubo")" --arg swarm "/ip4/${host}/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
     --arg clusterRest "http://${host}:$(port "$h" "$OFF_CLUSTER_REST")" \
-    --arg clusterProxy "http://${host}:$(port "$h" "$OFF_CLUSTER_PROXY")" \
     --arg clusterState "$(running_word "${n}-cluster")" --argjson clusterPeers "$(cluster_peer_count "$h")" \
     --arg dir "$(hospital_dir "$h")" \
     '{name: $name, mspId: $msp, gatewayUrl: $gateway, stateDir: $dir,
@@ -34,7 +33,7 @@ hospital_json() {
       orderer: {endpoint: $orderer, admin: $ordererAdmin, state: $ordererState},
       ca: {url: $ca, name: $caName, state: $caState},
       kubo: {rpc: $kubo, swarm: $swarm, state: $kuboState},
-      cluster: {rest: $clusterRest, proxy: $clusterProxy, state: $clusterState, peersSeen: $clusterPeers}}'
+      cluster: {rest: $clusterRest, state: $clusterState, peersSeen: $clusterPeers}}'
 }
 
 status_json() {
@@ -76,18 +75,23 @@ print_summary() {
     printf '    peer      %s  [%s]\n' "$(endpoint "$h" "$OFF_PEER")" "$(running_word "${n}-peer")"
     printf '    orderer   %s  [%s]\n' "$(endpoint "$h" "$OFF_ORDERER")" "$(running_word "${n}-orderer")"
     printf '    ca        https://%s  [%s]\n' "$(endpoint "$h" "$OFF_CA")" "$(running_word "${n}-ca")"
-    printf '    kubo rpc  http://%s:%s  [%s]\n' "$host" "$(port "$h" "$OFF_KUBO_API")" "$(running_word "${n}-kubo")"
-    printf '    cluster   http://%s:%s (proxy :%s)  [%s, sees %s peers]\n' "$host" "$(port "$h" "$OFF_CLUSTER_REST")" \
-      "$(port "$h" "$OFF_CLUSTER_PROXY")" "$(running_word "${n}-cluster")" "$(cluster_peer_count "$h")"
+    printf '    kubo rpc  %s  [%s]\n' "$(kubo_api "$h")" "$(running_word "${n}-kubo")"
+    printf '    cluster   http://%s:%s  [%s, sees %s peers]\n' "$host" "$(port "$h" "$OFF_CLUSTER_REST")" \
+      "$(running_word "${n}-cluster")" "$(cluster_peer_count "$h")"
   done
   local cli="network/network.sh" on=""
   [[ "$INSTANCE" == dev ]] || on=" --instance ${INSTANCE}"
   echo
   echo "Next steps (each line is one command):"
-  printf '  %-62s %s\n' "${cli} token hospital1 dr-alice clinician${on}" "a token for hospital1's gateway" \
-    "${cli} status${on}" "this summary again (--json for scripts)" \
-    "${cli} logs hospital1-peer${on}" "a component's log ('logs --help' lists them)" \
+  local lines=(
+    "${cli} token hospital1 dr-alice clinician${on}" "a token for hospital1's gateway"
+    "${cli} status${on}" "this summary again (--json for scripts)"
+    "${cli} logs hospital1-peer${on}" "a component's log ('logs --help' lists them)"
     "${cli} down${on}" "stop every process, keep the data"
+  )
+  local i width=0
+  for ((i = 0; i < ${#lines[@]}; i += 2)); do ((${#lines[i]} <= width)) || width=${#lines[i]}; done
+  for ((i = 0; i < ${#lines[@]}; i += 2)); do printf "  %-${width}s   # %s\n" "${lines[i]}" "${lines[i + 1]}"; done
 }
 
 # built_since <dir> <pid-file>: whether any file under dir is newer than the
@@ -113,11 +117,11 @@ report_running_code() {
     return 0
   fi
   warn "its processes still run the code they were started with, not the code built since:"
-  ((${#stale_cc[@]} == 0)) || warn "  chaincode rebuilt after ${stale_cc[*]} started; to run it: network/network.sh deploy-chaincode${on}"
+  ((${#stale_cc[@]} == 0)) || log "  chaincode rebuilt after ${stale_cc[*]} started; to run it: network/network.sh deploy-chaincode${on}"
   if ((${#stale_gw[@]})); then
-    warn "  gateways rebuilt after ${stale_gw[*]} started; to run them, restart them:"
-    warn "    network/network.sh stop ${stale_gw[*]}${on}"
-    warn "    network/network.sh up${on}"
+    log "  gateways rebuilt after ${stale_gw[*]} started; to run them, restart them:"
+    log "    network/network.sh stop ${stale_gw[*]}${on}"
+    log "    network/network.sh up${on}"
   fi
-  warn "  or restart everything: network/network.sh down${on}, then network/network.sh up${on}"
+  log "  or restart everything: network/network.sh down${on}, then network/network.sh up${on}"
 }
