@@ -26,7 +26,7 @@ describe('parseConfig', () => {
         expect(config.fabric).toMatchObject({
             channel: 'ehr',
             chaincode: 'ehr',
-            deadlines: { evaluateMs: 5_000, commitStatusMs: 4_000 },
+            deadlines: { evaluateMs: 5_000, commitStatusMs: 3_000 },
             retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 2_000, budgetMs: 30_000 },
         });
         expect(config.ipfs.kuboApiUrl).toBe('http://127.0.0.1:5001');

@@ -50,7 +50,7 @@ export function configSchema(baseDir: string) {
                  * batch), hands the same signed transaction to the ordering service again. A few
                  * batch timeouts plus a Raft election; `fabric.retry.budgetMs` bounds the whole write.
                  */
-                commitStatusMs: millis.default(4_000),
+                commitStatusMs: millis.default(3_000),
             })
             .prefault({}),
         /** Fail-over of reads and writes when a peer or orderer is down (fabric/resilient.ts). */

@@ -51,7 +51,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
     initialBackoffMs: 100,
     maxBackoffMs: 2_000,
     budgetMs: 30_000,
-    commitWaitMs: 4_000,
+    commitWaitMs: 3_000,
 };
 
 /** The validation code of a transaction in the peer's ledger, or `undefined` when it is not (yet) there. */
