@@ -1,11 +1,12 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
 import { checkScopeRecords, requirePatientAtHome, writeConsent } from '../consent-rules';
-import { conflict, forbidden, invalid } from '../errors';
+import { conflict, forbidden, invalid, notFound } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRequest } from '../lookups';
 import type { AccessRequest } from '@ehr/ledger-model';
-import { exists, fromBytes, key, KEY, putIndex, putJson, scan, txTime } from '../state';
+import { exists, key, KEY, putIndex, putJson, txTime } from '../state';
+import { requestVisible, unknownPatient, visibleRequests } from '../need-to-know';
 import * as v from '../validate';
 
 @Info({ title: 'AccessRequests', description: "Clinicians' requests for another hospital's patient's records" })
@@ -122,20 +123,20 @@ export class AccessRequestsContract extends Contract {
   @Returns('string')
   public async GetRequest(ctx: Context, requestId: string): Promise<string> {
     const id = v.uuid(requestId, 'requestId');
-    return JSON.stringify({ requestId: id, ...(await requireRequest(ctx, id)) });
+    const request = await requireRequest(ctx, id);
+    // Need-to-know: the patient's home hospital and the requesting hospital only.
+    const patient = await requirePatient(ctx, request.patientId);
+    if (!requestVisible(request, ctx.clientIdentity.getMSPID(), patient)) throw notFound(`access request ${id} does not exist`);
+    return JSON.stringify({ requestId: id, ...request });
   }
 
   @Transaction(false)
   @Returns('string')
   public async ListRequests(ctx: Context, patientId: string): Promise<string> {
     const pid = v.patientId(patientId);
-    await requirePatient(ctx, pid);
-    const out = [];
-    for (const row of await scan(ctx, KEY.patientRequest, [pid])) {
-      const requestId = row.attributes[1];
-      const bytes = await ctx.stub.getState(key(ctx, KEY.request, requestId));
-      out.push({ requestId, ...fromBytes<AccessRequest>(bytes) });
-    }
+    // The home hospital sees every request; a requesting hospital its own; others nothing.
+    const out = await visibleRequests(ctx, pid);
+    if (out === null) throw unknownPatient(pid);
     return JSON.stringify(out);
   }
 }

@@ -7,6 +7,7 @@ import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
 import type { AccessEntry, Envelope, Holder } from '@ehr/ledger-model';
 import { fromBytes, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
+import { requireVisibleRecord } from '../need-to-know';
 import * as v from '../validate';
 
 @Info({ title: 'Access', description: 'Access checks, the disclosure log, and key envelopes in implicit private collections' })
@@ -129,7 +130,7 @@ export class AccessContract extends Contract {
   @Returns('string')
   public async ListHolders(ctx: Context, recordId: string): Promise<string> {
     const id = v.uuid(recordId, 'recordId');
-    await requireRecord(ctx, id);
+    await requireVisibleRecord(ctx, id);
     const rows = await scan(ctx, KEY.holder, [id]);
     return JSON.stringify(rows.map((r) => ({ mspId: r.attributes[1], ...fromBytes<Holder>(r.value) })));
   }

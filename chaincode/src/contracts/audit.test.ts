@@ -30,7 +30,7 @@ describe('Audit', () => {
     recordId = await createRecord(ledger, H1, patientId, H2);
     ledger.advance(1);
     requestId = newId();
-    await ledger.invoke(gw(H3), (ctx) => c.requests.CreateRequest(ctx, requestId, patientId, 'treatment', '', 'Second opinion', clinician));
+    await ledger.invoke(gw(H3), (ctx) => c.requests.CreateRequest(ctx, requestId, patientId, 'treatment', '', 'second-opinion', clinician));
     ledger.advance(1);
     consentId = newId();
     await ledger.invoke(gw(H2), (ctx) => c.requests.ApproveRequest(ctx, requestId, consentId, '', patientActor(patientId)));
@@ -69,7 +69,16 @@ describe('Audit', () => {
       expect(e.txId).toMatch(/^tx\d{6}$/);
       expect(new Date(e.timestamp).toISOString()).toBe(e.timestamp);
     }
-    expect(entries.find((e) => e.action === 'RecordAccessed')?.details).toEqual({ patientId, purpose: 'treatment', basis: consentId });
+    expect(entries.find((e) => e.action === 'RecordAccessed')?.details).toEqual({ patientId, purpose: 'treatment', basis: consentId, role: 'clinician' });
+  });
+
+  test('an access entry written before the role was recorded shows the role as unrecorded', async () => {
+    const k = [...ledger.state.keys()].find((x) => x.split('\u0000')[1] === 'access' && x.includes(recordId))!;
+    const { role, ...legacy } = JSON.parse(Buffer.from(ledger.state.get(k)!).toString());
+    expect(role).toBe('clinician');
+    ledger.state.set(k, Buffer.from(JSON.stringify(legacy)));
+    const { entries } = await recordHistory(auditorId(H1), actor('aud-1', 'auditor'));
+    expect(entries.find((e) => e.action === 'RecordAccessed')).toMatchObject({ actor: 'dr-h3', details: { role: 'unrecorded' } });
   });
 
   test('patient history adds registration and the access request', async () => {
@@ -84,6 +93,24 @@ describe('Audit', () => {
     expect(entries.find((e) => e.action === 'RequestDecided')?.details).toMatchObject({ status: 'approved', consentId });
   });
 
+  test('need-to-know: an auditor of a hospital with no basis left (H3 after revocation) gets NOT_FOUND', async () => {
+    await rejects(ledger, patientHistory(gw(H3), actor('aud-9', 'auditor')), 'NOT_FOUND', /patient .* does not exist/);
+    await rejects(ledger, recordHistory(auditorId(H3), actor('aud-9', 'auditor')), 'NOT_FOUND', /record .* does not exist/);
+  });
+
+  test("need-to-know: a grantee's auditor sees its own consents, requests and accesses, not the others'", async () => {
+    await grant(ledger, H2, patientId, H1, { scope: '{"categories":["imaging"]}' }); // H1's consent: not H3's business
+    const again = await grant(ledger, H2, patientId, H3);
+    const { entries } = await patientHistory(gw(H3), actor('aud-9', 'auditor'));
+    const consents = new Set(entries.filter((e) => e.subject.type === 'consent').map((e) => e.subject.id));
+    expect([...consents].sort()).toEqual([consentId, again].sort());
+    expect(new Set(entries.filter((e) => e.subject.type === 'request').map((e) => e.subject.id))).toEqual(new Set([requestId]));
+    for (const e of entries.filter((x) => x.action === 'RecordAccessed')) expect(e.hospital).toBe(H3);
+    const home = await patientHistory(gw(H2), actor('aud-2', 'auditor'));
+    const homeConsents = new Set(home.entries.filter((e) => e.subject.type === 'consent').map((e) => e.subject.id));
+    expect(homeConsents.size).toBe(3);
+  });
+
   test('a patient registered before registeredBy was recorded names the unrecorded actor of its home hospital', async () => {
     const k = [...ledger.state.keys()].find((x) => x.split('\u0000')[1] === 'patient' && x.includes(patientId))!;
     const legacy = JSON.parse(Buffer.from(ledger.state.get(k)!).toString());
@@ -94,10 +121,10 @@ describe('Audit', () => {
   });
 
   test('allowed: auditor identities, gateways acting for an auditor, the patient at home', async () => {
-    await recordHistory(auditorId(H3), actor('aud-1', 'auditor'));
+    await recordHistory(auditorId(H1), actor('aud-1', 'auditor'));
     await recordHistory(gw(H1), actor('aud-1', 'auditor'));
     await recordHistory(gw(H2), patientActor(patientId));
-    await patientHistory(gw(H3), actor('aud-9', 'auditor'));
+    await patientHistory(gw(H1), actor('aud-9', 'auditor'));
   });
 
   test('denied: clinicians, the patient at another hospital, another patient, admins', async () => {

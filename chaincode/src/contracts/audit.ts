@@ -2,9 +2,9 @@ import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-a
 import { accessEntries, chronological, consentEntries, patientEntries, recordEntries, requestEntries } from '../audit-trail';
 import { forbidden } from '../errors';
 import { caller } from '../identity';
-import { requirePatient, requireRecord } from '../lookups';
 import type { Actor, Patient } from '@ehr/ledger-model';
 import { KEY, scan } from '../state';
+import { requirePatientView, requireVisibleRecord, visibleEntries, visibleRequests } from '../need-to-know';
 import * as v from '../validate';
 
 /** Auditor identities, gateways acting for an auditor, or the patient through the home hospital. */
@@ -31,15 +31,17 @@ export class AuditContract extends Contract {
   public async RecordHistory(ctx: Context, recordId: string, actor: string): Promise<string> {
     const id = v.uuid(recordId, 'recordId');
     const who = v.actor(actor);
-    const record = await requireRecord(ctx, id);
-    const patient = await requirePatient(ctx, record.patientId);
+    // Need-to-know first: without a basis the record does not exist for the caller.
+    const { record, view } = await requireVisibleRecord(ctx, id);
+    const patient = view.patient;
     requireAuditReader(ctx, who, record.patientId, patient);
     const entries = [
       ...(await recordEntries(ctx, id, await hospitalIds(ctx))),
       ...(await consentEntries(ctx, record.patientId, patient.homeHospital, { recordId: id, record })),
       ...(await accessEntries(ctx, record.patientId, id)),
     ];
-    return JSON.stringify({ recordId: id, patientId: record.patientId, entries: chronological(entries) });
+    const visible = visibleEntries(entries, view, new Set());
+    return JSON.stringify({ recordId: id, patientId: record.patientId, entries: chronological(visible) });
   }
 
   @Transaction(false)
@@ -47,7 +49,8 @@ export class AuditContract extends Contract {
   public async PatientHistory(ctx: Context, patientId: string, actor: string): Promise<string> {
     const pid = v.patientId(patientId);
     const who = v.actor(actor);
-    const patient = await requirePatient(ctx, pid);
+    const view = await requirePatientView(ctx, pid);
+    const patient = view.patient;
     requireAuditReader(ctx, who, pid, patient);
     const hospitals = await hospitalIds(ctx);
     const entries = [...(await patientEntries(ctx, pid))];
@@ -57,6 +60,7 @@ export class AuditContract extends Contract {
     entries.push(...(await consentEntries(ctx, pid, patient.homeHospital)));
     entries.push(...(await requestEntries(ctx, pid, patient.homeHospital)));
     entries.push(...(await accessEntries(ctx, pid)));
-    return JSON.stringify({ patientId: pid, entries: chronological(entries) });
+    const ownRequests = new Set((await visibleRequests(ctx, pid))?.map((r) => r.requestId) ?? []);
+    return JSON.stringify({ patientId: pid, entries: chronological(visibleEntries(entries, view, ownRequests)) });
   }
 }

@@ -113,4 +113,22 @@ describe('Consents', () => {
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.consents.GetConsent(ctx, newId())), 'NOT_FOUND');
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.consents.ListConsents(ctx, 'p-none')), 'NOT_FOUND');
   });
+
+  test('need-to-know: the home hospital and custodians list every consent, a grantee its own, others nothing', async () => {
+    const toH2 = await grant(ledger, H1, patientId, H2);
+    const toH3 = await grant(ledger, H1, patientId, H3, { scope: '{"categories":["lab"]}' });
+    type View = { consentId: string };
+    const ids = async (msp: string) =>
+      ((await ledger.invoke(gw(msp), (ctx) => c.consents.ListConsents(ctx, patientId))) as View[]).map((x) => x.consentId).sort();
+    expect(await ids(H1)).toEqual([toH2, toH3].sort());
+    expect(await ids(H2)).toEqual([toH2]);
+    await rejects(ledger, ledger.invoke(gw(H2), (ctx) => c.consents.GetConsent(ctx, toH3)), 'NOT_FOUND', /consent .* does not exist/);
+    await ledger.invoke(gw(H1), (ctx) => c.consents.RevokeConsent(ctx, toH2, patientActor(patientId)));
+    // Revoked: no basis left for the patient as a whole, but a party to its own consent.
+    await rejects(ledger, ledger.invoke(gw(H2), (ctx) => c.consents.ListConsents(ctx, patientId)), 'NOT_FOUND', /patient .* does not exist/);
+    expect(await ledger.invoke(gw(H2), (ctx) => c.consents.GetConsent(ctx, toH2))).toMatchObject({ status: 'revoked' });
+    // A custodian of one of the patient's records sees them all: it delivers envelopes under them.
+    await createRecord(ledger, H2, patientId, H1);
+    expect(await ids(H2)).toEqual([toH2, toH3].sort());
+  });
 });

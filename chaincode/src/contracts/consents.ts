@@ -1,12 +1,13 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
 import { consentsOf } from '../access-policy';
 import { checkScopeRecords, consentView, requirePatientAtHome, writeConsent } from '../consent-rules';
-import { conflict } from '../errors';
+import { conflict, notFound } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
-import { requireConsent, requirePatient } from '../lookups';
+import { requireConsent } from '../lookups';
 import type { Consent } from '@ehr/ledger-model';
 import { key, KEY, putJson, txTime } from '../state';
+import { patientView, requirePatientView } from '../need-to-know';
 import * as v from '../validate';
 
 @Info({ title: 'Consents', description: "Patients' grants of access to other hospitals, by scope, purpose and duration" })
@@ -70,15 +71,22 @@ export class ConsentsContract extends Contract {
   @Returns('string')
   public async GetConsent(ctx: Context, consentId: string): Promise<string> {
     const id = v.uuid(consentId, 'consentId');
-    return JSON.stringify(consentView(ctx, id, await requireConsent(ctx, id)));
+    const consent = await requireConsent(ctx, id);
+    // Need-to-know: the grantee (a party to it, even after it lapsed), the home
+    // hospital and custodians of the patient's records.
+    if (consent.grantee !== ctx.clientIdentity.getMSPID()) {
+      const view = await patientView(ctx, consent.patientId);
+      if (!view || !view.consents.has(id)) throw notFound(`consent ${id} does not exist`);
+    }
+    return JSON.stringify(consentView(ctx, id, consent));
   }
 
   @Transaction(false)
   @Returns('string')
   public async ListConsents(ctx: Context, patientId: string): Promise<string> {
     const pid = v.patientId(patientId);
-    await requirePatient(ctx, pid);
+    const view = await requirePatientView(ctx, pid);
     const rows = await consentsOf(ctx, pid);
-    return JSON.stringify(rows.map((r) => consentView(ctx, r.consentId, r.consent)));
+    return JSON.stringify(rows.filter((r) => view.consents.has(r.consentId)).map((r) => consentView(ctx, r.consentId, r.consent)));
   }
 }

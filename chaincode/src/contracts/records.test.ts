@@ -48,7 +48,7 @@ describe('Records', () => {
       name: 'RecordCreated',
       payload: { recordId, patientId, custodian: H1, holders: [H1, H2], txId: ledger.log.at(-1)?.txId },
     });
-    const holders = await ledger.invoke(gw(H3), (ctx) => c.access.ListHolders(ctx, recordId));
+    const holders = await ledger.invoke(gw(H2), (ctx) => c.access.ListHolders(ctx, recordId));
     expect(holders).toEqual([
       { mspId: H1, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
       { mspId: H2, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
@@ -129,10 +129,12 @@ describe('Records', () => {
     await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}', purposes: '["research"]' });
 
     type Row = { recordId: string; access: string | null };
+    const home = (await ledger.invoke(gw(H2), (ctx) => c.records.ListRecords(ctx, patientId, ''))) as Row[];
+    expect(home.map((r) => r.recordId).sort()).toEqual([a, b].sort());
+    // Need-to-know: a grantee sees the records its consent covers, not the others.
     const all = (await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, ''))) as Row[];
-    expect(all.map((r) => r.recordId).sort()).toEqual([a, b].sort());
-    expect(all.find((r) => r.recordId === b)?.access).toBeNull();
-    expect(all.find((r) => r.recordId === a)?.access).toMatch(/^[0-9a-f-]{36}$/);
+    expect(all.map((r) => r.recordId)).toEqual([a]);
+    expect(all[0].access).toMatch(/^[0-9a-f-]{36}$/);
     const research = (await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, 'research'))) as Row[];
     expect(research.map((r) => r.recordId)).toEqual([a]);
     expect(await ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, 'treatment'))).toEqual([]);
@@ -140,6 +142,27 @@ describe('Records', () => {
     expect(custodian.map((r) => r.access)).toEqual(['custodian', 'custodian']);
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.ListRecords(ctx, 'p-none', '')), 'NOT_FOUND');
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.ListRecords(ctx, patientId, 'fun')), 'INVALID_ARGUMENT');
+  });
+
+  test('need-to-know: a hospital with no basis gets NOT_FOUND, worded as for an unknown ID', async () => {
+    const recordId = await createRecord(ledger, H1, patientId, H2, { category: 'lab' });
+    const unknown = newId();
+    for (const [call, id] of [
+      [(ctx: Parameters<typeof c.records.GetRecord>[0], rid: string) => c.records.GetRecord(ctx, rid), recordId],
+      [(ctx: Parameters<typeof c.records.GetRecord>[0], rid: string) => c.records.LocateRecord(ctx, rid), recordId],
+      [(ctx: Parameters<typeof c.records.GetRecord>[0], rid: string) => c.access.ListHolders(ctx, rid), recordId],
+    ] as const) {
+      await rejects(ledger, ledger.invoke(gw(H3), (ctx) => call(ctx, id)), 'NOT_FOUND', new RegExp(`record ${id} does not exist`));
+      await rejects(ledger, ledger.invoke(gw(H3), (ctx) => call(ctx, unknown)), 'NOT_FOUND', new RegExp(`record ${unknown} does not exist`));
+    }
+    await rejects(ledger, ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, '')), 'NOT_FOUND', /patient .* does not exist/);
+    // Custodian and home see it; a consent covering it opens it to the grantee, a revocation closes it again.
+    expect(await ledger.invoke(gw(H1), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ recordId });
+    expect(await ledger.invoke(gw(H2), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ recordId });
+    const consentId = await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}' });
+    expect(await ledger.invoke(gw(H3), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ recordId });
+    await ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, consentId, patientActor(patientId)));
+    await rejects(ledger, ledger.invoke(gw(H3), (ctx) => c.records.GetRecord(ctx, recordId)), 'NOT_FOUND');
   });
 
   describe('erasure', () => {
@@ -157,8 +180,8 @@ describe('Records', () => {
       expect(ledger.privateData.get(`_implicit_org_${H2}`)!.has(envelopeKey(recordId))).toBe(true);
       expect(ledger.purged).toEqual([{ collection: `_implicit_org_${H1}`, key: envelopeKey(recordId) }]);
       expect(ledger.lastEvent).toMatchObject({ name: 'RecordErased', payload: { recordId, patientId, custodian: H1, erasedBy: H1 } });
-      expect(await ledger.invoke(gw(H3), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ status: 'erased' });
-      const holders = await ledger.invoke(gw(H3), (ctx) => c.access.ListHolders(ctx, recordId));
+      expect(await ledger.invoke(gw(H2), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ status: 'erased' });
+      const holders = await ledger.invoke(gw(H2), (ctx) => c.access.ListHolders(ctx, recordId));
       expect(holders).toEqual([expect.objectContaining({ mspId: H2 })]);
     });
 
@@ -189,7 +212,7 @@ describe('Records', () => {
     const createTx = ledger.log.at(-1)?.txId;
     ledger.now += 60;
     await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
-    const located = await ledger.invoke(gw(H3), (ctx) => c.records.LocateRecord(ctx, recordId));
+    const located = await ledger.invoke(gw(H2), (ctx) => c.records.LocateRecord(ctx, recordId));
     expect(located).toEqual({ recordId, txId: createTx, timestamp: '2030-01-01T00:00:00.000Z' });
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.LocateRecord(ctx, newId())), 'NOT_FOUND');
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.records.LocateRecord(ctx, 'x')), 'INVALID_ARGUMENT');

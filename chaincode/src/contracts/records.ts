@@ -6,7 +6,8 @@ import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../enve
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
 import type { RecordMeta } from '@ehr/ledger-model';
-import { exists, history, key, KEY, putIndex, putJson, scan, txTime } from '../state';
+import { exists, history, key, KEY, putIndex, putJson, txTime } from '../state';
+import { requirePatientView, requireVisibleRecord } from '../need-to-know';
 import * as v from '../validate';
 
 export interface RecordView extends RecordMeta {
@@ -86,7 +87,8 @@ export class RecordsContract extends Contract {
   @Returns('string')
   public async GetRecord(ctx: Context, recordId: string): Promise<string> {
     const id = v.uuid(recordId, 'recordId');
-    return JSON.stringify({ recordId: id, ...(await requireRecord(ctx, id)) });
+    const { record } = await requireVisibleRecord(ctx, id);
+    return JSON.stringify({ recordId: id, ...record });
   }
 
   /**
@@ -98,7 +100,7 @@ export class RecordsContract extends Contract {
   @Returns('string')
   public async LocateRecord(ctx: Context, recordId: string): Promise<string> {
     const id = v.uuid(recordId, 'recordId');
-    await requireRecord(ctx, id);
+    await requireVisibleRecord(ctx, id);
     const entries = (await history<RecordMeta>(ctx, key(ctx, KEY.record, id))).filter((h) => h.value !== null);
     if (entries.length === 0) throw notFound(`record ${id} has no history`);
     const created = entries.reduce((a, b) => (b.timestamp < a.timestamp ? b : a));
@@ -106,22 +108,21 @@ export class RecordsContract extends Contract {
   }
 
   /**
-   * With purpose '': every record of the patient, each with "access" = the caller's
-   * basis for any purpose (null when none or erased). With a purpose: only the
-   * active records the caller may open for that purpose.
+   * The patient's records the caller may see (need-to-know: all for the home
+   * hospital; for others those they hold or a consent in force covers), each
+   * with "access" = the caller's basis for any purpose (null when erased). With
+   * a purpose: only the active records the caller may open for that purpose.
+   * A caller with no basis for the patient gets NOT_FOUND, as for an unknown patient.
    */
   @Transaction(false)
   @Returns('string')
   public async ListRecords(ctx: Context, patientId: string, purpose: string): Promise<string> {
     const id = v.patientId(patientId);
     const p = v.optional(purpose, 'purpose', v.purpose);
-    const mspId = ctx.clientIdentity.getMSPID();
-    const patient = await requirePatient(ctx, id);
+    const view = await requirePatientView(ctx, id);
     const out: (RecordView & { access: string | null })[] = [];
-    for (const row of await scan(ctx, KEY.patientRecord, [id])) {
-      const recordId = row.attributes[1];
-      const record = await requireRecord(ctx, recordId);
-      const basis = record.status === 'erased' ? null : await accessBasis(ctx, recordId, record, patient, mspId, p);
+    for (const [recordId, record] of [...view.records].sort(([a], [b]) => a.localeCompare(b))) {
+      const basis = record.status === 'erased' ? null : await accessBasis(ctx, recordId, record, view.patient, view.mspId, p);
       if (p !== null && basis === null) continue;
       out.push({ recordId, ...record, access: basis });
     }

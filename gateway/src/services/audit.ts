@@ -1,7 +1,7 @@
 import { unrecordedActor } from '@ehr/ledger-model';
 import type { Actor, AuditEvent } from '../domain.js';
 import type { ServiceContext } from './context.js';
-import { assertActsFor } from './guards.js';
+import { assertPatientAtHome } from './guards.js';
 
 export class AuditService {
     readonly #ctx: ServiceContext;
@@ -14,9 +14,9 @@ export class AuditService {
         return this.#ctx.ledger.auditRecord(actor, recordId).then(oldestFirst);
     }
 
-    patient(actor: Actor, patientId: string): Promise<AuditEvent[]> {
-        assertActsFor(actor, patientId);
-        return this.#ctx.ledger.auditPatient(actor, patientId).then(oldestFirst);
+    async patient(actor: Actor, patientId: string): Promise<AuditEvent[]> {
+        await assertPatientAtHome(this.#ctx, actor, patientId);
+        return oldestFirst(await this.#ctx.ledger.auditPatient(actor, patientId));
     }
 }
 

@@ -1,7 +1,7 @@
 import type { AccessRequest, Actor, Committed, Consent, Purpose } from '../domain.js';
 import { ForbiddenError } from '../http/problem.js';
 import type { ServiceContext } from './context.js';
-import { type ScopeInput, assertActsFor, toScope } from './guards.js';
+import { type ScopeInput, assertActsFor, assertPatientAtHome, toScope } from './guards.js';
 
 /** Consents and the access requests that lead to them; the patient decides, through the home hospital. */
 export class ConsentService {
@@ -27,7 +27,7 @@ export class ConsentService {
     }
 
     async list(actor: Actor, patientId: string): Promise<Consent[]> {
-        assertActsFor(actor, patientId);
+        await assertPatientAtHome(this.#ctx, actor, patientId);
         if (actor.role === 'clinician') await this.#assertHomeHospital(actor, patientId);
         return this.#ctx.ledger.listConsents(actor, patientId);
     }
@@ -45,8 +45,8 @@ export class ConsentService {
         });
     }
 
-    listRequests(actor: Actor, patientId: string): Promise<AccessRequest[]> {
-        assertActsFor(actor, patientId);
+    async listRequests(actor: Actor, patientId: string): Promise<AccessRequest[]> {
+        await assertPatientAtHome(this.#ctx, actor, patientId);
         return this.#ctx.ledger.listRequests(actor, patientId);
     }
 

@@ -6,7 +6,7 @@ import type { Actor, Category, Consent, Hospital, Purpose, RecordMeta } from '..
 import { problemFromDependencyError } from '../http/dependency-errors.js';
 import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
 import type { ServiceContext } from './context.js';
-import { assertActsFor } from './guards.js';
+import { assertActsFor, assertPatientAtHome } from './guards.js';
 
 export interface StoreRequest {
     patientId: string;
@@ -156,7 +156,7 @@ export class RecordService {
     }
 
     async list(actor: Actor, patientId: string): Promise<RecordView[]> {
-        assertActsFor(actor, patientId);
+        await assertPatientAtHome(this.#ctx, actor, patientId);
         return (await this.#ctx.ledger.listRecords(actor, patientId)).map(recordView);
     }
 
@@ -216,7 +216,7 @@ export class RecordService {
 
     async #get(actor: Actor, recordId: string): Promise<RecordMeta> {
         const record = await this.#ctx.ledger.getRecord(actor, recordId);
-        if (actor.role === 'patient') assertActsFor(actor, record.patientId);
+        if (actor.role === 'patient') await assertPatientAtHome(this.#ctx, actor, record.patientId);
         return record;
     }
 
