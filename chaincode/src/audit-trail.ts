@@ -3,7 +3,7 @@
 // history order is the peer's, and tx timestamps are the clients'.
 import type { Context } from 'fabric-contract-api';
 import { consentsOf, scopeCovers } from './access-policy';
-import { gatewayActor, unrecordedActor } from '@ehr/ledger-model';
+import { gatewayActor, UNRECORDED_ROLE, unrecordedActor } from '@ehr/ledger-model';
 import type { AccessEntry, AccessRequest, AuditEntry, Consent, Holder, Patient, RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, history, key, KEY, scan } from './state';
 
@@ -80,7 +80,8 @@ export async function accessEntries(ctx: Context, patientId: string, recordId?: 
       subject: { type: 'record' as const, id: rid },
       hospital: a.accessor,
       actor: a.actor,
-      details: { patientId, purpose: a.purpose, basis: a.basis },
+      // Entries written before the role was recorded say so rather than guess.
+      details: { patientId, purpose: a.purpose, basis: a.basis, role: a.role ?? UNRECORDED_ROLE },
     };
   });
 }

@@ -1,5 +1,5 @@
 // No PHI on the ledger: every stored value carries exactly the fields of DESIGN §4
-// (plus requestedAt/requestedBy on requests, registeredBy on patients), and events carry IDs and codes only.
+// (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries), and events carry IDs and codes only.
 import { FakeLedger } from './testing/fake-ledger';
 import {
   actor, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
@@ -11,7 +11,7 @@ const FIELDS: Record<string, string[]> = {
   record: ['category', 'cid', 'createdAt', 'createdBy', 'custodian', 'patientId', 'size', 'status', 'supersedes'],
   consent: ['expiresAt', 'grantedAt', 'grantee', 'patientId', 'purposes', 'revokedAt', 'scope', 'status'],
   request: ['consentId', 'decidedAt', 'patientId', 'purpose', 'reason', 'requestedAt', 'requestedBy', 'requester', 'scope', 'status'],
-  access: ['accessor', 'actor', 'at', 'basis', 'purpose'],
+  access: ['accessor', 'actor', 'at', 'basis', 'purpose', 'role'],
   holder: ['deliveredBy', 'since'],
 };
 const INDEXES = ['patient~record', 'patient~grantee~consent', 'patient~request'];
@@ -27,7 +27,7 @@ describe('ledger values and events', () => {
     const patientId = await registerPatient(ledger, H2);
     const recordId = await createRecord(ledger, H1, patientId, H2);
     const requestId = newId();
-    await ledger.invoke(gw(H3), (ctx) => c.requests.CreateRequest(ctx, requestId, patientId, 'treatment', '', 'Referral', clinician));
+    await ledger.invoke(gw(H3), (ctx) => c.requests.CreateRequest(ctx, requestId, patientId, 'treatment', '', 'referral', clinician));
     await ledger.invoke(gw(H2), (ctx) => c.requests.ApproveRequest(ctx, requestId, newId(), '', patientActor(patientId)));
     await ledger.invoke(gw(H1), (ctx) => c.access.DeliverEnvelope(ctx, recordId, H3), { transient: { envelope: envelope() } });
     await ledger.invoke(gw(H3), (ctx) => c.access.LogAccess(ctx, recordId, 'treatment', actor('dr-2', 'clinician')));

@@ -9,12 +9,13 @@ import {
   MSP_ID,
   PATIENT_ID,
   PURPOSES,
-  REASON,
+  REASONS,
   UUID,
   type Actor,
   type Category,
   type Format,
   type Purpose,
+  type Reason,
   type Scope,
 } from '@ehr/ledger-model';
 
@@ -42,7 +43,8 @@ export const patientId = (v: unknown, name = 'patientId') => formatted(name, v, 
 export const uuid = (v: unknown, name: string) => formatted(name, v, UUID);
 export const mspId = (v: unknown, name = 'mspId') => formatted(name, v, MSP_ID);
 export const hospitalName = (v: unknown) => formatted('name', v, HOSPITAL_NAME);
-export const reason = (v: unknown) => formatted('reason', v, REASON);
+/** A code from REASONS: the ledger keeps no free-text reason (it could carry PHI). */
+export const reason = (v: unknown) => oneOf<Reason>('reason', v, REASONS);
 
 /** CIDv1 in multibase base32 (the 'b' prefix), as IPFS Cluster returns with cid-version=1. */
 export function cid(v: unknown): string {

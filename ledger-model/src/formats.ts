@@ -35,11 +35,3 @@ export const HOSPITAL_NAME: Format = {
   pattern: /^[\p{L}\p{N} .,'&()-]{1,100}$/u,
   description: "1-100 letters, digits, spaces or .,'&()-",
 };
-
-// Stored in clear on the ledger, so one short line: no line breaks or control
-// characters, no markup (<>, {}), no '@' (e-mail addresses), and at least one
-// letter or digit.
-export const REASON: Format = {
-  pattern: /^(?=.*[\p{L}\p{N}])[\p{L}\p{N} .,;:!?()'"/&#+%_-]{1,140}$/u,
-  description: `1-140 characters on one line: letters, digits, spaces and .,;:!?()'"/&#+%_- (a short reason, never clinical detail)`,
-};

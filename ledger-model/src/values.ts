@@ -1,6 +1,6 @@
 // Ledger values, exactly the fields of DESIGN §4. IDs live in the keys; the
 // contracts add them back in their responses.
-import type { ActorRole, Category, Purpose } from './vocabulary.js';
+import type { ActorRole, Category, Purpose, Reason } from './vocabulary.js';
 
 export interface Hospital {
   name: string;
@@ -60,7 +60,11 @@ export interface AccessRequest {
   requester: string;
   purpose: Purpose;
   scope: Scope;
-  reason: string;
+  /**
+   * A code from REASONS. Requests made before the vocabulary carry the short free text that
+   * was allowed then; readers show it as it is.
+   */
+  reason: Reason | string;
   status: RequestStatus;
   requestedAt: string;
   requestedBy: string;
@@ -72,6 +76,11 @@ export interface AccessRequest {
 export interface AccessEntry {
   accessor: string;
   actor: string;
+  /**
+   * The actor's role as the accessing hospital's gateway vouches for it (from the verified
+   * token). Absent on entries written before it was recorded: readers show UNRECORDED_ROLE.
+   */
+  role?: ActorRole;
   purpose: Purpose;
   at: string;
   basis: string;

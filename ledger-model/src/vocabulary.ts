@@ -11,3 +11,14 @@ export type ActorRole = (typeof ACTOR_ROLES)[number];
 
 export const IDENTITY_ROLES = ['gateway', 'admin', 'auditor'] as const;
 export type IdentityRole = (typeof IDENTITY_ROLES)[number];
+
+// Why a clinician asks for another hospital's records. Stored in clear on the
+// ledger, so a code from this list, never free text (which could carry PHI).
+export const REASONS = ['referral', 'second-opinion', 'emergency', 'follow-up', 'continuity-of-care', 'transfer', 'other'] as const;
+export type Reason = (typeof REASONS)[number];
+
+/**
+ * The role shown for an access entry written before entries recorded the actor's role
+ * (THREATS #7): not a role anyone can hold, so it never passes for one.
+ */
+export const UNRECORDED_ROLE = 'unrecorded';

@@ -19,7 +19,7 @@ describe('AccessRequests', () => {
         o.patient ?? patientId,
         o.purpose ?? 'treatment',
         o.scope ?? '',
-        o.reason ?? 'Transfer of care',
+        o.reason ?? 'transfer',
         o.actor ?? clinician,
       ),
     ) as Promise<{ requestId: string }>;
@@ -33,7 +33,7 @@ describe('AccessRequests', () => {
     const out = await request(gw(H2), { requestId, scope: '{"categories":["lab"]}' });
     expect(out).toEqual({
       requestId, patientId, requester: H2, purpose: 'treatment', scope: { type: 'categories', categories: ['lab'] },
-      reason: 'Transfer of care', status: 'pending', requestedAt: '2030-01-01T00:00:00.000Z', requestedBy: 'dr-7f3a',
+      reason: 'transfer', status: 'pending', requestedAt: '2030-01-01T00:00:00.000Z', requestedBy: 'dr-7f3a',
       decidedAt: null, consentId: null,
     });
     expect(ledger.lastEvent).toMatchObject({ name: 'AccessRequested', payload: { requestId, patientId, requester: H2, homeHospital: H1 } });
@@ -47,6 +47,9 @@ describe('AccessRequests', () => {
     await rejects(ledger, request(gw(H2), { patient: 'p-unknown' }), 'NOT_FOUND');
     await rejects(ledger, request(gw(H2), { reason: 'Patient Jane Doe\nDOB 1970-01-01' }), 'INVALID_ARGUMENT');
     await rejects(ledger, request(gw(H2), { reason: 'x'.repeat(141) }), 'INVALID_ARGUMENT');
+    // Free text, even short and harmless-looking, is refused: only codes from REASONS reach the ledger.
+    await rejects(ledger, request(gw(H2), { reason: 'Transfer of care' }), 'INVALID_ARGUMENT');
+    await rejects(ledger, request(gw(H2), { reason: 'Referral' }), 'INVALID_ARGUMENT');
     await rejects(ledger, request(gw(H2), { purpose: 'marketing' }), 'INVALID_ARGUMENT');
     await rejects(ledger, request(gw(H2), { scope: JSON.stringify({ recordIds: [newId()] }) }), 'NOT_FOUND');
     const { requestId } = await request(gw(H2));
@@ -111,5 +114,19 @@ describe('AccessRequests', () => {
     expect(list.map((r) => r.requestId).sort()).toEqual([a.requestId, b.requestId].sort());
     expect(await ledger.invoke(gw(H1), (ctx) => c.requests.GetRequest(ctx, a.requestId))).toMatchObject({ status: 'pending' });
     await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.requests.GetRequest(ctx, newId())), 'NOT_FOUND');
+  });
+
+  test('need-to-know: the home hospital sees every request, a requester its own, others nothing', async () => {
+    const a = await request(gw(H2), { reason: 'referral' });
+    const b = await request(gw(H3));
+    type Row = { requestId: string };
+    const mine = (await ledger.invoke(gw(H2), (ctx) => c.requests.ListRequests(ctx, patientId))) as Row[];
+    expect(mine.map((r) => r.requestId)).toEqual([a.requestId]);
+    expect(await ledger.invoke(gw(H2), (ctx) => c.requests.GetRequest(ctx, a.requestId))).toMatchObject({ requester: H2 });
+    await rejects(ledger, ledger.invoke(gw(H2), (ctx) => c.requests.GetRequest(ctx, b.requestId)), 'NOT_FOUND', /access request .* does not exist/);
+    // A hospital that never asked and holds nothing: the patient does not exist for it.
+    const quiet = await registerPatient(ledger, H1);
+    await request(gw(H3), { patient: quiet });
+    await rejects(ledger, ledger.invoke(gw(H2), (ctx) => c.requests.ListRequests(ctx, quiet)), 'NOT_FOUND', /patient .* does not exist/);
   });
 });

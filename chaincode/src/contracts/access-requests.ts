@@ -15,7 +15,7 @@ export class AccessRequestsContract extends Contract {
     super('AccessRequests');
   }
 
-  /** reason is short, restricted text stored in clear on the ledger: a reason, never clinical detail. */
+  /** reason is a code from REASONS (stored in clear on the ledger): never free text, which could carry clinical detail. */
   @Transaction()
   @Returns('string')
   public async CreateRequest(

@@ -78,12 +78,12 @@ describe('Access', () => {
   });
 
   describe('LogAccess', () => {
-    test('writes access~patient~record~txId with accessor, actor, purpose, at, basis and emits RecordAccessed', async () => {
+    test('writes access~patient~record~txId with accessor, actor, role, purpose, at, basis and emits RecordAccessed', async () => {
       ledger.advance(10);
       const out = await log(gw(H1));
       const k = `\u0000access\u0000${patientId}\u0000${recordId}\u0000${out.txId}\u0000`;
       expect(JSON.parse(Buffer.from(ledger.state.get(k)!).toString())).toEqual({
-        accessor: H1, actor: 'dr-7f3a', purpose: 'treatment', at: '2030-01-01T00:00:10.000Z', basis: 'custodian',
+        accessor: H1, actor: 'dr-7f3a', role: 'clinician', purpose: 'treatment', at: '2030-01-01T00:00:10.000Z', basis: 'custodian',
       });
       expect(ledger.lastEvent).toEqual({
         name: 'RecordAccessed',
@@ -92,7 +92,8 @@ describe('Access', () => {
     });
 
     test('the patient reads their own records through the home hospital, no one else’s', async () => {
-      expect((await log(gw(H2), 'treatment', patientActor(patientId))).basis).toBe('home');
+      const own: unknown = await log(gw(H2), 'treatment', patientActor(patientId));
+      expect(own).toMatchObject({ basis: 'home', role: 'patient' });
       await rejects(ledger, log(gw(H2), 'treatment', patientActor('p-other-1')), 'FORBIDDEN');
     });
 

@@ -31,7 +31,9 @@ export class AccessContract extends Contract {
     const { record, basis } = await requireAccess(ctx, id, mspId, p);
     if (who.role === 'patient' && who.id !== record.patientId) throw forbidden("a patient reads only their own records");
     const txId = ctx.stub.getTxID();
-    const entry: AccessEntry = { accessor: mspId, actor: who.id, purpose: p, at: txTime(ctx), basis };
+    // The role the gateway vouches for (from the verified token), so a clinician whose pseudonym
+    // equals a patientId cannot pass for the patient in the audit trail (THREATS #7).
+    const entry: AccessEntry = { accessor: mspId, actor: who.id, role: who.role, purpose: p, at: txTime(ctx), basis };
     await putJson(ctx, key(ctx, KEY.access, record.patientId, id, txId), entry);
     emit(ctx, 'RecordAccessed', { recordId: id, patientId: record.patientId, accessor: mspId, purpose: p, basis });
     return JSON.stringify({ recordId: id, patientId: record.patientId, txId, ...entry });

@@ -85,14 +85,11 @@ describe('OpenAPI document', () => {
         expect(violations({ $ref: '#/components/schemas/PatientId' }, 'pat-002', '#')).toEqual([]);
     });
 
-    it('the reason pattern accepts a short reason and refuses markup and line breaks', () => {
+    it('the reason is a code from the ledger vocabulary, never free text', () => {
         const body = resolve(components.CreateAccessRequestBody);
-        const reason = (body.properties as Record<string, Schema>).reason;
-        const re = new RegExp(reason.pattern as string, 'u');
-        expect(re.test('Transfer of care')).toBe(true);
-        expect(re.test('Zweitmeinung für Überweisung')).toBe(true);
-        expect(re.test('<b>x</b>')).toBe(false);
-        expect(re.test('line\nbreak')).toBe(false);
+        const reason = resolve((body.properties as Record<string, Schema>).reason);
+        expect(reason.enum).toEqual(['referral', 'second-opinion', 'emergency', 'follow-up', 'continuity-of-care', 'transfer', 'other']);
+        expect(reason.pattern).toBeUndefined();
     });
 
     it('names sizes for what they count: no bare `size`', () => {

@@ -2,7 +2,7 @@
  * Every body, parameter and query of the REST API (DESIGN §7). The same schemas validate
  * requests (api/validate.ts) and generate the OpenAPI document (api/openapi.ts).
  */
-import { MSP_ID, PATIENT_ID, REASON, UUID, type Format } from '@ehr/ledger-model';
+import { MSP_ID, PATIENT_ID, REASONS, UUID, type Format } from '@ehr/ledger-model';
 import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
 import { z } from './zod.js';
 
@@ -18,6 +18,11 @@ export const RequestId = formatted(UUID).openapi('AccessRequestId', { example: '
 export const MspId = formatted(MSP_ID).openapi('MspId', { example: 'Hospital2MSP' });
 export const Category = z.enum(CATEGORIES).openapi('Category');
 export const Purpose = z.enum(PURPOSES).openapi('Purpose');
+export const Reason = z.enum(REASONS).openapi('Reason', {
+    description:
+        'Why access is asked for: a code, stored in clear on the ledger. Free text is refused (it could carry clinical detail or identifying data); say more to the patient through your own channels.',
+    example: 'referral',
+});
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
 const FutureTimestamp = Timestamp.refine((value) => Date.parse(value) > Date.now(), 'must be in the future');
 const TxId = z.string().openapi({ description: 'Fabric transaction ID' });
@@ -173,10 +178,7 @@ export const CreateAccessRequestBody = z
         patientId: PatientId,
         purpose: Purpose,
         scope: ScopeInput.optional(),
-        reason: formatted(REASON).openapi({
-            description: 'Stored IN CLEAR on the ledger: a short reason such as "Transfer of care", never clinical detail or identifying data',
-            example: 'Transfer of care',
-        }),
+        reason: Reason,
     })
     .openapi('CreateAccessRequestBody');
 export const AccessRequest = z
@@ -186,7 +188,7 @@ export const AccessRequest = z
         requester: MspId,
         purpose: Purpose,
         scope: Scope,
-        reason: z.string(),
+        reason: z.string().openapi({ description: 'A Reason code; requests made before the vocabulary may carry the short free text allowed then', example: 'referral' }),
         status: z.enum(['pending', 'approved', 'rejected']),
         requestedAt: Timestamp,
         requestedBy: z.string(),
