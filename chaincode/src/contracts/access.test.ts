@@ -179,6 +179,19 @@ describe('Access', () => {
       await deliver(gw(H1), H3);
     });
 
+    test('ListHeld names the records whose envelope the caller holds, even after its consent ended', async () => {
+      const consentId = await grant(ledger, H2, patientId, H3);
+      const held = () => ledger.invoke(gw(H3), (ctx) => c.access.ListHeld(ctx, patientId));
+      expect(await held()).toEqual([]);
+      await deliver(gw(H1), H3);
+      await revoke(consentId);
+      // No basis left: the records are hidden from H3, but it still learns what it must purge.
+      await rejects(ledger, ledger.invoke(gw(H3), (ctx) => c.records.ListRecords(ctx, patientId, '')), 'NOT_FOUND');
+      expect(await held()).toEqual([{ recordId }]);
+      await purge(gw(H3));
+      expect(await held()).toEqual([]);
+    });
+
     test('purge after expiry, and after erasure by every other holder', async () => {
       await grant(ledger, H2, patientId, H3, { expiresAt: '2030-01-02T00:00:00Z' });
       await deliver(gw(H1), H3);

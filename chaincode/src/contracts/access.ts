@@ -127,6 +127,23 @@ export class AccessContract extends Contract {
     return JSON.stringify({ recordId: id, mspId, purged: true });
   }
 
+  /**
+   * The patient's records whose envelope the calling hospital holds now: what it
+   * must purge when its consent ends, after which it may no longer list them.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async ListHeld(ctx: Context, patientId: string): Promise<string> {
+    const pid = v.patientId(patientId);
+    const mspId = ctx.clientIdentity.getMSPID();
+    const held: { recordId: string }[] = [];
+    for (const row of await scan(ctx, KEY.patientRecord, [pid])) {
+      const recordId = row.attributes[1];
+      if (await holds(ctx, recordId, mspId)) held.push({ recordId });
+    }
+    return JSON.stringify(held);
+  }
+
   /** Who holds a wrapped key for the record now (public markers, not the keys). */
   @Transaction(false)
   @Returns('string')

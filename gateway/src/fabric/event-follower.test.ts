@@ -150,7 +150,7 @@ describe('EventFollower', () => {
         const contract = {
             getChaincodeName: () => 'ehr',
             evaluate: async (name: string) => {
-                if (name !== 'Records:ListRecords') throw new Error(`unexpected ${name}`);
+                if (name !== 'Access:ListHeld') throw new Error(`unexpected ${name}`);
                 return new TextEncoder().encode(JSON.stringify(await ledger.listRecords()));
             },
         };

@@ -274,9 +274,12 @@ export class EventFollower {
         return records.filter((r) => r.custodian === this.#o.mspId && r.status === 'active');
     }
 
-    /** Every record of the patient, including those this hospital can no longer open. */
+    /**
+     * The patient's records whose envelope this hospital holds, including those it can no
+     * longer open: once its consent ends, need-to-know hides the patient's records from it.
+     */
     async #allRecords(patientId: string): Promise<{ recordId: string }[]> {
-        const bytes = await this.#o.connection.contract.evaluate('Records:ListRecords', { arguments: [patientId, ''] });
+        const bytes = await this.#o.connection.contract.evaluate('Access:ListHeld', { arguments: [patientId] });
         return JSON.parse(utf8.decode(bytes)) as { recordId: string }[];
     }
 }
