@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import request from 'supertest';
 import { unwrapKey, wrapKey } from './crypto/key-wrap.js';
 import { createHarness, type Harness } from './testing/harness.js';
@@ -496,7 +497,7 @@ describe('gateway REST API', () => {
         });
 
         it('rejects an access request for an unknown patient with 404', async () => {
-            const res = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(clinician2)).send({ patientId: 'nobody', purpose: 'treatment', reason: 'x' });
+            const res = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(clinician2)).send({ patientId: 'nobody', purpose: 'treatment', reason: 'referral' });
             expect(res.status).toBe(404);
         });
     });
@@ -508,7 +509,14 @@ describe('gateway REST API', () => {
             const trail = await request(h.apps.h1).get(`/api/v1/audit/records/${stored.body.recordId}`).set(auth(auditor));
             expect(trail.status).toBe(200);
             expect(trail.body.map((e: { type: string }) => e.type)).toEqual(['RecordCreated', 'RecordAccessed']);
-            expect(trail.body[1]).toMatchObject({ hospital: 'Hospital1MSP', actor: 'dr-ana', purpose: 'treatment', basis: 'custodian', txId: expect.any(String) });
+            expect(trail.body[1]).toMatchObject({
+                hospital: 'Hospital1MSP',
+                actor: 'dr-ana',
+                actorRole: 'clinician',
+                purpose: 'treatment',
+                basis: 'custodian',
+                txId: expect.any(String),
+            });
 
             const mine = await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(auth(patient));
             expect(mine.status).toBe(200);
@@ -516,6 +524,134 @@ describe('gateway REST API', () => {
             expect((await request(h.apps.h1).get(`/api/v1/audit/records/${stored.body.recordId}`).set(auth(clinician1))).status).toBe(403);
             expect((await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(auth(await h.token('p-x', 'patient')))).status).toBe(403);
         });
+    });
+});
+
+describe('trust boundaries: abuse limits, accountability, tokens, reasons', () => {
+    /** Log lines the app wrote, parsed. */
+    function capture() {
+        const lines: Record<string, unknown>[] = [];
+        const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+        return { logger, lines, denials: () => lines.filter((l) => l.msg === 'request denied') };
+    }
+
+    it('answers 429 problem+json with Retry-After once an actor exceeds its read budget; other actors and classes go on', async () => {
+        const h = await createHarness({ rateLimits: { reads: { max: 3, windowSeconds: 60 } } });
+        const ana = auth(await h.token('dr-ana', 'clinician'));
+        for (let i = 0; i < 3; i++) expect((await request(h.apps.h1).get('/api/v1/hospitals').set(ana)).status).toBe(200);
+        const limited = await request(h.apps.h1).get('/api/v1/hospitals').set(ana);
+        expect(limited.status).toBe(429);
+        expect(limited.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+        expect(limited.body).toMatchObject({ status: 429, title: 'Too many requests', limit: 3, windowSeconds: 60 });
+        expect(limited.body.detail).toMatch(/^rate limit exceeded: more than 3 reads by this actor in 60 s; retry after \d+ s$/);
+        // The key is hospital + sub + role: the same sub with another role, another sub, another hospital each have their own budget.
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.token('dr-ana', 'admin')))).status).toBe(200);
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.token('dr-ben', 'clinician')))).status).toBe(200);
+        expect((await request(h.apps.h2).get('/api/v1/hospitals').set(ana)).status).toBe(200);
+        // Writes are another class.
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-1' })).status).toBe(201);
+    });
+
+    it('limits writes and uploads per class, and unauthenticated routes per address', async () => {
+        const h = await createHarness({ rateLimits: { writes: { max: 1, windowSeconds: 30 }, uploads: { max: 1, windowSeconds: 30 }, public: { max: 2, windowSeconds: 30 } } });
+        const ana = auth(await h.token('dr-ana', 'clinician'));
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-2' })).status).toBe(201);
+        const write = await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-3' });
+        expect(write.status).toBe(429);
+        expect(write.body.detail).toContain('more than 1 writes by this actor in 30 s');
+        const upload = () => request(h.apps.h1).post('/api/v1/patients/p-limits-2/records?category=lab').set(ana).set('Content-Type', 'text/plain').send('x');
+        expect((await upload()).status).toBe(201);
+        expect((await upload()).status).toBe(429);
+        expect((await request(h.apps.h1).get('/openapi.json')).status).toBe(200);
+        expect((await request(h.apps.h1).get('/openapi.json')).status).toBe(200);
+        const open = await request(h.apps.h1).get('/health');
+        expect(open.status).toBe(429);
+        expect(open.body.detail).toContain('public requests from this address');
+    });
+
+    it('limits refused tokens per address without holding up valid tokens from it', async () => {
+        const h = await createHarness({ rateLimits: { authFailures: { max: 2, windowSeconds: 60 } } });
+        const bad = { Authorization: 'Bearer a.b.c' };
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(bad)).status).toBe(401);
+        expect((await request(h.apps.h1).get('/api/v1/hospitals')).status).toBe(401);
+        const third = await request(h.apps.h1).get('/api/v1/hospitals').set(bad);
+        expect(third.status).toBe(429);
+        expect(third.headers['retry-after']).toBeDefined();
+        expect(third.body.detail).toContain('refused tokens from this address');
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.token('dr-ana', 'clinician')))).status).toBe(200);
+    });
+
+    it('logs every denial at info/warn with sub, role, hospital and rule, no PHI, and counts it in /metrics', async () => {
+        const log = capture();
+        const h = await createHarness({ logger: log.logger, rateLimits: { reads: { max: 4, windowSeconds: 60 } } });
+        const patientId = 'p-secret-42';
+        const clinician = auth(await h.token('dr-ana', 'clinician'));
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).send({ patientId })).status).toBe(201);
+        const auditor = auth(await h.token('aud-1', 'auditor'));
+        const patient = auth(await h.token(patientId, 'patient'));
+        expect((await request(h.apps.h1).get(`/api/v1/patients/${patientId}/records`)).status).toBe(401);
+        expect((await request(h.apps.h1).get(`/api/v1/patients/${patientId}/records`).set(auditor)).status).toBe(403);
+        expect((await request(h.apps.h1).get(`/api/v1/records/${randomUUID()}`).set(clinician)).status).toBe(404);
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).set('Content-Type', 'text/plain').send(`{"patientId":"${patientId}"}`)).status).toBe(415);
+        expect((await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(patient)).status).toBe(200);
+        for (let i = 0; i < 3; i++) await request(h.apps.h1).get('/api/v1/hospitals').set(patient);
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(patient)).status).toBe(429);
+
+        const denials = log.denials();
+        expect(denials.map((d) => [d.status, d.rule, d.level])).toEqual([
+            [401, 'token.missing', 40],
+            [403, 'role', 40],
+            [404, 'ledger.not-found', 30],
+            [415, 'media-type', 30],
+            [429, 'rate-limit.reads', 40],
+        ]);
+        expect(denials[1]).toMatchObject({ sub: 'aud-1', role: 'auditor', hospital: 'Hospital1MSP', route: '/api/v1/patients/:patientId/records', method: 'GET' });
+        expect(denials[0]).toMatchObject({ hospital: 'Hospital1MSP', address: expect.any(String) });
+        expect(denials[0].sub).toBeUndefined();
+        expect(denials[4]).toMatchObject({ sub: patientId, role: 'patient' }); // a patient's sub is their pseudonym: they are the actor
+        for (const d of denials.slice(0, 4)) expect(JSON.stringify(d)).not.toContain(patientId);
+
+        const metrics = await request(h.apps.h1).get('/metrics');
+        expect(metrics.text).toContain('ehr_denied_requests_total{rule="token.missing",status="401"} 1');
+        expect(metrics.text).toContain('ehr_denied_requests_total{rule="role",status="403"} 1');
+        expect(metrics.text).toContain('ehr_denied_requests_total{rule="ledger.not-found",status="404"} 1');
+        expect(metrics.text).toContain('ehr_denied_requests_total{rule="media-type",status="415"} 1');
+        expect(metrics.text).toContain('ehr_denied_requests_total{rule="rate-limit.reads",status="429"} 1');
+    });
+
+    it('refuses a token that lives longer than the maximum, or lacks exp or iat, with 401 and a clear detail', async () => {
+        const h = await createHarness();
+        const claims = { sub: 'dr-ana', role: 'clinician' };
+        const long = await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.sign(claims, { lifetimeSeconds: 24 * 3600 })));
+        expect(long.status).toBe(401);
+        expect(long.body.detail).toMatch(/^token lifetime too long: exp - iat is 86400 s, and this gateway accepts at most 3600 s/);
+        const noIat = await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.sign(claims, { iat: null, exp: Math.floor(Date.now() / 1000) + 60 })));
+        expect(noIat.status).toBe(401);
+        expect(noIat.body.detail).toMatch(/^token lacks the iat claim/);
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.sign(claims, { exp: null })))).status).toBe(401);
+        expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.sign(claims, { lifetimeSeconds: 3600 })))).status).toBe(200);
+    });
+
+    it('takes an access-request reason only from the vocabulary: free text is 400 and reaches no ledger', async () => {
+        const h = await createHarness();
+        const clinician = auth(await h.token('dr-ana', 'clinician'));
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).send({ patientId: 'p-reason-1' })).status).toBe(201);
+        const calls = h.network.events.length;
+        for (const body of [
+            { patientId: 'p-reason-1', purpose: 'treatment', reason: 'Oncology referral' },
+            { patientId: 'p-reason-1', purpose: 'treatment', reason: 'referral', note: 'suspected relapse' },
+        ]) {
+            const res = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send(body);
+            expect(res.status).toBe(400);
+        }
+        const free = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'p-reason-1', purpose: 'treatment', reason: 'Oncology referral' });
+        expect(free.body.errors).toEqual([{ field: 'body.reason', message: expect.stringContaining('referral') }]);
+        expect(h.network.events.length).toBe(calls);
+        const ok = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'p-reason-1', purpose: 'treatment', reason: 'second-opinion' });
+        expect(ok.status).toBe(201);
+        expect(ok.body.reason).toBe('second-opinion');
     });
 });
 

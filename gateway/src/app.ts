@@ -8,6 +8,7 @@ import { contentDisposition, isActiveType, isJsonType, readUpload, requireJson, 
 import { openApiDocument } from './api/openapi.js';
 import { inputOf, validate } from './api/validate.js';
 import { authenticate, requireRole } from './auth/middleware.js';
+import { createRateLimiters, type RateClass, type RateLimits } from './auth/rate-limit.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { Actor } from './domain.js';
 import { PROBLEM_CONTENT_TYPE, errorHandler, notFoundHandler } from './http/error-handler.js';
@@ -37,6 +38,8 @@ export interface AppDependencies {
         jsonLimitBytes: number;
     };
     retryAfterSeconds: number;
+    /** Abuse limits per route class (config `rateLimits`). */
+    rateLimits: RateLimits;
     /** Public base URL for the OpenAPI document's `servers`. */
     publicUrl?: string;
 }
@@ -68,11 +71,21 @@ export function createApp(deps: AppDependencies): Express {
     app.use(httpLogger(deps.logger));
     app.use(deps.metrics.middleware());
 
+    const limiters = createRateLimiters(deps.rateLimits, deps.identity.mspId);
+    const rateClassOf = (e: Endpoint<RequestSpec>): RateClass =>
+        !e.roles ? 'public' : e.request.rawBody ? 'uploads' : e.method === 'get' ? 'reads' : 'writes';
+
     const jsonBody = express.json({ limit: deps.limits.jsonLimitBytes, strict: true, type: (req) => isJsonType(req.headers['content-type']) });
 
     function mount<R extends RequestSpec>(e: Endpoint<R>, handler: Handler<R>): void {
         const chain: RequestHandler[] = [];
-        if (e.roles) chain.push(authenticate(deps.verifyToken), requireRole(...e.roles));
+        // Limited before the role check and before any body is read, so refused and oversized
+        // requests count too; refused tokens count against the caller's address.
+        if (e.roles) {
+            chain.push(authenticate(deps.verifyToken, { onFailure: limiters.authFailures }), limiters[rateClassOf(e as Endpoint<RequestSpec>)], requireRole(...e.roles));
+        } else {
+            chain.push(limiters.public);
+        }
         if (e.request.body) chain.push(requireJson(), jsonBody);
         if (e.request.rawBody) chain.push(requireUploadType());
         chain.push(validate(e.request));
@@ -187,7 +200,7 @@ export function createApp(deps: AppDependencies): Express {
     mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
 
     app.use(notFoundHandler());
-    app.use(errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds }));
+    app.use(errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId }));
     return app;
 }
 

@@ -74,6 +74,11 @@ export interface AuditEvent {
     purpose?: Purpose;
     /** For RecordAccessed: a consentId, `custodian` or `home`. */
     basis?: string;
+    /**
+     * For RecordAccessed: the actor's role as the accessing gateway vouched for it, or
+     * `unrecorded` (UNRECORDED_ROLE) on entries written before the ledger kept it.
+     */
+    actorRole?: string;
 }
 
 /** A committed transaction. */

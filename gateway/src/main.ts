@@ -69,11 +69,13 @@ async function main(): Promise<void> {
             issuer: config.auth.issuer,
             audience: config.auth.audience,
             clockToleranceSeconds: config.auth.clockToleranceSeconds,
+            maxTokenLifetimeSeconds: config.auth.maxTokenLifetimeSeconds,
         }),
         logger,
         metrics,
         limits: { bodyLimitBytes: config.server.bodyLimitBytes, jsonLimitBytes: config.server.jsonLimitBytes },
         retryAfterSeconds: config.server.retryAfterSeconds,
+        rateLimits: config.rateLimits,
         publicUrl: `http://${config.server.host}:${config.server.port}`,
     });
 

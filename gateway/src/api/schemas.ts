@@ -226,6 +226,10 @@ export const AuditEvent = z
         requestId: RequestId.optional(),
         purpose: Purpose.optional(),
         basis: z.string().optional(),
+        actorRole: z
+            .string()
+            .optional()
+            .openapi({ description: "RecordAccessed: the actor's role as the accessing hospital's gateway vouched for it; `unrecorded` on entries older than this field", example: 'clinician' }),
     })
     .openapi('AuditEvent');
 export const AuditTrail = z.array(AuditEvent).openapi('AuditTrail');

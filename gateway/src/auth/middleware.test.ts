@@ -5,14 +5,21 @@ import request from 'supertest';
 import { errorHandler } from '../http/error-handler.js';
 import { requestId } from '../observability/request-id.js';
 import { actorOf, authenticate, requireRole } from './middleware.js';
+import { exportSPKI } from 'jose';
 import { createTokenVerifier } from './token-verifier.js';
+
+const AUDIENCE = 'ehr-gateway:Hospital1MSP';
 
 describe('authenticate / requireRole', () => {
     let signingKey: CryptoKey;
     let app: express.Express;
 
-    async function token(claims: Record<string, unknown>, options: { key?: CryptoKey; exp?: string | number; alg?: string; iss?: string } = {}) {
-        const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? 'ES256' }).setIssuedAt().setIssuer(options.iss ?? 'hospital1-idp');
+    async function token(claims: Record<string, unknown>, options: { key?: CryptoKey; exp?: string | number; alg?: string; iss?: string; aud?: string } = {}) {
+        const jwt = new SignJWT(claims)
+            .setProtectedHeader({ alg: options.alg ?? 'ES256' })
+            .setIssuedAt()
+            .setIssuer(options.iss ?? 'hospital1-idp')
+            .setAudience(options.aud ?? AUDIENCE);
         if (options.exp !== undefined) jwt.setExpirationTime(options.exp);
         else jwt.setExpirationTime('5m');
         return jwt.sign(options.key ?? signingKey);
@@ -21,8 +28,14 @@ describe('authenticate / requireRole', () => {
     beforeAll(async () => {
         const pair = await generateKeyPair('ES256', { extractable: true });
         signingKey = pair.privateKey;
-        const { exportSPKI } = await import('jose');
-        const verify = createTokenVerifier({ publicKey: await exportSPKI(pair.publicKey), algorithms: ['ES256'], issuer: 'hospital1-idp' });
+        const verify = createTokenVerifier({
+            publicKey: await exportSPKI(pair.publicKey),
+            algorithms: ['ES256'],
+            issuer: 'hospital1-idp',
+            audience: AUDIENCE,
+            maxTokenLifetimeSeconds: 3600,
+            clockToleranceSeconds: 5,
+        });
         app = express();
         app.use(requestId());
         app.get('/who', authenticate(verify), (_req, res) => {
@@ -70,7 +83,7 @@ describe('authenticate / requireRole', () => {
         const forged = await token({ sub: 'dr-1', role: 'admin' }, { key: other.privateKey });
         const res = await request(app).get('/who').set('Authorization', `Bearer ${forged}`);
         expect(res.status).toBe(401);
-        expect(res.body.detail).toMatch(/^token signature invalid: not signed by this gateway's identity provider; this gateway accepts tokens of issuer hospital1-idp/);
+        expect(res.body.detail).toMatch(/^token signature invalid: not signed by this gateway's identity provider; this gateway accepts tokens of issuer hospital1-idp, audience ehr-gateway:Hospital1MSP/);
     });
 
     it("answers 401 naming the hospital a token was issued for when it is sent to another hospital's gateway", async () => {
@@ -102,7 +115,7 @@ describe('authenticate / requireRole', () => {
     });
 
     it('answers 401 for a token without exp, with an unknown role, or from another issuer', async () => {
-        const noExp = await new SignJWT({ sub: 'dr-1', role: 'clinician' }).setProtectedHeader({ alg: 'ES256' }).setIssuer('hospital1-idp').sign(signingKey);
+        const noExp = await new SignJWT({ sub: 'dr-1', role: 'clinician' }).setProtectedHeader({ alg: 'ES256' }).setIssuer('hospital1-idp').setAudience(AUDIENCE).sign(signingKey);
         const badRole = await token({ sub: 'dr-1', role: 'superuser' });
         const otherIssuer = await token({ sub: 'dr-1', role: 'clinician' }, { iss: 'elsewhere' });
         for (const jwt of [noExp, badRole, otherIssuer]) {
@@ -119,6 +132,67 @@ describe('authenticate / requireRole', () => {
         const res = await request(app).get('/who').set('Authorization', `Bearer ${await token(claims)}`);
         expect(res.status).toBe(401);
         expect(res.body.detail).toMatch(/^token claims invalid: sub /);
+    });
+
+    it('answers 401 for a token that lives longer than the maximum, however fresh', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const long = await new SignJWT({ sub: 'dr-1', role: 'clinician' })
+            .setProtectedHeader({ alg: 'ES256' })
+            .setIssuer('hospital1-idp')
+            .setAudience(AUDIENCE)
+            .setIssuedAt(now)
+            .setExpirationTime(now + 3600 + 6)
+            .sign(signingKey);
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${long}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toBe(
+            'token lifetime too long: exp - iat is 3606 s, and this gateway accepts at most 3600 s (auth.maxTokenLifetimeSeconds); get a shorter-lived token from the identity provider',
+        );
+        // The maximum plus the clock tolerance passes.
+        const limit = await new SignJWT({ sub: 'dr-1', role: 'clinician' })
+            .setProtectedHeader({ alg: 'ES256' })
+            .setIssuer('hospital1-idp')
+            .setAudience(AUDIENCE)
+            .setIssuedAt(now)
+            .setExpirationTime(now + 3600 + 5)
+            .sign(signingKey);
+        expect((await request(app).get('/who').set('Authorization', `Bearer ${limit}`)).status).toBe(200);
+    });
+
+    it('answers 401 naming the claim for a token without iat or exp', async () => {
+        const noIat = await new SignJWT({ sub: 'dr-1', role: 'clinician' })
+            .setProtectedHeader({ alg: 'ES256' })
+            .setIssuer('hospital1-idp')
+            .setAudience(AUDIENCE)
+            .setExpirationTime('5m')
+            .sign(signingKey);
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${noIat}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toMatch(/^token lacks the iat claim: this gateway needs exp, iat and sub \(its lifetime, exp - iat, may be at most 3600 s\)/);
+        const noExp = await new SignJWT({ sub: 'dr-1', role: 'clinician' }).setProtectedHeader({ alg: 'ES256' }).setIssuer('hospital1-idp').setAudience(AUDIENCE).setIssuedAt().sign(signingKey);
+        const res2 = await request(app).get('/who').set('Authorization', `Bearer ${noExp}`);
+        expect(res2.status).toBe(401);
+        expect(res2.body.detail).toMatch(/^token lacks the exp claim/);
+    });
+
+    it('answers 401 for a token of the right issuer minted for another audience', async () => {
+        const res = await request(app).get('/who').set('Authorization', `Bearer ${await token({ sub: 'dr-1', role: 'clinician' }, { aud: 'ehr-gateway:Hospital2MSP' })}`);
+        expect(res.status).toBe(401);
+        expect(res.body.detail).toContain('for ehr-gateway:Hospital2MSP, not for this gateway');
+    });
+
+    it('names the rule of each refusal for the denial log', async () => {
+        const { InvalidTokenError } = await import('./token-verifier.js');
+        const verify = createTokenVerifier({
+            publicKey: await exportSPKI((await generateKeyPair('ES256', { extractable: true })).publicKey),
+            algorithms: ['ES256'],
+            issuer: 'hospital1-idp',
+            audience: AUDIENCE,
+            maxTokenLifetimeSeconds: 3600,
+        });
+        const rule = (jwt: string) => verify(jwt).then(() => 'accepted', (err: unknown) => (err instanceof InvalidTokenError ? err.rule : 'other'));
+        expect(await rule(await token({ sub: 'dr-1', role: 'clinician' }))).toBe('token.signature');
+        expect(await rule('eyJhbGciOiJub25lIn0.e30.x')).toBe('token.algorithm');
     });
 
     it('answers 401 for an unsigned (alg none) token', async () => {

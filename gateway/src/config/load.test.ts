@@ -8,7 +8,7 @@ const minimal = {
     hospital: { mspId: 'Hospital1MSP', name: 'Hospital 1' },
     fabric: { peerEndpoint: 'localhost:7051', tlsRootCertPath: 'tls/ca.pem', certPath: 'id/cert.pem', keyPath: 'id/key.pem' },
     keys: { encryptionPrivateKeyPath: 'keys/enc.key', encryptionPublicKeyPath: 'keys/enc.pub' },
-    auth: { jwtPublicKeyPath: 'keys/jwt.pub' },
+    auth: { jwtPublicKeyPath: 'keys/jwt.pub', issuer: 'ehr-dev-idp:h1', audience: 'ehr-gateway:Hospital1MSP' },
     events: { checkpointPath: 'state/checkpoint.json' },
 };
 
@@ -43,7 +43,7 @@ describe('parseConfig', () => {
     });
 
     it('resolves relative paths against the base directory and keeps absolute ones', () => {
-        const config = parseConfig({ ...minimal, auth: { jwtPublicKeyPath: '/etc/jwt.pub' } }, {}, '/srv/h1');
+        const config = parseConfig({ ...minimal, auth: { ...minimal.auth, jwtPublicKeyPath: '/etc/jwt.pub' } }, {}, '/srv/h1');
         expect(config.fabric.tlsRootCertPath).toBe('/srv/h1/tls/ca.pem');
         expect(config.auth.jwtPublicKeyPath).toBe('/etc/jwt.pub');
     });
@@ -97,6 +97,53 @@ describe('parseConfig', () => {
         expect(issues({ retry: { initialBackoffMs: 5_000, maxBackoffMs: 1_000 } })).toEqual(['fabric.retry.initialBackoffMs']);
         expect(issues({ retry: { maxBackoffMs: 40_000 } })).toEqual(['fabric.retry.maxBackoffMs']);
         expect(issues({ deadlines: { commitStatusMs: 30_000 } })).toEqual(['fabric.deadlines.commitStatusMs']);
+    });
+
+    it('requires the JWT issuer and audience, and bounds the token lifetime (default one hour)', () => {
+        const issuesOf = (raw: unknown) => {
+            try {
+                parseConfig(raw);
+            } catch (err) {
+                return (err as ConfigError).issues;
+            }
+            return [];
+        };
+        const config = parseConfig(minimal);
+        expect(config.auth).toMatchObject({ issuer: 'ehr-dev-idp:h1', audience: 'ehr-gateway:Hospital1MSP', maxTokenLifetimeSeconds: 3_600, clockToleranceSeconds: 5 });
+        const missing = issuesOf({ ...minimal, auth: { jwtPublicKeyPath: 'keys/jwt.pub' } });
+        expect(missing.map((i) => i.split(':')[0]).sort()).toEqual(['auth.audience', 'auth.issuer']);
+        expect(missing.join('\n')).toContain('required');
+        expect(issuesOf({ ...minimal, auth: { ...minimal.auth, issuer: '' } }).map((i) => i.split(':')[0])).toEqual(['auth.issuer']);
+        expect(parseConfig({ ...minimal, auth: { ...minimal.auth, maxTokenLifetimeSeconds: 900 } }).auth.maxTokenLifetimeSeconds).toBe(900);
+        for (const bad of [0, 30, 86_401, 1.5, '3600']) {
+            expect(issuesOf({ ...minimal, auth: { ...minimal.auth, maxTokenLifetimeSeconds: bad } }).map((i) => i.split(':')[0])).toEqual(['auth.maxTokenLifetimeSeconds']);
+        }
+    });
+
+    it('fills generous rate limits per route class, takes overrides and rejects bad ones', () => {
+        const config = parseConfig(minimal);
+        expect(config.rateLimits).toEqual({
+            reads: { max: 20_000, windowSeconds: 60 },
+            writes: { max: 3_000, windowSeconds: 60 },
+            uploads: { max: 1_000, windowSeconds: 60 },
+            public: { max: 3_000, windowSeconds: 60 },
+            authFailures: { max: 600, windowSeconds: 60 },
+        });
+        const low = parseConfig({ ...minimal, rateLimits: { reads: { max: 3 }, authFailures: { max: 2, windowSeconds: 600 } } });
+        expect(low.rateLimits.reads).toEqual({ max: 3, windowSeconds: 60 });
+        expect(low.rateLimits.authFailures).toEqual({ max: 2, windowSeconds: 600 });
+        expect(low.rateLimits.writes.max).toBe(3_000);
+        let error: unknown;
+        try {
+            parseConfig({ ...minimal, rateLimits: { reads: { max: 0 }, writes: { windowSeconds: -1 }, uploads: { max: 'many' } } });
+        } catch (err) {
+            error = err;
+        }
+        expect((error as ConfigError).issues.map((i) => i.split(':')[0]).sort()).toEqual([
+            'rateLimits.reads.max',
+            'rateLimits.uploads.max',
+            'rateLimits.writes.windowSeconds',
+        ]);
     });
 
     it('rejects a non-object', () => {

@@ -113,10 +113,38 @@ export function configSchema(baseDir: string) {
 
     const auth = z.object({
         jwtPublicKeyPath: filePath,
-        issuer: z.string().min(1).optional(),
-        audience: z.string().min(1).optional(),
+        /** Required: the `iss` of this hospital's identity provider; tokens of any other are refused. */
+        issuer: z.string({ error: 'required: the iss claim of this hospital identity provider' }).min(1),
+        /** Required: the `aud` tokens for this gateway carry; tokens for another gateway are refused. */
+        audience: z.string({ error: 'required: the aud claim of tokens for this gateway' }).min(1),
         algorithms: z.array(z.enum(['ES256', 'ES384', 'ES512', 'EdDSA', 'RS256', 'PS256'])).min(1).default(['ES256']),
-        clockToleranceSeconds: z.number().int().min(0).default(5),
+        clockToleranceSeconds: z.number().int().min(0).max(300).default(5),
+        /**
+         * The longest lifetime (exp - iat) a token may have, plus clockToleranceSeconds; a token
+         * without exp or iat, or living longer, is refused (401) however fresh it is.
+         */
+        maxTokenLifetimeSeconds: z.number().int().min(60).max(86_400).default(3_600),
+    });
+
+    /**
+     * Abuse limits (auth/rate-limit.ts): requests per window and route class, per actor
+     * (hospital + sub + role) or, without a token, per client address. The defaults are far above
+     * what a person or the e2e suites and `npm run bench` send (dozens of concurrent requests per
+     * actor), so only runaway clients meet them; lower them per deployment (overrides.json).
+     */
+    const limit = (max: number) =>
+        z
+            .object({
+                max: z.number().int().min(1).max(1_000_000).default(max),
+                windowSeconds: z.number().int().min(1).max(86_400).default(60),
+            })
+            .prefault({});
+    const rateLimits = z.object({
+        reads: limit(20_000),
+        writes: limit(3_000),
+        uploads: limit(1_000),
+        public: limit(3_000),
+        authFailures: limit(600),
     });
 
     const events = z
@@ -145,6 +173,7 @@ export function configSchema(baseDir: string) {
             ipfs: ipfs.prefault({}),
             keys,
             auth,
+            rateLimits: rateLimits.prefault({}),
             events,
             log: log.prefault({}),
         })

@@ -338,6 +338,7 @@ export class FabricLedger implements Ledger {
             if (typeof d.consentId === 'string') event.consentId = d.consentId;
             if (typeof d.purpose === 'string') event.purpose = d.purpose as Purpose;
             if (typeof d.basis === 'string') event.basis = d.basis;
+            if (typeof d.role === 'string') event.actorRole = d.role;
             events.push(event);
         }
         return events;

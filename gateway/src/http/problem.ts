@@ -15,7 +15,15 @@ export interface ProblemOptions extends ErrorOptions {
     extensions?: Record<string, unknown>;
     /** Extra response headers, e.g. Retry-After or WWW-Authenticate. */
     headers?: Record<string, string>;
+    /**
+     * For a denial (401, 403, 404, 415, 429): the short ID of the rule that denied it, for the
+     * denial log and ehr_denied_requests_total (e.g. `token.expired`, `role`, `rate-limit.reads`).
+     */
+    rule?: string;
 }
+
+/** What every problem constructor takes besides its detail: a cause and the denying rule. */
+export type DenialOptions = ErrorOptions & { rule?: string };
 
 const TYPE_BASE = 'urn:ehr:problem:';
 
@@ -25,9 +33,11 @@ export class ProblemError extends Error {
     readonly title: string;
     readonly extensions: Record<string, unknown>;
     readonly headers: Record<string, string>;
+    readonly rule: string | undefined;
 
     constructor(status: number, slug: string, title: string, detail: string, options: ProblemOptions = {}) {
         super(detail, options);
+        this.rule = options.rule;
         this.name = 'ProblemError';
         this.status = status;
         this.type = TYPE_BASE + slug;
@@ -52,7 +62,7 @@ export class BadRequestError extends ProblemError {
 }
 
 export class UnauthorizedError extends ProblemError {
-    constructor(detail: string, options: ErrorOptions = {}) {
+    constructor(detail: string, options: DenialOptions = {}) {
         super(401, 'unauthorized', 'Unauthorized', detail, {
             ...options,
             headers: { 'WWW-Authenticate': 'Bearer realm="ehr-gateway"' },
@@ -62,14 +72,14 @@ export class UnauthorizedError extends ProblemError {
 }
 
 export class ForbiddenError extends ProblemError {
-    constructor(detail: string, options: ErrorOptions & { extensions?: Record<string, unknown> } = {}) {
+    constructor(detail: string, options: DenialOptions & { extensions?: Record<string, unknown> } = {}) {
         super(403, 'forbidden', 'Forbidden', detail, options);
         this.name = 'ForbiddenError';
     }
 }
 
 export class NotFoundError extends ProblemError {
-    constructor(detail: string, options: ErrorOptions = {}) {
+    constructor(detail: string, options: DenialOptions = {}) {
         super(404, 'not-found', 'Not found', detail, options);
         this.name = 'NotFoundError';
     }
@@ -101,13 +111,27 @@ export class PayloadTooLargeError extends ProblemError {
 
 export class UnsupportedMediaTypeError extends ProblemError {
     /** `accepted`: the media types this operation takes, listed in the problem and in Accept-Post. */
-    constructor(detail: string, options: ErrorOptions & { accepted?: readonly string[] } = {}) {
+    constructor(detail: string, options: DenialOptions & { accepted?: readonly string[] } = {}) {
         const { accepted, ...rest } = options;
         super(415, 'unsupported-media-type', 'Unsupported media type', detail, {
             ...rest,
             ...(accepted ? { extensions: { accepted }, headers: { 'Accept-Post': accepted.join(', ') } } : {}),
         });
         this.name = 'UnsupportedMediaTypeError';
+    }
+}
+
+/** A rate limit is exhausted: 429 with Retry-After (RFC 6585 §4). */
+export class TooManyRequestsError extends ProblemError {
+    readonly retryAfterSeconds: number;
+
+    constructor(detail: string, retryAfterSeconds: number, options: DenialOptions & { extensions?: Record<string, unknown> } = {}) {
+        super(429, 'too-many-requests', 'Too many requests', detail, {
+            ...options,
+            headers: { 'Retry-After': String(retryAfterSeconds) },
+        });
+        this.name = 'TooManyRequestsError';
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 }
 

@@ -10,6 +10,8 @@ export class Metrics {
     readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
     readonly fabricDuration: Histogram<'operation' | 'outcome'>;
     readonly ipfsDuration: Histogram<'operation' | 'outcome'>;
+    /** Denied requests (401, 403, 404, 415, 429) by the rule that denied them: short IDs, bounded cardinality. */
+    readonly deniedRequests: Counter<'rule' | 'status'>;
 
     constructor(options: { defaultMetrics?: boolean } = {}) {
         if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
@@ -24,6 +26,12 @@ export class Metrics {
             help: 'HTTP request latency by route template and status',
             labelNames: ['method', 'route', 'status'],
             buckets: LATENCY_BUCKETS,
+            registers: [this.registry],
+        });
+        this.deniedRequests = new Counter({
+            name: 'ehr_denied_requests_total',
+            help: 'Requests denied (401, 403, 404, 415, 429) by the rule that denied them and the status',
+            labelNames: ['rule', 'status'],
             registers: [this.registry],
         });
         this.fabricDuration = new Histogram({

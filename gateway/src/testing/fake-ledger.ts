@@ -135,7 +135,7 @@ export class FakeLedger implements Ledger {
         if (record.status === 'erased') throw fail('GONE', `record ${recordId} erased`);
         const basis = this.#net.accessBasis(this.#msp, record, purpose);
         if (!basis) throw fail('FORBIDDEN', 'no consent covers this access');
-        const { txId } = this.#net.commit({ type: 'RecordAccessed', hospital: this.#msp, actor: actor.id, patientId: record.patientId, recordId, purpose, basis });
+        const { txId } = this.#net.commit({ type: 'RecordAccessed', hospital: this.#msp, actor: actor.id, actorRole: actor.role, patientId: record.patientId, recordId, purpose, basis });
         return { txId, basis };
     }
 

@@ -1,6 +1,7 @@
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { pino } from 'pino';
 import { createApp } from '../app.js';
+import type { RateLimits } from '../auth/rate-limit.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import { generateEncryptionKeyPair } from '../crypto/key-wrap.js';
 import { Keyring } from '../crypto/keyring.js';
@@ -18,14 +19,39 @@ export interface Harness {
     metrics: Metrics;
     /** Encryption private keys by mspId, so tests can play the custodian's envelope delivery. */
     privateKeys: Map<string, string>;
+    /** Signs a token with the harness IdP's key: any claims, for tests of refused tokens. */
+    sign(claims: Record<string, unknown>, options?: { lifetimeSeconds?: number; iat?: number | null; exp?: number | null }): Promise<string>;
 }
 
-export async function createHarness(options: { bodyLimitBytes?: number } = {}): Promise<Harness> {
+/** What the harness IdP writes in iss and aud, and what its gateways accept. */
+export const HARNESS_ISSUER = 'ehr-test-idp';
+export const HARNESS_AUDIENCE = 'ehr-gateway:test';
+export const HARNESS_MAX_TOKEN_LIFETIME_SECONDS = 3_600;
+
+/** The schema's defaults: far above anything the unit tests send. */
+export const DEFAULT_TEST_RATE_LIMITS: RateLimits = {
+    reads: { max: 20_000, windowSeconds: 60 },
+    writes: { max: 3_000, windowSeconds: 60 },
+    uploads: { max: 1_000, windowSeconds: 60 },
+    public: { max: 3_000, windowSeconds: 60 },
+    authFailures: { max: 600, windowSeconds: 60 },
+};
+
+export async function createHarness(
+    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino> } = {},
+): Promise<Harness> {
     const network = new FakeNetwork();
     const blobs = new FakeBlobStore();
     const signing = await generateKeyPair('ES256', { extractable: true });
-    const verifyToken = createTokenVerifier({ publicKey: await exportSPKI(signing.publicKey), algorithms: ['ES256'] });
-    const logger = pino({ level: 'silent' });
+    const verifyToken = createTokenVerifier({
+        publicKey: await exportSPKI(signing.publicKey),
+        algorithms: ['ES256'],
+        issuer: HARNESS_ISSUER,
+        audience: HARNESS_AUDIENCE,
+        maxTokenLifetimeSeconds: HARNESS_MAX_TOKEN_LIFETIME_SECONDS,
+        clockToleranceSeconds: 5,
+    });
+    const logger = options.logger ?? pino({ level: 'silent' });
     const metrics = new Metrics();
     const privateKeys = new Map<string, string>();
     const app = (mspId: string) => {
@@ -41,6 +67,7 @@ export async function createHarness(options: { bodyLimitBytes?: number } = {}): 
             metrics: mspId === 'Hospital1MSP' ? metrics : new Metrics(),
             limits: { bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, jsonLimitBytes: 16 * 1024 },
             retryAfterSeconds: 3,
+            rateLimits: { ...DEFAULT_TEST_RATE_LIMITS, ...options.rateLimits },
         });
     };
     const apps = { h1: app('Hospital1MSP'), h2: app('Hospital2MSP') };
@@ -50,10 +77,17 @@ export async function createHarness(options: { bodyLimitBytes?: number } = {}): 
         apps,
         metrics,
         privateKeys,
-        token: (sub, role) => sign(signing.privateKey, sub, role),
+        token: (sub, role) => sign(signing.privateKey, { sub, role }),
+        sign: (claims, o) => sign(signing.privateKey, claims, o),
     };
 }
 
-function sign(key: CryptoKey, sub: string, role: Role): Promise<string> {
-    return new SignJWT({ role }).setProtectedHeader({ alg: 'ES256' }).setSubject(sub).setIssuedAt().setExpirationTime('10m').sign(key);
+function sign(key: CryptoKey, claims: Record<string, unknown>, o: { lifetimeSeconds?: number; iat?: number | null; exp?: number | null } = {}): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    const iat = o.iat === undefined ? now : o.iat;
+    const exp = o.exp === undefined ? (iat ?? now) + (o.lifetimeSeconds ?? 600) : o.exp;
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256' }).setIssuer(HARNESS_ISSUER).setAudience(HARNESS_AUDIENCE);
+    if (iat !== null) jwt.setIssuedAt(iat);
+    if (exp !== null) jwt.setExpirationTime(exp);
+    return jwt.sign(key);
 }
