@@ -12,6 +12,8 @@ const { values } = parseArgs({
     sub: { type: 'string' },
     role: { type: 'string' },
     ttl: { type: 'string', default: '3600' },
+    // The gateways' auth.maxTokenLifetimeSeconds (default 3600): they refuse a token living longer.
+    'max-ttl': { type: 'string', default: process.env.EHR_MAX_TOKEN_LIFETIME_SECONDS || '3600' },
     issuer: { type: 'string' },
     audience: { type: 'string' },
   },
@@ -32,8 +34,16 @@ if (!roles.includes(values.role)) fail(`role must be one of ${roles.join(', ')}`
 // The gateways refuse a sub the ledger cannot record as the actor.
 if (!ACTOR_ID.pattern.test(values.sub)) fail(`sub must be a pseudonym: ${ACTOR_ID.description}`);
 if (values.role === 'patient' && !PATIENT_ID.pattern.test(values.sub)) fail(`a patient's sub is their patientId: ${PATIENT_ID.description}`);
+const maxTtl = Number(values['max-ttl']);
+if (!Number.isInteger(maxTtl) || maxTtl <= 0 || maxTtl > 86400) fail('--max-ttl must be 1..86400 seconds');
 const ttl = Number(values.ttl);
-if (!Number.isInteger(ttl) || ttl <= 0 || ttl > 86400 * 30) fail('--ttl must be 1..2592000 seconds');
+if (!Number.isInteger(ttl) || ttl <= 0) fail('--ttl must be a positive number of seconds');
+if (ttl > maxTtl) {
+  fail(
+    `--ttl ${ttl} is longer than the gateways accept: tokens live at most ${maxTtl} s (the gateway setting auth.maxTokenLifetimeSeconds); ` +
+      `mint one of at most ${maxTtl} s and get a fresh one when it expires`,
+  );
+}
 
 const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
 const now = Math.floor(Date.now() / 1000);
