@@ -2,9 +2,9 @@
 // custodian, the patient's home hospital, or an active, unexpired consent whose
 // scope covers the record and whose purposes include the stated purpose.
 import type { Context } from 'fabric-contract-api';
-import { forbidden, gone } from './errors';
-import { requirePatient, requireRecord } from './lookups';
-import { fromBytes, KEY, scan, txTime } from './state';
+import { forbidden, gone, notFound } from './errors';
+import { requirePatient } from './lookups';
+import { fromBytes, getJson, key, KEY, scan, txTime } from './state';
 import type { Consent, Patient, Purpose, RecordMeta, Scope } from '@ehr/ledger-model';
 
 export type Basis = 'custodian' | 'home' | string; // otherwise a consentId
@@ -70,16 +70,22 @@ export interface Granted {
   basis: Basis;
 }
 
-/** NOT_FOUND, then GONE for erased records, then FORBIDDEN without a basis. */
+/**
+ * NOT_FOUND when the record is unknown or the caller has no basis at all for it
+ * (need-to-know: the same answer, so it does not reveal the record exists), then
+ * GONE for erased records, then FORBIDDEN when a basis exists but not for this purpose.
+ */
 export async function requireAccess(
   ctx: Context,
   recordId: string,
   mspId: string,
   purpose: Purpose | null,
 ): Promise<Granted> {
-  const record = await requireRecord(ctx, recordId);
-  if (record.status === 'erased') throw gone(`record ${recordId} has been erased`);
+  const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, recordId));
+  if (!record) throw notFound(`record ${recordId} does not exist`);
   const patient = await requirePatient(ctx, record.patientId);
+  if ((await accessBasis(ctx, recordId, record, patient, mspId, null)) === null) throw notFound(`record ${recordId} does not exist`);
+  if (record.status === 'erased') throw gone(`record ${recordId} has been erased`);
   const basis = await accessBasis(ctx, recordId, record, patient, mspId, purpose);
   if (basis === null) {
     throw forbidden(`${mspId} has no access to record ${recordId}${purpose ? ` for purpose ${purpose}` : ''}`);

@@ -36,7 +36,8 @@ describe('Access', () => {
     });
 
     test('denied: no consent, wrong purpose, other category, other record, another patient’s consent', async () => {
-      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+      // No basis at all: NOT_FOUND, as for an unknown record (need-to-know); a basis for another purpose: FORBIDDEN.
+      await rejects(ledger, log(gw(H3)), 'NOT_FOUND', /does not exist/);
       await grant(ledger, H2, patientId, H3, { purposes: '["research"]' });
       await rejects(ledger, log(gw(H3), 'treatment'), 'FORBIDDEN');
       await grant(ledger, H2, patientId, H3, { scope: '{"categories":["lab"]}' });
@@ -59,14 +60,14 @@ describe('Access', () => {
       ledger.advance(3599);
       await log(gw(H3));
       ledger.advance(1);
-      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+      await rejects(ledger, log(gw(H3)), 'NOT_FOUND');
     });
 
     test('revocation ends access at once', async () => {
       const consentId = await grant(ledger, H2, patientId, H3);
       await log(gw(H3));
       await revoke(consentId);
-      await rejects(ledger, log(gw(H3)), 'FORBIDDEN');
+      await rejects(ledger, log(gw(H3)), 'NOT_FOUND');
     });
 
     test('erased records are GONE for everyone, unknown ones NOT_FOUND', async () => {
@@ -125,7 +126,7 @@ describe('Access', () => {
       await expect(getEnvelope(gw(H1), 'treatment', H2)).rejects.toThrow(/not a member/);
     });
 
-    test('a grantee: NOT_FOUND until delivered, then readable, FORBIDDEN after revocation', async () => {
+    test('a grantee: NOT_FOUND until delivered, then readable, FORBIDDEN for another purpose, NOT_FOUND after revocation', async () => {
       const consentId = await grant(ledger, H2, patientId, H3);
       await rejects(ledger, getEnvelope(gw(H3)), 'NOT_FOUND', /not been delivered/);
       await deliver(gw(H1), H3);
@@ -134,7 +135,7 @@ describe('Access', () => {
       expect(await getEnvelope(gw(H3))).toMatchObject({ mspId: H3, basis: consentId });
       await rejects(ledger, getEnvelope(gw(H3), 'research'), 'FORBIDDEN');
       await revoke(consentId);
-      await rejects(ledger, getEnvelope(gw(H3)), 'FORBIDDEN');
+      await rejects(ledger, getEnvelope(gw(H3)), 'NOT_FOUND');
     });
 
     test('envelope reads need a gateway identity and a valid purpose; erased is GONE', async () => {

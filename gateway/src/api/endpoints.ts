@@ -193,7 +193,7 @@ export const createAccessRequest = endpoint({
     operationId: 'createAccessRequest',
     method: 'post',
     path: '/api/v1/access-requests',
-    summary: "Ask for access to another hospital's patient",
+    summary: "Ask for access to another hospital's patient; the reason is a code (free text is refused: it would stay on the ledger)",
     tags: ['access requests'],
     roles: ['clinician'],
     request: { body: s.CreateAccessRequestBody },

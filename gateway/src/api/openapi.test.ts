@@ -101,6 +101,17 @@ describe('OpenAPI document', () => {
         expect(Object.keys(components.RecordMeta.properties as Schema)).toEqual(expect.arrayContaining(['ciphertextSize']));
     });
 
+    it('documents 429 with Retry-After on every operation', () => {
+        const paths = document.paths as Record<string, Record<string, Schema>>;
+        for (const operations of Object.values(paths)) {
+            for (const operation of Object.values(operations)) {
+                const tooMany = (operation.responses as Record<string, Schema>)['429'];
+                expect(tooMany).toBeDefined();
+                expect(tooMany.headers).toHaveProperty('Retry-After');
+            }
+        }
+    });
+
     it('documents 415 on JSON operations and uploads, and the multipart upload', () => {
         const paths = document.paths as Record<string, Record<string, Schema>>;
         expect(paths['/api/v1/patients'].post.responses).toHaveProperty('415');

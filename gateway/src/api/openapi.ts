@@ -6,12 +6,13 @@ import { Problem } from './schemas.js';
 
 const PROBLEM_TITLES: Record<number, string> = {
     400: 'Invalid request (lists the fields)',
-    401: 'Missing, malformed, expired or forged bearer token',
+    401: 'Missing, malformed, expired or forged bearer token, or one of another issuer or audience, or living longer than the maximum lifetime (exp - iat)',
     403: 'Not permitted for this role, actor or hospital',
     404: 'Unknown resource',
     409: 'Conflicts with the ledger state',
     410: 'Erased',
     413: 'Body larger than the configured limit',
+    429: 'Rate limit of this route class exceeded (per actor, or per address without a token, or too many refused tokens); see Retry-After',
     415: 'Content-Type not accepted: JSON operations take application/json only; uploads need a real type (see `accepted`)',
     500: 'Internal error',
     503: 'A dependency is down, or the envelope is not delivered yet; see Retry-After',
@@ -47,7 +48,8 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
     const bearer = registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
 
     for (const e of endpoints) {
-        const statuses = new Set([...e.problems, 500, ...(e.roles ? [401, 403] : []), ...(e.request.body || e.request.rawBody ? [415] : [])]);
+        // Every route is rate limited (429), so every one lists it.
+        const statuses = new Set([...e.problems, 429, 500, ...(e.roles ? [401, 403] : []), ...(e.request.body || e.request.rawBody ? [415] : [])]);
         const responses: Record<string, { description: string; content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }> = {};
         for (const [status, r] of Object.entries(e.responses)) {
             responses[status] = {
@@ -60,7 +62,7 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
             responses[status] = {
                 description: PROBLEM_TITLES[status] ?? 'Problem',
                 content: { 'application/problem+json': { schema: Problem } },
-                ...(status === 503 ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } } } : {}),
+                ...(status === 503 || status === 429 ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } } } : {}),
             };
         }
         registry.registerPath({
