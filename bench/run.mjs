@@ -196,12 +196,12 @@ async function main() {
     await call(`${h1.gatewayUrl}/api/v1/patients`, json(clin1, { patientId: otherId }), 201);
     const other = token(1, otherId, 'patient');
     const grant = await timeN(Math.min(N, 20), async () => {
-        const req = await call(`${h2.gatewayUrl}/api/v1/access-requests`, json(clin2, { patientId: otherId, purpose: 'treatment', reason: 'benchmark' }), 201);
+        const req = await call(`${h2.gatewayUrl}/api/v1/access-requests`, json(clin2, { patientId: otherId, purpose: 'treatment', reason: 'other' }), 201);
         await call(`${h1.gatewayUrl}/api/v1/access-requests/${req.requestId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${other}` } }, 200);
     });
 
     progress('read: hospital 2 reads with the consent check and access log');
-    const req = await call(`${h2.gatewayUrl}/api/v1/access-requests`, json(clin2, { patientId, purpose: 'treatment', reason: 'benchmark' }), 201);
+    const req = await call(`${h2.gatewayUrl}/api/v1/access-requests`, json(clin2, { patientId, purpose: 'treatment', reason: 'other' }), 201);
     await call(`${h1.gatewayUrl}/api/v1/access-requests/${req.requestId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${patient}` } }, 200);
     // Envelope delivery is asynchronous (the custodian's event follower): wait for every record.
     // Every record is probed at once, so the figure is the delivery time plus

@@ -206,7 +206,7 @@ describe('bad input through REST', () => {
       await rejected(403, async () =>
         rest.call(1, 'POST', '/api/v1/access-requests', {
           token: await patient(patientA),
-          json: { patientId: patientB, purpose: 'treatment', reason: 'Transfer of care' },
+          json: { patientId: patientB, purpose: 'treatment', reason: 'transfer' },
         }),
         { patientId: patientB },
       );
@@ -280,7 +280,7 @@ describe('bad input through REST', () => {
       expectProblem(
         await rest.call(2, 'POST', '/api/v1/access-requests', {
           token: await clinician(2),
-          json: { patientId: id, purpose: 'treatment', reason: 'Transfer of care' },
+          json: { patientId: id, purpose: 'treatment', reason: 'transfer' },
         }),
         404,
       );
@@ -319,7 +319,7 @@ describe('bad input through REST', () => {
     test('approving or rejecting an already decided request; revoking a revoked consent', async () => {
       const asked = await rest.call(2, 'POST', '/api/v1/access-requests', {
         token: await clinician(2),
-        json: { patientId: patientB, purpose: 'treatment', reason: 'Second opinion' },
+        json: { patientId: patientB, purpose: 'treatment', reason: 'second-opinion' },
       });
       const { requestId } = expectStatus(asked, 201);
       // Only the patient decides.

@@ -133,7 +133,7 @@ describe('a document shared between hospitals through REST', () => {
   test('hospital 2 asks for access: 201 pending', async () => {
     const r = await rest.call(2, 'POST', '/api/v1/access-requests', {
       token: await asClinician(2),
-      json: { patientId, purpose: 'treatment', reason: 'Transfer of care' },
+      json: { patientId, purpose: 'treatment', reason: 'transfer' },
     });
     const req = expectStatus(r, 201);
     expect(req).toMatchObject({ requestId: expect.stringMatching(UUID), status: 'pending' });
