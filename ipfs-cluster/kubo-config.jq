@@ -30,5 +30,8 @@
   },
   # CIDv1 with raw leaves for everything this node adds (DESIGN §6).
   Import: { CidVersion: 1, UnixFSRawLeaves: true },
-  Datastore: { StorageMax: "100GB" }
+  # Hash every block on read, so a corrupted local copy fails the read (and is not
+  # served to peers over bitswap) instead of passing as the blob: the gateway then drops
+  # it (repo/verify --drop) and refetches it from a replica.
+  Datastore: { StorageMax: "100GB", HashOnRead: true }
 }

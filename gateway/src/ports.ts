@@ -140,7 +140,13 @@ export interface PinLocation {
 export interface BlobStore {
     /** Streams the blob in (pinned with the cluster's replication); never buffers it whole. */
     add(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob>;
-    /** Streams the blob out of the hospital's own node. */
+    /**
+     * Streams the blob out of the hospital's own node. Every block is checked against its
+     * CID as it is read; a local block that fails is dropped and refetched from a replica
+     * (reported to `blobIntegrity`), and the stream resumes where it stopped. Throws
+     * BlobCorruptedError when no intact copy can be had, BlobUnretrievableError when no
+     * data arrives in time.
+     */
     cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
     pins(cid: string): Promise<PinLocation[]>;
     unpin(cid: string): Promise<void>;
@@ -163,5 +169,85 @@ export class DependencyUnavailableError extends Error {
         super(message, options);
         this.name = 'DependencyUnavailableError';
         this.dependency = dependency;
+    }
+}
+
+/** What a blob store did about a copy that does not match its CID. */
+export type BlobCorruptionAction =
+    /** A read met a local block that does not hash to its CID. */
+    | 'detected'
+    /** Corrupted local blocks were removed from the node's repo (`blocks` of them). */
+    | 'dropped'
+    /** The read went on with blocks refetched (hash-checked) from a replica. */
+    | 'healed'
+    /** No intact copy could be fetched: the read failed. */
+    | 'unrecoverable';
+
+export interface BlobIntegrityEvent {
+    cid: string;
+    action: BlobCorruptionAction;
+    /** Blocks concerned (`dropped`: how many were removed, possibly of other blobs too). */
+    blocks: number;
+}
+
+/**
+ * Where blob stores report corruption they meet, for whoever watches: the metrics
+ * (ehr_blob_corruptions_total) and the record service (its logs, and `verify`'s verdict on
+ * a copy that a read healed). Listeners must not throw; one that does is ignored.
+ */
+export class BlobIntegrityMonitor {
+    readonly #listeners = new Set<(event: BlobIntegrityEvent) => void>();
+
+    report(event: BlobIntegrityEvent): void {
+        for (const listener of this.#listeners) {
+            try {
+                listener(event);
+            } catch {
+                // A watcher's failure must not break a read.
+            }
+        }
+    }
+
+    /** Returns the function that unsubscribes. */
+    subscribe(listener: (event: BlobIntegrityEvent) => void): () => void {
+        this.#listeners.add(listener);
+        return () => this.#listeners.delete(listener);
+    }
+
+    /** Collects the events of one CID until the returned `stop` is called. */
+    watch(cid: string): { events: BlobIntegrityEvent[]; stop: () => void } {
+        const events: BlobIntegrityEvent[] = [];
+        const stop = this.subscribe((e) => {
+            if (e.cid === cid) events.push(e);
+        });
+        return { events, stop };
+    }
+}
+
+/**
+ * The process's integrity reports. One per process, like the default Prometheus metrics:
+ * the blob store reports here, so its instrumentation wrapper needs no extra method.
+ */
+export const blobIntegrity = new BlobIntegrityMonitor();
+
+/** The blob's blocks do not match its CID on this node, and no replica supplied intact ones. */
+export class BlobCorruptedError extends Error {
+    readonly cid: string;
+
+    constructor(cid: string, message: string, options?: ErrorOptions) {
+        super(message, options);
+        this.name = 'BlobCorruptedError';
+        this.cid = cid;
+    }
+}
+
+/** The blob (or the rest of it) could not be fetched: no data arrived in time. */
+export class BlobUnretrievableError extends Error {
+    readonly cid: string;
+
+    constructor(cid: string, message: string, options?: ErrorOptions) {
+        super(message, options);
+        this.name = 'BlobUnretrievableError';
+        this.cid = cid;
     }
 }

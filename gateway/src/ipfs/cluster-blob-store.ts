@@ -1,9 +1,21 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ComponentHealth } from '../domain.js';
-import { DependencyUnavailableError, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
+import {
+    BlobCorruptedError,
+    BlobUnretrievableError,
+    DependencyUnavailableError,
+    blobIntegrity,
+    type BlobCorruptionAction,
+    type BlobIntegrityMonitor,
+    type BlobStore,
+    type PinLocation,
+    type StoredBlob,
+} from '../ports.js';
 import { AllocationGate, AllocationUnavailableError, isAllocationFailure, type ClusterMetric } from './allocation-gate.js';
-import { call, parseEndpoint, text, type HttpEndpoint } from './http-call.js';
+import { rawSha256Of } from './cid.js';
+import { call, parseEndpoint, streamError, text, type HttpEndpoint } from './http-call.js';
+import { isCorruptionMessage, KuboCorruptBlockError, parseRepoVerify, type DropReport } from './kubo-integrity.js';
 
 export interface ClusterBlobStoreOptions {
     /**
@@ -21,7 +33,30 @@ export interface ClusterBlobStoreOptions {
     replicationMin: number;
     /** How a store waits for Cluster to be able to allocate its pin. */
     allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
+    /** How reads heal a corrupted local copy; defaults in INTEGRITY_DEFAULTS. */
+    integrity?: Partial<IntegrityOptions>;
 }
+
+export interface IntegrityOptions {
+    /** A cat that yields nothing for this long fails (BlobUnretrievableError): Kubo waits for a missing block forever. */
+    idleMs: number;
+    /** After corrupted blocks were dropped: how long the refetch from a replica may stay silent before the read fails. */
+    refetchMs: number;
+    /** Deadline of one `repo/verify?drop=true` (it reads every block of the repo). */
+    dropTimeoutMs: number;
+    /** Heals one read may attempt before it gives up. */
+    maxHeals: number;
+    /** Where corruption is reported (metrics and logs watch it). */
+    monitor: BlobIntegrityMonitor;
+}
+
+export const INTEGRITY_DEFAULTS: IntegrityOptions = {
+    idleMs: 60_000,
+    refetchMs: 15_000,
+    dropTimeoutMs: 300_000,
+    maxHeals: 3,
+    monitor: blobIntegrity,
+};
 
 /** One line of Cluster's add output; its CID comes as `{"/": cid}` (or a string from older peers). */
 interface AddedOutput {
@@ -61,9 +96,13 @@ export class ClusterBlobStore implements BlobStore {
     readonly #options: ClusterBlobStoreOptions;
     readonly #auth: string | undefined;
     readonly #allocation: AllocationGate;
+    readonly #integrity: IntegrityOptions;
+    /** The one `repo/verify?drop=true` under way: concurrent reads that meet corruption share it. */
+    #dropping: Promise<DropReport> | undefined;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
+        this.#integrity = { ...INTEGRITY_DEFAULTS, ...options.integrity };
         this.#kubo = parseEndpoint(options.kuboApiUrl);
         this.#cluster = parseEndpoint(options.clusterRestUrl);
         this.#auth = options.clusterCredentials
@@ -141,9 +180,116 @@ export class ClusterBlobStore implements BlobStore {
         return { cid, size };
     }
 
+    /**
+     * Kubo hashes every block it reads (Datastore.HashOnRead), so a corrupted local block
+     * fails the cat: with a 500 before the first byte, or an `X-Stream-Error` trailer after
+     * some. Then the corrupted blocks are dropped (`repo/verify?drop=true`; `block/rm`
+     * refuses pinned blocks) and the cat resumes at the byte it reached, which makes Kubo
+     * refetch the dropped blocks over bitswap from a replica (bitswap checks what it
+     * receives against the CID). A single-block blob is also hashed here, so a node
+     * without HashOnRead cannot pass off a corrupted copy as the blob.
+     */
     async *cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
-        const res = await this.#kuboCall(`/api/v0/cat?arg=${encodeURIComponent(cid)}`, signal);
-        yield* res;
+        const o = this.#integrity;
+        const report = (action: BlobCorruptionAction, blocks = 1) => o.monitor.report({ cid, action, blocks });
+        const expected = rawSha256Of(cid);
+        const hash = expected ? createHash('sha256') : undefined;
+        let offset = 0;
+        let heals = 0;
+        let refetching = false;
+        for (;;) {
+            try {
+                for await (const chunk of this.#catFrom(cid, offset, refetching ? o.refetchMs : o.idleMs, signal)) {
+                    if (refetching) {
+                        refetching = false;
+                        report('healed');
+                    }
+                    offset += chunk.length;
+                    hash?.update(chunk);
+                    yield chunk;
+                }
+                if (refetching) report('healed');
+                if (expected && hash && !hash.digest().equals(expected)) {
+                    throw new KuboCorruptBlockError(`blob ${cid} does not hash to its CID`);
+                }
+                return;
+            } catch (err) {
+                if (signal?.aborted) throw err;
+                if (refetching && err instanceof BlobUnretrievableError) {
+                    report('unrecoverable');
+                    throw new BlobCorruptedError(cid, `blob ${cid}: the local copy was corrupted and no replica supplied intact blocks in time`, { cause: err });
+                }
+                if (!(err instanceof KuboCorruptBlockError)) throw err;
+                report('detected');
+                if (heals >= o.maxHeals) {
+                    report('unrecoverable');
+                    throw new BlobCorruptedError(cid, `blob ${cid}: corrupted blocks remain after ${heals} heals`, { cause: err });
+                }
+                heals++;
+                let dropped: DropReport;
+                try {
+                    dropped = await this.#dropCorrupt();
+                } catch (dropErr) {
+                    report('unrecoverable');
+                    throw new BlobCorruptedError(cid, `blob ${cid} is corrupted and dropping its blocks failed: ${(dropErr as Error).message}`, { cause: dropErr });
+                }
+                if (dropped.dropped > 0) report('dropped', dropped.dropped);
+                if (expected && offset > 0) {
+                    // The whole-blob hash covered bytes already sent: the read cannot be resumed honestly.
+                    report('unrecoverable');
+                    throw new BlobCorruptedError(cid, `blob ${cid} did not hash to its CID after ${offset} bytes were read`, { cause: err });
+                }
+                refetching = true;
+            }
+        }
+    }
+
+    /** One cat from `offset`, failing when Kubo stays silent for `idleMs` or reports an error in its trailer. */
+    async *#catFrom(cid: string, offset: number, idleMs: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+        const idle = new AbortController();
+        const silent = new BlobUnretrievableError(cid, `blob ${cid}: Kubo sent nothing for ${idleMs} ms (no reachable node holds the block)`);
+        let timer = setTimeout(() => idle.abort(silent), idleMs);
+        const rearm = () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => idle.abort(silent), idleMs);
+        };
+        const both = signal ? AbortSignal.any([signal, idle.signal]) : idle.signal;
+        const path = `/api/v0/cat?arg=${encodeURIComponent(cid)}${offset > 0 ? `&offset=${offset}` : ''}`;
+        try {
+            const res = await this.#kuboCall(path, both);
+            rearm();
+            for await (const chunk of res) {
+                rearm();
+                yield chunk as Buffer;
+            }
+            const trailer = streamError(res);
+            if (trailer) {
+                if (isCorruptionMessage(trailer)) throw new KuboCorruptBlockError(`Kubo cat of ${cid}: ${trailer}`);
+                throw new KuboApiError(`Kubo cat of ${cid} failed after ${offset} bytes: ${trailer}`, 200);
+            }
+        } catch (err) {
+            if (idle.signal.aborted && !signal?.aborted) throw silent;
+            if (err instanceof KuboApiError && isCorruptionMessage(err.message)) throw new KuboCorruptBlockError(err.message, { cause: err });
+            throw err;
+        } finally {
+            clearTimeout(timer);
+        }
+    }
+
+    /** Drops every corrupted block of the repo; concurrent callers share one run. */
+    #dropCorrupt(): Promise<DropReport> {
+        this.#dropping ??= (async () => {
+            try {
+                const res = await this.#kuboCall('/api/v0/repo/verify?drop=true', AbortSignal.timeout(this.#integrity.dropTimeoutMs));
+                const report = parseRepoVerify(await text(res));
+                const trailer = streamError(res);
+                if (trailer && report.dropped === 0) throw new KuboApiError(`Kubo repo/verify: ${trailer}`, 200);
+                return report;
+            } finally {
+                this.#dropping = undefined;
+            }
+        })();
+        return this.#dropping;
     }
 
     async pins(cid: string): Promise<PinLocation[]> {

@@ -55,3 +55,13 @@ export async function text(res: IncomingMessage): Promise<string> {
     for await (const c of res) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * The error Kubo reports after a streamed response has begun: the `X-Stream-Error`
+ * trailer. Trailers arrive after the body, so call this once the body has ended; a
+ * non-empty value means the body is incomplete or wrong whatever its length.
+ */
+export function streamError(res: IncomingMessage): string | undefined {
+    const value = res.trailers['x-stream-error'];
+    return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}

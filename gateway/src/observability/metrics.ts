@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { blobIntegrity, type BlobCorruptionAction, type BlobIntegrityMonitor } from '../ports.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -48,6 +49,22 @@ export class Metrics {
             buckets: LATENCY_BUCKETS,
             registers: [this.registry],
         });
+        this.blobCorruptions = new Counter({
+            name: 'ehr_blob_corruptions_total',
+            help: 'Corrupted local blob copies: detected on read, blocks dropped, healed from a replica, unrecoverable',
+            labelNames: ['action'],
+            registers: [this.registry],
+        });
+        // The process's metrics (the ones with the default collectors) count the process's blob store.
+        if (options.defaultMetrics) this.watchIntegrity(blobIntegrity);
+    }
+
+    /** Corrupted blob copies by what was done: `detected`, `dropped` (blocks), `healed`, `unrecoverable`. */
+    readonly blobCorruptions: Counter<'action'>;
+
+    /** Counts the corruption reports of a blob store; returns the function that stops counting. */
+    watchIntegrity(monitor: BlobIntegrityMonitor): () => void {
+        return monitor.subscribe((e) => this.blobCorruptions.inc({ action: e.action satisfies BlobCorruptionAction }, e.action === 'dropped' ? e.blocks : 1));
     }
 
     timeFabric<T>(operation: string, call: () => Promise<T>): Promise<T> {

@@ -5,6 +5,7 @@ import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDat
 import type { Actor, Category, Consent, Hospital, Purpose, RecordMeta } from '../domain.js';
 import { problemFromDependencyError } from '../http/dependency-errors.js';
 import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
+import { BlobCorruptedError, BlobUnretrievableError, blobIntegrity, type BlobIntegrityEvent } from '../ports.js';
 import type { ServiceContext } from './context.js';
 import { assertActsFor, assertPatientAtHome } from './guards.js';
 
@@ -73,6 +74,14 @@ const VERIFICATION_DETAIL: Record<VerificationState, string> = {
     erased: 'the record was erased (crypto-shredding): its keys are destroyed and its blob unpinned, so there is nothing left to verify; this is not damage',
     missing: 'the blob named on the ledger could not be retrieved from IPFS',
     corrupted: 'the blob retrieved does not match the ledger (hash or size): it is not the document the ledger names',
+};
+
+/** `corrupted`, told apart by what the read that found it could do about it. */
+const CORRUPTION_DETAIL = {
+    healed:
+        "this hospital's copy of the blob did not hash to its CID; the corrupted blocks were dropped and replaced by intact ones fetched from a replica, so the blob is whole again (verify again to confirm)",
+    unhealed:
+        "this hospital's copy of the blob does not hash to its CID; the corrupted blocks were dropped, but no replica supplied intact ones: no intact copy is reachable from here",
 };
 
 export interface OpenOptions {
@@ -177,9 +186,20 @@ export class RecordService {
         }
         const dataKey = identity.keys.unwrap(envelope, { recordId, mspId: identity.mspId });
         const decryptor = decryptStream(dataKey);
-        // Failures surface through the decryptor (it is destroyed with the error).
-        pipeline(Readable.from(blobs.cat(record.cid)), decryptor).catch(() => undefined);
-        const head = await decryptor.head;
+        const watch = this.#watchIntegrity(recordId, record.cid);
+        // Failures surface through the decryptor (it is destroyed with the error). A corrupted
+        // local block is healed inside cat (dropped, refetched from a replica, resumed).
+        pipeline(Readable.from(blobs.cat(record.cid)), decryptor)
+            .catch(() => undefined)
+            .finally(watch.stop);
+        let head;
+        try {
+            // The first segment is authenticated before the response starts, so a blob that
+            // cannot be had intact answers a problem, not a 200 that breaks off.
+            head = await decryptor.head;
+        } catch (err) {
+            throw this.#unreadable(err) ?? err;
+        }
         return { head, body: decryptor, accessTxId: logged.txId };
     }
 
@@ -188,7 +208,8 @@ export class RecordService {
         const record = await ledger.getRecord(actor, recordId);
         const [location, pins] = await Promise.all([ledger.locateRecord(actor, recordId), blobs.pins(record.cid)]);
         const pinnedOn = pins.filter((p) => p.status === 'pinned').map((p) => p.peerName || p.peerId);
-        const state: VerificationState = record.status === 'erased' ? 'erased' : await this.#check(record);
+        const checked: { state: VerificationState; detail?: string } = record.status === 'erased' ? { state: 'erased' } : await this.#check(recordId, record);
+        const { state } = checked;
         return {
             cid: record.cid,
             ledgerTxId: location.txId,
@@ -197,7 +218,7 @@ export class RecordService {
             status: record.status,
             state,
             intact: state === 'intact',
-            detail: VERIFICATION_DETAIL[state],
+            detail: checked.detail ?? VERIFICATION_DETAIL[state],
         };
     }
 
@@ -221,19 +242,59 @@ export class RecordService {
     }
 
     /**
-     * Kubo checks every block against its hash while it streams, so a full read that yields
-     * exactly the ledger's ciphertext size proves the blob is the one the ledger names —
-     * without the data key, which an auditor's hospital may not hold.
+     * The blob store checks every block against its CID while it streams (Kubo's
+     * Datastore.HashOnRead), so a full read that yields exactly the ledger's ciphertext size
+     * proves the blob is the one the ledger names — without the data key, which an auditor's
+     * hospital may not hold. A corrupted local copy met on the way is `corrupted`, even when
+     * the read healed it from a replica (the detail says which): verify reports what it found.
      */
-    async #check(record: RecordMeta): Promise<'intact' | 'missing' | 'corrupted'> {
+    async #check(recordId: string, record: RecordMeta): Promise<{ state: 'intact' | 'missing' | 'corrupted'; detail?: string }> {
+        const watch = this.#watchIntegrity(recordId, record.cid);
         let size = 0;
         try {
             for await (const chunk of this.#ctx.blobs.cat(record.cid)) size += chunk.length;
         } catch (err) {
+            if (err instanceof BlobCorruptedError) return { state: 'corrupted', detail: CORRUPTION_DETAIL.unhealed };
+            if (err instanceof BlobUnretrievableError) return { state: 'missing' };
             if (problemFromDependencyError(err, this.#ctx.retryAfterSeconds)?.status === 503) throw err;
-            return /hash|checksum|corrupt|mismatch|does not match/i.test((err as Error)?.message ?? '') ? 'corrupted' : 'missing';
+            return /hash|checksum|corrupt|mismatch|does not match/i.test((err as Error)?.message ?? '') ? { state: 'corrupted' } : { state: 'missing' };
+        } finally {
+            watch.stop();
         }
-        return size === record.size ? 'intact' : 'corrupted';
+        if (size !== record.size) return { state: 'corrupted' };
+        if (watch.events.some((e) => e.action === 'detected')) return { state: 'corrupted', detail: CORRUPTION_DETAIL.healed };
+        return { state: 'intact' };
+    }
+
+    /** Logs (record and CID only, no PHI) each corruption the blob store reports while this read runs. */
+    #watchIntegrity(recordId: string, cid: string): { events: BlobIntegrityEvent[]; stop: () => void } {
+        const events: BlobIntegrityEvent[] = [];
+        const stop = blobIntegrity.subscribe((event) => {
+            if (event.cid !== cid) return;
+            events.push(event);
+            const fields = { recordId, cid, action: event.action, blocks: event.blocks };
+            if (event.action === 'unrecoverable') this.#ctx.logger.error(fields, 'blob corrupted: no intact copy could be fetched');
+            else this.#ctx.logger.warn(fields, `blob corruption: ${event.action}`);
+        });
+        return { events, stop };
+    }
+
+    /** A blob that cannot be had intact: 503 (a replica may come back), before any byte is sent. */
+    #unreadable(err: unknown): ServiceUnavailableError | undefined {
+        if (err instanceof BlobCorruptedError) {
+            return new ServiceUnavailableError(
+                "no intact copy of this record's document is reachable: this hospital's copy failed its hash check and no replica supplied intact blocks",
+                this.#ctx.retryAfterSeconds,
+                { cause: err, extensions: { dependency: 'ipfs', reason: 'blob-corrupted' } },
+            );
+        }
+        if (err instanceof BlobUnretrievableError) {
+            return new ServiceUnavailableError("this record's document could not be fetched from IPFS in time", this.#ctx.retryAfterSeconds, {
+                cause: err,
+                extensions: { dependency: 'ipfs', reason: 'blob-unretrievable' },
+            });
+        }
+        return undefined;
     }
 
     /**

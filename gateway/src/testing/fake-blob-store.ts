@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ComponentHealth } from '../domain.js';
-import type { BlobStore, PinLocation, StoredBlob } from '../ports.js';
+import { BlobCorruptedError, blobIntegrity, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
 
 /** IPFS in a Map: content-addressed by SHA-256, streamed out in small chunks. */
 export class FakeBlobStore implements BlobStore {
@@ -22,10 +22,30 @@ export class FakeBlobStore implements BlobStore {
         return { cid, size: blob.length };
     }
 
+    /** Local copies that fail their hash check; `replicaIntact` says whether a replica can heal them. */
+    readonly corrupted = new Map<string, { replicaIntact: boolean }>();
+
+    /** Corrupts the local copy, as a flipped byte in the node's block file would. */
+    corrupt(cid: string, options: { replicaIntact: boolean }): void {
+        this.corrupted.set(cid, options);
+    }
+
+    /** Heals as ClusterBlobStore does: reports the corruption, drops the copy, serves a replica's or fails. */
     async *cat(cid: string): AsyncIterable<Uint8Array> {
         if (!this.kuboUp) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5001'), { code: 'ECONNREFUSED' });
         const blob = this.blobs.get(cid);
         if (!blob) throw new Error(`block ${cid} not found`);
+        const damage = this.corrupted.get(cid);
+        if (damage) {
+            blobIntegrity.report({ cid, action: 'detected', blocks: 1 });
+            blobIntegrity.report({ cid, action: 'dropped', blocks: 1 });
+            if (!damage.replicaIntact) {
+                blobIntegrity.report({ cid, action: 'unrecoverable', blocks: 1 });
+                throw new BlobCorruptedError(cid, `blob ${cid}: no replica supplied intact blocks`);
+            }
+            this.corrupted.delete(cid);
+            blobIntegrity.report({ cid, action: 'healed', blocks: 1 });
+        }
         for (let i = 0; i < blob.length; i += 10_000) yield blob.subarray(i, i + 10_000);
     }
 

@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BlobCorruptedError, BlobIntegrityMonitor, BlobUnretrievableError, type BlobIntegrityEvent } from '../ports.js';
+import { rawSha256Of } from './cid.js';
+import { ClusterBlobStore } from './cluster-blob-store.js';
+import { parseRepoVerify } from './kubo-integrity.js';
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+function base32(bytes: Buffer): string {
+    let out = '';
+    let bits = 0;
+    let value = 0;
+    for (const b of bytes) {
+        value = (value << 8) | b;
+        bits += 8;
+        while (bits >= 5) {
+            out += BASE32[(value >>> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+    return out;
+}
+/** The CIDv1 (raw, sha2-256) of a single-block blob. */
+const rawCid = (bytes: Buffer) => 'b' + base32(Buffer.concat([Buffer.from([0x01, 0x55, 0x12, 0x20]), createHash('sha256').update(bytes).digest()]));
+const DAG_CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi';
+
+/** What the fake Kubo does with the next cat: serve the bytes, fail like HashOnRead, or hold the block back. */
+type CatBehaviour = 'ok' | 'corrupt-before' | 'corrupt-trailer' | 'other-trailer' | 'silent' | 'corrupt-bytes';
+
+class FakeKubo {
+    readonly dir = mkdtempSync(path.join(tmpdir(), 'fake-kubo-'));
+    readonly socket = path.join(this.dir, 'api.sock');
+    readonly server: Server;
+    readonly cats: { offset: number }[] = [];
+    drops = 0;
+    /** One behaviour per cat call, in order; `ok` once they run out. */
+    plan: CatBehaviour[] = [];
+    dropOutput = '{"Msg":"","Progress":1}\n{"Msg":"block bafkx was corrupt (block in storage has different hash than requested), removed","Progress":0}\n{"Msg":"verify complete, 1 blocks corrupt, 1 removed","Progress":0}\n';
+
+    constructor(readonly blob: Buffer) {
+        this.server = createServer((req, res) => this.#handle(req, res));
+    }
+
+    listen(): Promise<void> {
+        return new Promise((resolve) => this.server.listen(this.socket, resolve));
+    }
+
+    async close(): Promise<void> {
+        this.server.closeAllConnections();
+        await new Promise((resolve) => this.server.close(resolve));
+        rmSync(this.dir, { recursive: true, force: true });
+    }
+
+    #handle(req: IncomingMessage, res: ServerResponse): void {
+        const url = new URL(req.url ?? '/', 'http://kubo');
+        if (url.pathname === '/api/v0/repo/verify') {
+            this.drops++;
+            expect(url.searchParams.get('drop')).toBe('true');
+            res.writeHead(200, { 'content-type': 'application/json', trailer: 'X-Stream-Error' });
+            res.write(this.dropOutput);
+            res.addTrailers({ 'X-Stream-Error': '' });
+            res.end();
+            return;
+        }
+        if (url.pathname !== '/api/v0/cat') {
+            res.writeHead(404).end();
+            return;
+        }
+        const offset = Number(url.searchParams.get('offset') ?? 0);
+        this.cats.push({ offset });
+        const behaviour = this.plan.shift() ?? 'ok';
+        const error = (message: string) => JSON.stringify({ Message: message, Code: 0, Type: 'error' });
+        if (behaviour === 'corrupt-before') {
+            res.writeHead(500, { 'content-type': 'application/json', trailer: 'X-Stream-Error' }).end(error('block in storage has different hash than requested'));
+            return;
+        }
+        if (behaviour === 'silent') {
+            res.writeHead(200, { 'content-type': 'text/plain' });
+            res.flushHeaders();
+            return; // Kubo waiting for a block no peer has.
+        }
+        res.writeHead(200, { 'content-type': 'text/plain', trailer: 'X-Stream-Error' });
+        const rest = this.blob.subarray(offset);
+        if (behaviour === 'corrupt-trailer' || behaviour === 'other-trailer') {
+            res.write(rest.subarray(0, 1000));
+            res.addTrailers({ 'X-Stream-Error': behaviour === 'corrupt-trailer' ? 'block in storage has different hash than requested' : 'context canceled' });
+            res.end();
+            return;
+        }
+        if (behaviour === 'corrupt-bytes') {
+            const bad = Buffer.from(rest);
+            bad[bad.length - 1] ^= 0xff;
+            res.end(bad);
+            return;
+        }
+        res.end(rest);
+    }
+}
+
+async function readAll(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const c of source) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks);
+}
+
+describe('ClusterBlobStore cat: integrity', () => {
+    const blob = randomBytes(62_000);
+    let kubo: FakeKubo;
+    let monitor: BlobIntegrityMonitor;
+    let events: BlobIntegrityEvent[];
+    let store: ClusterBlobStore;
+
+    beforeEach(async () => {
+        kubo = new FakeKubo(blob);
+        await kubo.listen();
+        monitor = new BlobIntegrityMonitor();
+        events = [];
+        monitor.subscribe((e) => events.push(e));
+        store = new ClusterBlobStore({
+            kuboApiUrl: `unix://${kubo.socket}`,
+            clusterRestUrl: 'http://127.0.0.1:1',
+            timeoutMs: 2_000,
+            replicationMin: 2,
+            allocation: { metrics: ['tag:group'], waitMs: 0, probeIntervalMs: 1, trustMs: 0 },
+            integrity: { idleMs: 1_000, refetchMs: 300, monitor },
+        });
+    });
+
+    afterEach(async () => {
+        await kubo.close();
+    });
+
+    it('streams an intact blob and reports nothing', async () => {
+        expect((await readAll(store.cat(rawCid(blob)))).equals(blob)).toBe(true);
+        expect(events).toEqual([]);
+        expect(kubo.drops).toBe(0);
+    });
+
+    it('fails a cat whose X-Stream-Error trailer is set, even when the body looked whole', async () => {
+        kubo.plan = ['other-trailer'];
+        await expect(readAll(store.cat(DAG_CID))).rejects.toThrow(/context canceled/);
+        expect(events).toEqual([]);
+    });
+
+    it('heals a block that fails its hash before the first byte: drops it, refetches, serves the same bytes', async () => {
+        const cid = rawCid(blob);
+        kubo.plan = ['corrupt-before'];
+        expect((await readAll(store.cat(cid))).equals(blob)).toBe(true);
+        expect(kubo.drops).toBe(1);
+        expect(kubo.cats).toEqual([{ offset: 0 }, { offset: 0 }]);
+        expect(events.map((e) => e.action)).toEqual(['detected', 'dropped', 'healed']);
+        expect(events.every((e) => e.cid === cid)).toBe(true);
+    });
+
+    it('heals a block that fails half-way (trailer) and resumes at the byte it reached', async () => {
+        kubo.plan = ['corrupt-trailer'];
+        expect((await readAll(store.cat(DAG_CID))).equals(blob)).toBe(true);
+        expect(kubo.cats).toEqual([{ offset: 0 }, { offset: 1000 }]);
+        expect(events.map((e) => e.action)).toEqual(['detected', 'dropped', 'healed']);
+    });
+
+    it('fails with BlobCorruptedError, before any byte, when no replica supplies the dropped block', async () => {
+        kubo.plan = ['corrupt-before', 'silent'];
+        const chunks: Uint8Array[] = [];
+        const reading = (async () => {
+            for await (const c of store.cat(rawCid(blob))) chunks.push(c);
+        })();
+        await expect(reading).rejects.toBeInstanceOf(BlobCorruptedError);
+        expect(chunks).toEqual([]);
+        expect(events.map((e) => e.action)).toEqual(['detected', 'dropped', 'unrecoverable']);
+    });
+
+    it('gives up after maxHeals when corruption keeps coming back', async () => {
+        kubo.plan = ['corrupt-before', 'corrupt-before', 'corrupt-before', 'corrupt-before'];
+        await expect(readAll(store.cat(rawCid(blob)))).rejects.toBeInstanceOf(BlobCorruptedError);
+        expect(kubo.drops).toBe(3);
+        expect(events.at(-1)?.action).toBe('unrecoverable');
+    });
+
+    it('hashes a single-block blob itself: wrong bytes from a node without HashOnRead are corruption', async () => {
+        kubo.plan = ['corrupt-bytes'];
+        await expect(readAll(store.cat(rawCid(blob)))).rejects.toBeInstanceOf(BlobCorruptedError);
+        expect(events.map((e) => e.action)).toEqual(['detected', 'dropped', 'unrecoverable']);
+        // The next read gets the refetched block.
+        expect((await readAll(store.cat(rawCid(blob)))).equals(blob)).toBe(true);
+    });
+
+    it('fails with BlobUnretrievableError when Kubo sends nothing (a missing block), without reporting corruption', async () => {
+        kubo.plan = ['silent'];
+        await expect(readAll(store.cat(DAG_CID))).rejects.toBeInstanceOf(BlobUnretrievableError);
+        expect(events).toEqual([]);
+    });
+
+    it('shares one repo/verify between concurrent reads that meet corruption', async () => {
+        kubo.plan = ['corrupt-before', 'corrupt-before'];
+        const [a, b] = await Promise.all([readAll(store.cat(rawCid(blob))), readAll(store.cat(rawCid(blob)))]);
+        expect(a.equals(blob) && b.equals(blob)).toBe(true);
+        expect(kubo.drops).toBe(1);
+    });
+});
+
+describe('CIDs and Kubo output', () => {
+    it('reads the SHA-256 a raw CIDv1 names, and nothing from other CIDs', () => {
+        const bytes = randomBytes(100);
+        expect(rawSha256Of(rawCid(bytes))?.equals(createHash('sha256').update(bytes).digest())).toBe(true);
+        expect(rawSha256Of('bafkreia7hpof4kqae2xbeqlsqe5yrleng3i6dkeiaswaoycbipyywt2k5i')?.toString('hex')).toMatch(/^[0-9a-f]{64}$/);
+        expect(rawSha256Of(DAG_CID)).toBeUndefined();
+        expect(rawSha256Of('QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn')).toBeUndefined();
+        expect(rawSha256Of('b!!')).toBeUndefined();
+    });
+
+    it('counts the blocks repo/verify --drop removed and those it could not', () => {
+        expect(
+            parseRepoVerify(
+                [
+                    '{"Msg":"","Progress":1}',
+                    '{"Msg":"block bafkreia was corrupt (block in storage has different hash than requested), removed","Progress":0}',
+                    '{"Msg":"block bafkreib was corrupt (block in storage has different hash than requested), failed to remove: busy","Progress":0}',
+                    '{"Msg":"verify complete, 2 blocks corrupt, 1 removed","Progress":0}',
+                    'not json',
+                ].join('\n'),
+            ),
+        ).toEqual({ dropped: 1, failed: 1 });
+    });
+});
