@@ -454,7 +454,10 @@ describe('gateway REST API', () => {
             const list = await request(h.apps.h1).get(`/api/v1/patients/${patientId}/consents`).set(auth(clinician1));
             expect(list.status).toBe(200);
             expect(list.body).toHaveLength(1);
-            expect((await request(h.apps.h2).get(`/api/v1/patients/${patientId}/consents`).set(auth(clinician2))).status).toBe(403);
+            // Need-to-know: the grantee's clinicians see the consent granted to their hospital, and only that.
+            const granteeList = await request(h.apps.h2).get(`/api/v1/patients/${patientId}/consents`).set(auth(clinician2));
+            expect(granteeList.status).toBe(200);
+            expect(granteeList.body.map((c: { grantee: string }) => c.grantee)).toEqual(['Hospital2MSP']);
 
             const revoked = await request(h.apps.h1).delete(`/api/v1/consents/${consent.body.consentId}`).set(auth(patient));
             expect(revoked.status).toBe(200);

@@ -1,5 +1,4 @@
 import type { AccessRequest, Actor, Committed, Consent, Purpose } from '../domain.js';
-import { ForbiddenError } from '../http/problem.js';
 import type { ServiceContext } from './context.js';
 import { type ScopeInput, assertActsFor, assertPatientAtHome, toScope } from './guards.js';
 
@@ -26,9 +25,14 @@ export class ConsentService {
         });
     }
 
+    /**
+     * The chaincode answers only what this hospital may know (all consents at the home
+     * hospital and at custodians, its own consents at a grantee, a 404 elsewhere), so a
+     * clinician anywhere sees exactly that; checking the home here would reveal, by a 403,
+     * that a patient exists.
+     */
     async list(actor: Actor, patientId: string): Promise<Consent[]> {
         await assertPatientAtHome(this.#ctx, actor, patientId);
-        if (actor.role === 'clinician') await this.#assertHomeHospital(actor, patientId);
         return this.#ctx.ledger.listConsents(actor, patientId);
     }
 
@@ -52,12 +56,5 @@ export class ConsentService {
 
     decide(actor: Actor, requestId: string, decision: 'approve' | 'reject', expiresAt?: string): Promise<AccessRequest & Committed> {
         return this.#ctx.ledger.decideRequest(actor, requestId, decision, expiresAt ? { expiresAt } : undefined);
-    }
-
-    async #assertHomeHospital(actor: Actor, patientId: string): Promise<void> {
-        const patient = await this.#ctx.ledger.getPatient(actor, patientId);
-        if (patient.homeHospital !== this.#ctx.identity.mspId) {
-            throw new ForbiddenError("only the patient's home hospital lists consents for clinicians");
-        }
     }
 }

@@ -168,9 +168,16 @@ export class FakeLedger implements Ledger {
         return { ...consent, txId };
     }
 
+    /** Need-to-know as the chaincode has it: all at home and at custodians, a grantee its own, 404 elsewhere. */
     async listConsents(_actor: Actor, patientId: string): Promise<Consent[]> {
         this.#call('listConsents');
-        return [...this.#net.consents.values()].filter((c) => c.patientId === patientId);
+        const patient = this.#net.patients.get(patientId);
+        const all = [...this.#net.consents.values()].filter((c) => c.patientId === patientId);
+        const custodian = [...this.#net.records.values()].some((r) => r.patientId === patientId && r.custodian === this.#msp);
+        if (patient?.homeHospital === this.#msp || custodian) return all;
+        const own = all.filter((c) => c.grantee === this.#msp);
+        if (!patient || own.length === 0) throw fail('NOT_FOUND', `patient ${patientId} does not exist`);
+        return own;
     }
 
     async createRequest(actor: Actor, r: NewAccessRequest): Promise<AccessRequest & { txId: string }> {
