@@ -214,8 +214,7 @@ describe('bad input through REST', () => {
       await rejected(403, async () => rest.call(1, 'GET', `/api/v1/records/${recordId}/content`, { token: await token(1, 'admin-e2e-bad', 'admin') }));
     });
 
-    test("wrong role or hospital for listing consents, the audit trail and verification", async () => {
-      await rejected(403, async () => rest.call(2, 'GET', `/api/v1/patients/${patientA}/consents`, { token: await clinician(2) }));
+    test("wrong role for the audit trail and verification", async () => {
       await rejected(403, async () => rest.call(1, 'GET', `/api/v1/audit/records/${recordId}`, { token: await clinician(1) }));
       await rejected(403, async () => rest.call(1, 'GET', `/api/v1/records/${recordId}/verify`, { token: await patient(patientA) }));
     });
@@ -236,7 +235,8 @@ describe('bad input through REST', () => {
       await rejected(403, () =>
         rest.call(2, 'POST', `/api/v1/patients/${patientA}/consents`, { token: away, json: { grantee: 'Hospital2MSP', purposes: ['treatment'] } }),
       );
-      await rejected(403, () => rest.call(2, 'DELETE', `/api/v1/records/${recordId}`, { token: away }));
+      // Not the custodian and no basis at hospital 2: the record does not exist there (need-to-know).
+      await rejected(404, () => rest.call(2, 'DELETE', `/api/v1/records/${recordId}`, { token: away }));
     });
 
     test('consent by a non-patient (clinician, admin, auditor)', async () => {
@@ -246,8 +246,22 @@ describe('bad input through REST', () => {
       }
     });
 
-    test('a clinician without consent reads content', async () => {
-      await rejected(403, async () => rest.call(3, 'GET', `/api/v1/records/${recordId}/content`, { token: await clinician(3) }));
+  });
+
+  describe('404 without a basis (need-to-know: the same answer as for an unknown ID)', () => {
+    test('a clinician of a hospital with no relation to the patient: content, metadata, verify, lists, audit', async () => {
+      const c3 = await clinician(3);
+      const unknownRecord = randomUUID();
+      for (const path of [`/api/v1/records/${recordId}/content`, `/api/v1/records/${recordId}`, `/api/v1/records/${recordId}/verify`]) {
+        const known = await rejected(404, async () => rest.call(3, 'GET', path, { token: c3 }));
+        const unknown = await rejected(404, async () => rest.call(3, 'GET', path.replace(recordId, unknownRecord), { token: c3 }));
+        expect(known.detail.replace(recordId, 'X')).toBe(unknown.detail.replace(unknownRecord, 'X'));
+      }
+      for (const path of ['records', 'consents', 'access-requests']) {
+        await rejected(404, async () => rest.call(3, 'GET', `/api/v1/patients/${patientA}/${path}`, { token: c3 }));
+      }
+      await rejected(404, async () => rest.call(3, 'GET', `/api/v1/audit/records/${recordId}`, { token: await token(3, 'aud-e2e-bad', 'auditor') }));
+      await rejected(404, async () => rest.call(3, 'GET', `/api/v1/audit/patients/${patientA}`, { token: await token(3, 'aud-e2e-bad', 'auditor') }));
     });
   });
 
@@ -359,7 +373,8 @@ describe('bad input through REST', () => {
       const opts = { patientId: patientB };
       await rejected(410, async () => rest.call(1, 'GET', `/api/v1/records/${erasedId}/content`, { token: await clinician(1) }), opts);
       await rejected(410, async () => rest.call(1, 'GET', `/api/v1/records/${erasedId}/content`, { token: await patient(patientB) }), opts);
-      await rejected(410, async () => rest.call(2, 'GET', `/api/v1/records/${erasedId}/content`, { token: await clinician(2) }), opts);
+      // Hospital 2 never had a basis: for it the record does not exist, erased or not.
+      await rejected(404, async () => rest.call(2, 'GET', `/api/v1/records/${erasedId}/content`, { token: await clinician(2) }), opts);
       await rejected(410, async () => rest.call(1, 'DELETE', `/api/v1/records/${erasedId}`, { token: await patient(patientB) }), opts);
     });
   });

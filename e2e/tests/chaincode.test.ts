@@ -93,8 +93,10 @@ describe('chaincode on the real network', () => {
     });
 
     test('hospital 3 is denied the record: no envelope, no access log entry', async () => {
-        await rejectsWith(contract(3).evaluateTransaction('Access:GetEnvelope', recordId, 'treatment'), 'FORBIDDEN');
-        await rejectsWith(contract(3).submitTransaction('Access:LogAccess', recordId, 'treatment', clinician), 'FORBIDDEN');
+        // No basis at all: NOT_FOUND, as for an unknown record (need-to-know).
+        await rejectsWith(contract(3).evaluateTransaction('Access:GetEnvelope', recordId, 'treatment'), 'NOT_FOUND');
+        await rejectsWith(contract(3).submitTransaction('Access:LogAccess', recordId, 'treatment', clinician), 'NOT_FOUND');
+        await rejectsWith(contract(3).evaluateTransaction('Records:GetRecord', recordId), 'NOT_FOUND');
     });
 
     test('consent by the patient at home: the custodian delivers hospital 3 envelope, endorsed by hospital 3', async () => {
@@ -132,7 +134,7 @@ describe('chaincode on the real network', () => {
 
     test('revocation stops envelope reads at once, and hospital 3 purges its envelope', async () => {
         await contract(2).submitTransaction('Consents:RevokeConsent', consentId, patient);
-        await rejectsWith(contract(3).evaluateTransaction('Access:GetEnvelope', recordId, 'treatment'), 'FORBIDDEN');
+        await rejectsWith(contract(3).evaluateTransaction('Access:GetEnvelope', recordId, 'treatment'), 'NOT_FOUND');
         await eventually('hospital 3 to purge its envelope', async () => {
             const holders = await evaluate<{ mspId: string }[]>(1, 'Access:ListHolders', recordId);
             return holders.some((x) => x.mspId === 'Hospital3MSP') ? undefined : holders;

@@ -52,7 +52,8 @@ describe('a consent that expires', () => {
 
   test('once it lapses hospital 3 is denied, and its gateway purges the envelope', async () => {
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt + 1_000 - Date.now())));
-    expectProblem(await content(3), 403);
+    // No basis left: for hospital 3 the record does not exist any more (need-to-know).
+    expectProblem(await content(3), 404);
     expect((await content(1)).status).toBe(200); // the custodian is unaffected
 
     const auditor = await token(1, 'auditor-expiry', 'auditor');

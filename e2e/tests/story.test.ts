@@ -126,8 +126,9 @@ describe('a document shared between hospitals through REST', () => {
     expect(list).toEqual([expect.objectContaining({ recordId, status: 'active', category: 'lab', cid })]);
   });
 
-  test('a clinician at hospital 2 is denied the content without consent: 403', async () => {
-    expectProblem(await content(2), 403);
+  test('a clinician at hospital 2 is denied the content without consent: 404, as for an unknown record', async () => {
+    // Need-to-know: a hospital with no basis cannot tell the record exists.
+    expectProblem(await content(2), 404);
   });
 
   test('hospital 2 asks for access: 201 pending', async () => {
@@ -191,8 +192,8 @@ describe('a document shared between hospitals through REST', () => {
     expect(byPatient.bytes.equals(document)).toBe(true);
   });
 
-  test('hospital 3 is still denied: 403', async () => {
-    expectProblem(await content(3), 403);
+  test('hospital 3 is still denied: 404', async () => {
+    expectProblem(await content(3), 404);
   });
 
   test('hospital 2 reading for a purpose outside the consent (research) is denied: 403', async () => {
@@ -204,8 +205,8 @@ describe('a document shared between hospitals through REST', () => {
     expect(expectStatus(r, 200)).toMatchObject({ consentId, status: 'revoked' });
   });
 
-  test('after revocation hospital 2 is denied again: 403', async () => {
-    expectProblem(await content(2), 403);
+  test('after revocation hospital 2 is denied again: 404 (no basis left)', async () => {
+    expectProblem(await content(2), 404);
   });
 
   test('the auditor sees create, each access, and the consent grant and revoke on the record', async () => {
@@ -271,9 +272,10 @@ describe('a document shared between hospitals through REST', () => {
     );
     expect(v).toMatchObject({ cid, ledgerTxId: storeTxId, blockNumber: expect.any(Number), intact: true });
     expect(v.pinnedOn.length).toBeGreaterThanOrEqual(2);
-    // Another hospital's clinician can verify too (no key needed).
-    const r3 = await rest.call(3, 'GET', `/api/v1/records/${recordId}/verify`, { token: await asClinician(3) });
-    expect(expectStatus(r3, 200)).toMatchObject({ cid, ledgerTxId: storeTxId, intact: true });
+    // The home hospital verifies too (no key needed); a hospital with no basis cannot (THREATS #1).
+    const home = await rest.call(1, 'GET', `/api/v1/records/${recordId}/verify`, { token: await asClinician(1) });
+    expect(expectStatus(home, 200)).toMatchObject({ cid, ledgerTxId: storeTxId, intact: true });
+    expectProblem(await rest.call(3, 'GET', `/api/v1/records/${recordId}/verify`, { token: await asClinician(3) }), 404);
   });
 
   test('the patient erases the record: 200 erased', async () => {
@@ -281,18 +283,18 @@ describe('a document shared between hospitals through REST', () => {
     expect(expectStatus(r, 200)).toMatchObject({ recordId, status: 'erased' });
   });
 
-  test('after erasure the content is 410 at hospital 1 and every other hospital', async () => {
-    const checks: [string, Reply][] = [
-      ['hospital1 clinician', await content(1)],
-      ['hospital1 patient', await rest.call(1, 'GET', `/api/v1/records/${recordId}/content`, { token: await asPatient() })],
-      ['hospital2 clinician', await content(2)],
-      ['hospital3 clinician', await content(3)],
+  test('after erasure the content is 410 wherever the record is known, 404 where it never was (or no longer is)', async () => {
+    const checks: [string, Reply, number][] = [
+      ['hospital1 clinician', await content(1), 410],
+      ['hospital1 patient', await rest.call(1, 'GET', `/api/v1/records/${recordId}/content`, { token: await asPatient() }), 410],
+      ['hospital2 clinician (consent revoked)', await content(2), 404],
+      ['hospital3 clinician (never a basis)', await content(3), 404],
     ];
-    for (const [who, r] of checks) {
-      expect({ who, status: r.status }).toEqual({ who, status: 410 });
-      expectProblem(r, 410);
+    for (const [who, r, status] of checks) {
+      expect({ who, status: r.status }).toEqual({ who, status });
+      expectProblem(r, status);
     }
-    const meta = await rest.call(2, 'GET', `/api/v1/records/${recordId}`, { token: await asClinician(2) });
+    const meta = await rest.call(1, 'GET', `/api/v1/records/${recordId}`, { token: await asClinician(1) });
     expect(expectStatus(meta, 200)).toMatchObject({ recordId, status: 'erased' });
   });
 
