@@ -1,6 +1,7 @@
 // The few Kubo RPC and Cluster REST calls the suites need, over node:http:
 // a hospital's Kubo RPC API is a unix socket (`unix:///…/api.sock`), which
 // fetch() cannot reach.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { readSecret, type HospitalStatus } from './instance.js';
@@ -91,4 +92,62 @@ export async function clusterAdd(h: HospitalStatus, bytes: Uint8Array): Promise<
   const cid = out.at(-1)?.cid;
   if (!cid) throw new Error(`Cluster add at ${h.name}: no CID in ${res.body.toString('utf8')}`);
   return typeof cid === 'string' ? cid : cid['/'];
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/**
+ * Where a block lives in a hospital's Kubo repo: flatfs names a block file by the base32
+ * (upper case, unpadded) of the CID's multihash, in a directory named by the two
+ * characters before the last (`/repo/flatfs/shard/v1/next-to-last/2`).
+ */
+export function blockFile(h: HospitalStatus, cid: string): string {
+  if (!cid.startsWith('b')) throw new Error(`not a base32 CIDv1: ${cid}`);
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const ch of cid.slice(1)) {
+    value = (value << 5) | BASE32.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  // Skip the version and codec varints; the rest is the multihash.
+  let at = 0;
+  for (let field = 0; field < 2; field++) while (bytes[at++] & 0x80);
+  const multihash = Buffer.from(bytes.slice(at));
+  let name = '';
+  bits = 0;
+  value = 0;
+  for (const b of multihash) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      name += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) name += BASE32[(value << (5 - bits)) & 31];
+  name = name.toUpperCase();
+  return path.join(h.stateDir, 'kubo', 'blocks', name.slice(-3, -1), `${name}.data`);
+}
+
+/** Flips one byte of a file in place (the middle one unless told), as a failing disk would. */
+export function flipByte(file: string, at?: number): void {
+  const bytes = readFileSync(file);
+  const i = at ?? bytes.length >> 1;
+  bytes[i] ^= 0xff;
+  writeFileSync(file, bytes);
+}
+
+/** The CIDs of every block of a blob, root first (`refs -r` over the unix socket; a single-block blob is just its CID). */
+export async function ipfsBlocks(api: string, cid: string): Promise<string[]> {
+  const out = (await rpc(api, 'refs', { arg: cid, recursive: 'true', unique: 'true' })).toString('utf8');
+  const refs = out
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { Ref: string }).Ref);
+  return [cid, ...refs];
 }
