@@ -87,7 +87,8 @@ define_command register-user "--role=" "hospital user" "register and enroll a Fa
 Usage: network/network.sh register-user [--instance NAME] <hospital> <name> [--role R]
 Registers <name> at the hospital's Fabric CA with attribute ehr.role=R (default
 clinician; one of clinician, patient, auditor, admin, gateway) and enrolls it
-under <state>/hospital<n>/users/<name>.
+under <state>/hospital<n>/users/<name>: an MSP (enrollment certificate and key),
+no TLS certificate.
 HELP
 
 define_command token "--ttl=" "hospital sub role" "print a dev JWT for a hospital's gateway" <<'HELP'
@@ -196,6 +197,8 @@ cmd_up() {
   ensure_consortium_secrets
 
   log "step 1/7: certificate authorities"
+  # The admin TLS CAs first: the Fabric CA's operations listener serves their certificate.
+  for h in $(hospitals); do ensure_admin_tls "$h"; done
   for h in $(hospitals); do start_ca "$h"; done
   for h in $(hospitals); do await_ca "$h"; done
   for h in $(hospitals); do
@@ -311,7 +314,9 @@ cmd_register_user() {
   is_running "$(hospital_name "$h")-ca" || die "$(hospital_name "$h")'s CA is not running; run: network/network.sh up --instance ${INSTANCE}"
   local dir; dir="$(hospital_dir "$h")/users/${name}"
   [[ -f "${dir}/msp/signcerts/cert.pem" ]] && die "user ${name} already exists at ${dir}"
-  enroll_identity "$h" "$name" client "$dir" "ehr.role=${role}:ecert" --tls
+  # An enrollment certificate only: staff sign transactions, they run no TLS
+  # endpoint and need no TLS client certificate (THREATS #11).
+  enroll_identity "$h" "$name" client "$dir" "ehr.role=${role}:ecert"
   log "registered ${name} (ehr.role=${role}) at $(hospital_name "$h"); MSP in ${dir}/msp"
 }
 

@@ -21,8 +21,14 @@ export interface HospitalStatus {
   gatewayUrl: string;
   stateDir: string;
   peer: { endpoint: string; tlsServerName: string; operations: string; state: string };
-  orderer: { endpoint: string; admin: string; state: string };
-  ca: { url: string; name: string; state: string };
+  orderer: { endpoint: string; admin: string; operations: string; state: string };
+  ca: { url: string; name: string; operations: string; state: string };
+  /**
+   * The hospital's admin client certificate and key (files) for the orderer admin API and the
+   * operations endpoints' /metrics and /logspec; `ca` verifies the peer's and orderer's TLS
+   * certificates, `issuer` is the admin TLS CA (it also signs the Fabric CA's operations certificate).
+   */
+  adminTls: { cert: string; key: string; ca: string; issuer: string };
   kubo: { rpc: string; swarm: string; state: string };
   cluster: { rest: string; state: string; peersSeen: number };
 }

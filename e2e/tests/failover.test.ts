@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import path from 'node:path';
 import { hospital, network, status, type InstanceStatus } from '../support/instance.js';
 import { describeReply, expectStatus, Rest, token } from '../support/rest.js';
@@ -21,16 +22,31 @@ const HOSPITALS = [1, 2, 3] as const;
 let s: InstanceStatus;
 let rest: Rest;
 
-/** Orderer operations endpoint (the orderer's port + 2: network/lib/instance.sh OFF_ORDERER_OPS - OFF_ORDERER). */
-function ordererOperations(n: number): string {
-    const [host, port] = hospital(s, n).orderer.endpoint.split(':');
-    return `http://${host}:${Number(port) + 2}`;
+/** GET of an orderer's operations /metrics with the hospital's admin client certificate (its /metrics wants one). */
+function ordererMetrics(n: number): Promise<string> {
+    const h = hospital(s, n);
+    return new Promise((resolve, reject) => {
+        const req = request(
+            `${h.orderer.operations}/metrics`,
+            { cert: readFileSync(h.adminTls.cert), key: readFileSync(h.adminTls.key), ca: readFileSync(h.adminTls.ca), timeout: 2_000 },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on('data', (c: Buffer) => chunks.push(c));
+                res.on('end', () =>
+                    res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`HTTP ${res.statusCode}`)),
+                );
+                res.on('error', reject);
+            },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end();
+    });
 }
 
 async function isLeader(n: number): Promise<boolean | undefined> {
     try {
-        const res = await fetch(`${ordererOperations(n)}/metrics`, { signal: AbortSignal.timeout(2_000) });
-        const text = await res.text();
+        const text = await ordererMetrics(n);
         const line = text.split('\n').find((l) => l.startsWith('consensus_etcdraft_is_leader') && l.includes(`channel="${s.channel}"`));
         return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop()) === 1;
     } catch {

@@ -27,7 +27,8 @@ start_ca() {
   local envf; envf="$(hospital_dir "$h")/ca/ca.env"
   mkdir -p "$(ca_home "$h")"
   render ca.env.tmpl "$envf" CA_HOME="$(ca_home "$h")" HOSPITAL="$name" LISTEN="$(hospital_listen "$h")" \
-    HOST="$(hospital_host "$h")" CA_PORT="$(port "$h" "$OFF_CA")" CA_OPS_PORT="$(port "$h" "$OFF_CA_OPS")"
+    HOST="$(hospital_host "$h")" CA_PORT="$(port "$h" "$OFF_CA")" CA_OPS_PORT="$(port "$h" "$OFF_CA_OPS")" \
+    OPS_CERT="$(ca_ops_cert "$h")" OPS_KEY="$(ca_ops_key "$h")" ADMIN_TLS_CA="$(admin_tls_ca "$h")"
   # The registrar's bootstrap password reaches the server through its 0600 env
   # file (FABRIC_CA_SERVER_BOOT is the -b flag): never in argv, where `ps`
   # shows it to every local user.
@@ -39,8 +40,17 @@ start_ca() {
 await_ca() {
   local h=$1
   await_ready "$(hospital_name "$h")-ca" 60 \
-    curl -sf "http://$(hospital_host "$h"):$(port "$h" "$OFF_CA_OPS")/healthz"
+    ca_ops_get "$h" /healthz
   wait_until "CA certificate" 30 test -s "$(ca_cert "$h")"
+}
+
+ca_ops_url() { echo "https://$(hospital_host "$1"):$(port "$1" "$OFF_CA_OPS")"; }
+
+# ca_ops_get <hospital> <path>: the CA's operations endpoint wants the admin
+# client certificate for every path, and serves a certificate of the admin TLS CA.
+ca_ops_get() {
+  curl -sf --max-time 2 --cacert "$(admin_tls_ca "$1")" --cert "$(admin_client_cert "$1")" \
+    --key "$(admin_client_key "$1")" "$(ca_ops_url "$1")$2"
 }
 
 ca_client() {

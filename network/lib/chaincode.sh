@@ -27,9 +27,12 @@ package_chaincode() {
     local work hd; work=$(mktemp -d)
     hd=$(hospital_dir "$h")
     mkdir -p "$dir"
+    # The peer's client certificate comes from the hospital's chaincode-client TLS
+    # CA (network/lib/keys.sh), the only CA its chaincode server trusts for clients.
+    ensure_admin_tls "$h"
     jq -n --arg address "$(hospital_host "$h"):$(chaincode_port "$h" "$seq")" \
       --rawfile root "${hd}/chaincode-server/tls/ca.crt" \
-      --rawfile cert "${hd}/peer/tls/server.crt" --rawfile key "${hd}/peer/tls/server.key" \
+      --rawfile cert "$(cc_client_cert "$h")" --rawfile key "$(cc_client_key "$h")" \
       '{address: $address, dial_timeout: "10s", tls_required: true, client_auth_required: true,
         root_cert: $root, client_cert: $cert, client_key: $key}' >"${work}/connection.json"
     jq -n --arg lbl "${CHAINCODE_NAME}_s${seq}" '{"type": "ccaas", "label": $lbl}' >"${work}/metadata.json"
@@ -88,15 +91,32 @@ ensure_chaincode_built() {
     die "chaincode is not built; run: npm install && npm run build (or npm start)"
 }
 
+# The CA the chaincode server of a sequence trusts for client certificates: the
+# chaincode-client TLS CA, or, for a package made before there was one (its
+# connection.json carries the peer's TLS certificate), the hospital CA until the
+# next deploy-chaincode.
+chaincode_client_ca() {
+  local h=$1 seq=$2 pkg cert
+  pkg="$(chaincode_state "$h")/${CHAINCODE_NAME}-s${seq}.tgz"
+  cert=$(tar -xzOf "$pkg" code.tar.gz 2>/dev/null | tar -xzO connection.json 2>/dev/null | jq -r '.client_cert // empty' 2>/dev/null || true)
+  if [[ -n "$cert" ]] && openssl verify -CAfile "$(cc_client_ca "$h")" <(printf '%s\n' "$cert") >/dev/null 2>&1; then
+    cc_client_ca "$h"
+  else
+    warn "$(hospital_name "$h"): chaincode sequence ${seq} was packaged before the chaincode-client TLS CA; its server trusts the hospital CA for clients until: network/network.sh deploy-chaincode"
+    echo "$(hospital_dir "$h")/chaincode-server/tls/ca.crt"
+  fi
+}
+
 start_chaincode_server() {
   local h=$1 seq=$2 name id
   name="$(hospital_name "$h")-chaincode-s${seq}"
   id=$(cat "$(chaincode_state "$h")/package-id-s${seq}")
-  local tls; tls="$(hospital_dir "$h")/chaincode-server/tls"
+  local tls clients=""; tls="$(hospital_dir "$h")/chaincode-server/tls"
+  is_running "$name" || clients=$(chaincode_client_ca "$h" "$seq")
   start_process "$name" "$CHAINCODE_DIR" - node "${PROJECT_DIR}/node_modules/.bin/fabric-chaincode-node" server \
     --chaincode-address "$(hospital_listen "$h"):$(chaincode_port "$h" "$seq")" --chaincode-id "$id" \
     --module-path "$CHAINCODE_DIR" --chaincode-tls-cert-file "${tls}/server.crt" \
-    --chaincode-tls-key-file "${tls}/server.key" --chaincode-tls-client-cacert-file "${tls}/ca.crt"
+    --chaincode-tls-key-file "${tls}/server.key" --chaincode-tls-client-cacert-file "$clients"
   await_ready "$name" 60 tcp_open "$(hospital_host "$h")" "$(chaincode_port "$h" "$seq")"
   echo "$seq" >"$(chaincode_state "$h")/running-sequence"
 }

@@ -19,12 +19,14 @@ create_genesis_block() {
   log "channel ${CHANNEL_NAME}: genesis block created"
 }
 
+# The orderer's admin API trusts client certificates of the hospital's admin TLS
+# CA only (network/lib/keys.sh), not the hospital CA's.
 osnadmin_cli() {
   local h=$1 hd
   shift
   hd=$(hospital_dir "$h")
   osnadmin channel "$@" -o "$(endpoint "$h" "$OFF_ORDERER_ADMIN")" --ca-file "${hd}/orderer/tls/ca.crt" \
-    --client-cert "${hd}/users/admin/tls/server.crt" --client-key "${hd}/users/admin/tls/server.key"
+    --client-cert "$(admin_client_cert "$h")" --client-key "$(admin_client_key "$h")"
 }
 
 join_orderer() {

@@ -23,7 +23,22 @@ node_env() {
     MSP_ID="$(hospital_msp "$h")" NODE_DIR="$node_dir" LISTEN="$(hospital_listen "$h")" HOST="$(hospital_host "$h")" \
     INSTANCE="$INSTANCE" ORDERER_PORT="$(port "$h" "$OFF_ORDERER")" ORDERER_ADMIN_PORT="$(port "$h" "$OFF_ORDERER_ADMIN")" \
     ORDERER_OPS_PORT="$(port "$h" "$OFF_ORDERER_OPS")" PEER_PORT="$(port "$h" "$OFF_PEER")" \
-    PEER_CC_PORT="$(port "$h" "$OFF_PEER_CC")" PEER_OPS_PORT="$(port "$h" "$OFF_PEER_OPS")"
+    PEER_CC_PORT="$(port "$h" "$OFF_PEER_CC")" PEER_OPS_PORT="$(port "$h" "$OFF_PEER_OPS")" \
+    ADMIN_TLS_CA="$(admin_tls_ca "$h")"
+}
+
+# Operations endpoints speak TLS with the node's own TLS certificate (from the
+# hospital CA); /metrics and /logspec also want the admin client certificate.
+peer_ops_url() { echo "https://$(hospital_host "$1"):$(port "$1" "$OFF_PEER_OPS")"; }
+orderer_ops_url() { echo "https://$(hospital_host "$1"):$(port "$1" "$OFF_ORDERER_OPS")"; }
+hospital_tls_root() { echo "$(hospital_dir "$1")/msp/tlscacerts/ca.pem"; }
+
+# ops_get <hospital> <url> [--admin]: GET from an operations endpoint (curl -sf);
+# with --admin it presents the admin client certificate (paths only in argv).
+ops_get() {
+  local h=$1 url=$2 args=()
+  [[ "${3:-}" != --admin ]] || args=(--cert "$(admin_client_cert "$h")" --key "$(admin_client_key "$h")")
+  curl -sf --max-time 2 --cacert "$(hospital_tls_root "$h")" "${args[@]}" "$url"
 }
 
 start_orderer() {
@@ -35,7 +50,7 @@ start_orderer() {
 
 await_orderer() {
   await_ready "$(hospital_name "$1")-orderer" 60 \
-    curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_ORDERER_OPS")/healthz"
+    ops_get "$1" "$(orderer_ops_url "$1")/healthz"
 }
 
 start_peer() {
@@ -47,7 +62,7 @@ start_peer() {
 
 await_peer() {
   await_ready "$(hospital_name "$1")-peer" 60 \
-    curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_PEER_OPS")/healthz"
+    ops_get "$1" "$(peer_ops_url "$1")/healthz"
 }
 
 # peer_cli <hospital> <peer args...>: the peer CLI acting as the hospital's admin.
@@ -81,7 +96,7 @@ live_orderer_hospital() {
 
 # How many other peers this peer's gossip knows on the channel (0 if unknown).
 gossip_peers_known() {
-  curl -sf --max-time 2 "http://$(hospital_host "$1"):$(port "$1" "$OFF_PEER_OPS")/metrics" 2>/dev/null |
+  ops_get "$1" "$(peer_ops_url "$1")/metrics" --admin 2>/dev/null |
     awk -v ch="$CHANNEL_NAME" '$1 == "gossip_membership_total_peers_known{channel=\"" ch "\"}" {print $2}' | head -n1 | grep . || echo 0
 }
 

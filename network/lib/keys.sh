@@ -64,3 +64,79 @@ mint_token() {
 
 gateway_issuer() { echo "ehr-dev-idp:${INSTANCE}:$(hospital_name "$1")"; }
 gateway_audience() { echo "ehr-gateway:$(hospital_msp "$1")"; }
+
+# ---- admin TLS (THREATS #11) -------------------------------------------------
+# The hospital's Fabric CA issues every identity of the hospital, staff included,
+# so trusting it for client certificates lets any of them in. The admin surfaces
+# trust two small CAs of their own instead, made here with openssl (ECDSA P-256),
+# once per hospital; their keys stay 0600 under secrets/ and sign nothing else:
+#   admin TLS CA             <hospital>/admin-tls/ca.crt, key secrets/admin-tls-ca.key
+#     client.crt/.key        the admin's client certificate: osnadmin (orderer admin
+#                            API) and /metrics, /logspec of the operations endpoints
+#     ca-operations.crt/.key the Fabric CA's operations listener (server certificate)
+#   chaincode-client TLS CA  <hospital>/chaincode-client-tls/ca.crt, key secrets/chaincode-client-ca.key
+#     peer-client.crt/.key   the peer's client certificate towards its chaincode
+#                            server (connection.json); a CA of its own, so neither
+#                            certificate opens the other's door.
+
+admin_tls_dir() { echo "$(hospital_dir "$1")/admin-tls"; }
+admin_tls_ca() { echo "$(admin_tls_dir "$1")/ca.crt"; }
+admin_client_cert() { echo "$(admin_tls_dir "$1")/client.crt"; }
+admin_client_key() { echo "$(admin_tls_dir "$1")/client.key"; }
+ca_ops_cert() { echo "$(admin_tls_dir "$1")/ca-operations.crt"; }
+ca_ops_key() { echo "$(admin_tls_dir "$1")/ca-operations.key"; }
+cc_client_dir() { echo "$(hospital_dir "$1")/chaincode-client-tls"; }
+cc_client_ca() { echo "$(cc_client_dir "$1")/ca.crt"; }
+cc_client_cert() { echo "$(cc_client_dir "$1")/peer-client.crt"; }
+cc_client_key() { echo "$(cc_client_dir "$1")/peer-client.key"; }
+
+# new_tls_ca <key> <cert> <org> <cn>: a self-signed CA (10 years), kept if present.
+new_tls_ca() {
+  local key=$1 cert=$2 org=$3 cn=$4
+  [[ -s "$key" && -s "$cert" ]] && return 0
+  mkdir -p "$(dirname "$key")" "$(dirname "$cert")"
+  chmod 700 "$(dirname "$key")"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | write_secret "$key"
+  openssl req -new -x509 -key "$key" -sha256 -days 3650 -set_serial "0x7$(openssl rand -hex 15)" -out "${cert}.new" \
+    -config <(printf '[req]\nprompt=no\ndistinguished_name=dn\nx509_extensions=ext\n[dn]\nO=%s\nOU=admin-tls\nCN=%s\n[ext]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n' "$org" "$cn") \
+    2>/dev/null || die "openssl could not create the TLS CA ${cert}"
+  mv "${cert}.new" "$cert"
+}
+
+# new_tls_leaf <ca-key> <ca-cert> <key> <cert> <org> <cn> <clientAuth|serverAuth> [subjectAltName]:
+# a certificate (825 days) from that CA, kept while it still verifies against it.
+new_tls_leaf() {
+  local cakey=$1 cacert=$2 key=$3 cert=$4 org=$5 cn=$6 eku=$7 san=${8:-}
+  if [[ -s "$key" && -s "$cert" ]] && openssl verify -CAfile "$cacert" "$cert" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$(dirname "$key")"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null | write_secret "$key"
+  local ext; ext=$(printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$eku")
+  [[ -z "$san" ]] || ext+=$'\n'"subjectAltName=${san}"
+  openssl req -new -key "$key" -out "${cert}.csr" \
+    -config <(printf '[req]\nprompt=no\ndistinguished_name=dn\n[dn]\nO=%s\nOU=admin-tls\nCN=%s\n' "$org" "$cn") 2>/dev/null &&
+    openssl x509 -req -in "${cert}.csr" -CA "$cacert" -CAkey "$cakey" -set_serial "0x7$(openssl rand -hex 15)" \
+      -days 825 -sha256 -extfile <(echo "$ext") -out "${cert}.new" 2>/dev/null ||
+    die "openssl could not issue ${cert}"
+  rm -f "${cert}.csr"
+  mv "${cert}.new" "$cert"
+}
+
+# ensure_admin_tls <hospital>: idempotent; `up` runs it on every start.
+ensure_admin_tls() {
+  local h=$1 name host san
+  name=$(hospital_name "$h")
+  host=$(hospital_host "$h")
+  san="DNS:localhost,IP:127.0.0.1,DNS:ca.${name}"
+  if [[ "$host" =~ ^[0-9.]+$ || "$host" == *:* ]]; then
+    [[ "$host" == 127.0.0.1 ]] || san+=",IP:${host}"
+  else
+    [[ "$host" == localhost ]] || san+=",DNS:${host}"
+  fi
+  local cakey; cakey="$(secrets_dir "$h")/admin-tls-ca.key"
+  new_tls_ca "$cakey" "$(admin_tls_ca "$h")" "$name" "admin-tls-ca.${name}"
+  new_tls_leaf "$cakey" "$(admin_tls_ca "$h")" "$(admin_client_key "$h")" "$(admin_client_cert "$h")" "$name" "admin.${name}" clientAuth
+  new_tls_leaf "$cakey" "$(admin_tls_ca "$h")" "$(ca_ops_key "$h")" "$(ca_ops_cert "$h")" "$name" "ca.${name}" serverAuth "$san"
+  local cckey; cckey="$(secrets_dir "$h")/chaincode-client-ca.key"
+  new_tls_ca "$cckey" "$(cc_client_ca "$h")" "$name" "chaincode-client-ca.${name}"
+  new_tls_leaf "$cckey" "$(cc_client_ca "$h")" "$(cc_client_key "$h")" "$(cc_client_cert "$h")" "$name" "${PEER_ID}.${name}" clientAuth
+}

@@ -18,8 +18,11 @@ hospital_json() {
   jq -n --arg name "$n" --arg msp "$(hospital_msp "$h")" \
     --arg gateway "http://${host}:$(port "$h" "$OFF_GATEWAY")" --arg gwState "$(running_word "${n}-gateway")" \
     --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg peerState "$(running_word "${n}-peer")" \
-    --arg peerOps "http://${host}:$(port "$h" "$OFF_PEER_OPS")" --arg peerTls "$(peer_tls_name "$h")" \
+    --arg peerOps "$(peer_ops_url "$h")" --arg peerTls "$(peer_tls_name "$h")" \
     --arg orderer "$(endpoint "$h" "$OFF_ORDERER")" --arg ordererState "$(running_word "${n}-orderer")" \
+    --arg ordererOps "$(orderer_ops_url "$h")" --arg caOps "$(ca_ops_url "$h")" \
+    --arg admCert "$(admin_client_cert "$h")" --arg admKey "$(admin_client_key "$h")" \
+    --arg admCa "$(hospital_tls_root "$h")" --arg admIssuer "$(admin_tls_ca "$h")" \
     --arg ordererAdmin "$(endpoint "$h" "$OFF_ORDERER_ADMIN")" \
     --arg ca "https://$(endpoint "$h" "$OFF_CA")" --arg caState "$(running_word "${n}-ca")" \
     --arg caName "ca-${n}" --arg kubo "$(kubo_api "$h")" \
@@ -30,8 +33,9 @@ hospital_json() {
     '{name: $name, mspId: $msp, gatewayUrl: $gateway, stateDir: $dir,
       gateway: {url: $gateway, state: $gwState},
       peer: {endpoint: $peer, tlsServerName: $peerTls, operations: $peerOps, state: $peerState},
-      orderer: {endpoint: $orderer, admin: $ordererAdmin, state: $ordererState},
-      ca: {url: $ca, name: $caName, state: $caState},
+      orderer: {endpoint: $orderer, admin: $ordererAdmin, operations: $ordererOps, state: $ordererState},
+      ca: {url: $ca, name: $caName, operations: $caOps, state: $caState},
+      adminTls: {cert: $admCert, key: $admKey, ca: $admCa, issuer: $admIssuer},
       kubo: {rpc: $kubo, swarm: $swarm, state: $kuboState},
       cluster: {rest: $clusterRest, state: $clusterState, peersSeen: $clusterPeers}}'
 }
