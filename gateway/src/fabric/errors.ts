@@ -191,7 +191,8 @@ function unavailableMessage(step: string): string {
     }
 }
 
-function* causeChain(err: unknown): Generator<unknown> {
+/** The error and its causes, outermost first (cycles cut). */
+export function* causeChain(err: unknown): Generator<unknown> {
     const seen = new Set<unknown>();
     for (let e = err; e !== undefined && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
         seen.add(e);

@@ -1,4 +1,4 @@
-import { classifyFabricError, codedMessage, TransactionConflictError } from '../fabric/errors.js';
+import { causeChain, classifyFabricError, codedMessage, TransactionConflictError } from '../fabric/errors.js';
 import { DependencyUnavailableError } from '../ports.js';
 import {
     BadRequestError,
@@ -89,13 +89,4 @@ function unavailableDependency(err: unknown): string | undefined {
 function findInChain<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
     for (const e of causeChain(err)) if (e instanceof type) return e;
     return undefined;
-}
-
-function* causeChain(err: unknown): Generator<unknown> {
-    const seen = new Set<unknown>();
-    for (let e = err; e !== undefined && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
-        seen.add(e);
-        yield e;
-        if (typeof e !== 'object') return;
-    }
 }

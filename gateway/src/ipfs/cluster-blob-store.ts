@@ -64,25 +64,15 @@ interface AddedOutput {
     cid?: string | { '/': string };
 }
 
-/** Cluster answered, but with an error status (not an outage). */
-export class ClusterApiError extends Error {
-    readonly status: number;
-
-    constructor(message: string, status: number) {
+/** Kubo or Cluster answered, but with an error status (not an outage). */
+export class IpfsApiError extends Error {
+    constructor(
+        readonly service: 'kubo' | 'cluster',
+        message: string,
+        readonly status: number,
+    ) {
         super(message);
-        this.name = 'ClusterApiError';
-        this.status = status;
-    }
-}
-
-/** Kubo answered, but with an error status (not an outage). */
-export class KuboApiError extends Error {
-    readonly status: number;
-
-    constructor(message: string, status: number) {
-        super(message);
-        this.name = 'KuboApiError';
-        this.status = status;
+        this.name = 'IpfsApiError';
     }
 }
 
@@ -174,7 +164,7 @@ export class ClusterBlobStore implements BlobStore {
                 this.#allocation.invalidate();
                 throw new AllocationUnavailableError(`IPFS Cluster could not allocate the pin: ${message}`, 0, { cause: new Error(message) });
             }
-            if (status === 401 || status === 403) throw new ClusterApiError(`IPFS Cluster refused the add: ${status} ${message}`, status);
+            if (status === 401 || status === 403) throw new IpfsApiError('cluster', `IPFS Cluster refused the add: ${status} ${message}`, status);
             throw new DependencyUnavailableError('cluster', `IPFS Cluster add failed: ${status} ${message}`);
         }
         return { cid, size };
@@ -265,11 +255,11 @@ export class ClusterBlobStore implements BlobStore {
             const trailer = streamError(res);
             if (trailer) {
                 if (isCorruptionMessage(trailer)) throw new KuboCorruptBlockError(`Kubo cat of ${cid}: ${trailer}`);
-                throw new KuboApiError(`Kubo cat of ${cid} failed after ${offset} bytes: ${trailer}`, 200);
+                throw new IpfsApiError('kubo', `Kubo cat of ${cid} failed after ${offset} bytes: ${trailer}`, 200);
             }
         } catch (err) {
             if (idle.signal.aborted && !signal?.aborted) throw silent;
-            if (err instanceof KuboApiError && isCorruptionMessage(err.message)) throw new KuboCorruptBlockError(err.message, { cause: err });
+            if (err instanceof IpfsApiError && err.service === 'kubo' && isCorruptionMessage(err.message)) throw new KuboCorruptBlockError(err.message, { cause: err });
             throw err;
         } finally {
             clearTimeout(timer);
@@ -283,7 +273,7 @@ export class ClusterBlobStore implements BlobStore {
                 const res = await this.#kuboCall('/api/v0/repo/verify?drop=true', AbortSignal.timeout(this.#integrity.dropTimeoutMs));
                 const report = parseRepoVerify(await text(res));
                 const trailer = streamError(res);
-                if (trailer && report.dropped === 0) throw new KuboApiError(`Kubo repo/verify: ${trailer}`, 200);
+                if (trailer && report.dropped === 0) throw new IpfsApiError('kubo', `Kubo repo/verify: ${trailer}`, 200);
                 return report;
             } finally {
                 this.#dropping = undefined;
@@ -333,7 +323,7 @@ export class ClusterBlobStore implements BlobStore {
             });
         }
         const text = await res.text();
-        if (!res.ok) throw new ClusterApiError(`IPFS Cluster ${method} ${path}: ${res.status} ${text.slice(0, 200)}`, res.status);
+        if (!res.ok) throw new IpfsApiError('cluster', `IPFS Cluster ${method} ${path}: ${res.status} ${text.slice(0, 200)}`, res.status);
         return text ? JSON.parse(text) : undefined;
     }
 
@@ -349,7 +339,7 @@ export class ClusterBlobStore implements BlobStore {
         if (res.statusCode !== 200) {
             // Kubo answered, so it is up: the call itself failed (e.g. a block that does not hash to its CID).
             const detail = (await text(res)).slice(0, 200);
-            throw new KuboApiError(`Kubo RPC ${path.split('?')[0]}: ${res.statusCode} ${detail}`, res.statusCode ?? 0);
+            throw new IpfsApiError('kubo', `Kubo RPC ${path.split('?')[0]}: ${res.statusCode} ${detail}`, res.statusCode ?? 0);
         }
         return res;
     }
