@@ -93,6 +93,19 @@ export function configSchema(baseDir: string) {
                 trustMs: millis.default(2_000),
             })
             .prefault({}),
+        /** How a read heals a corrupted local copy of a blob (see ipfs/cluster-blob-store.ts). */
+        integrity: z
+            .object({
+                /** A read that gets no data for this long fails: Kubo would wait for a missing block forever. */
+                idleMs: millis.default(60_000),
+                /** After corrupted blocks were dropped, how long the refetch from a replica may stay silent. */
+                refetchMs: millis.default(15_000),
+                /** Deadline of one repo scan that drops corrupted blocks (it reads every block). */
+                dropTimeoutMs: millis.default(300_000),
+                /** Heals one read may attempt before it gives up. */
+                maxHeals: z.number().int().min(1).max(20).default(3),
+            })
+            .prefault({}),
     });
 
     const keys = z.object({
