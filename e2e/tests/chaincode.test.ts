@@ -51,7 +51,7 @@ describe('chaincode on the real network', () => {
     const dataKey = randomBytes(32);
     const clinician = JSON.stringify({ id: 'dr-it', role: 'clinician' });
     const patient = JSON.stringify({ id: patientId, role: 'patient' });
-    const auditor = JSON.stringify({ id: 'aud-it', role: 'auditor' });
+    const auditorActor = JSON.stringify({ id: 'aud-it', role: 'auditor' });
 
     beforeAll(async () => {
         s = await status();
@@ -157,7 +157,7 @@ describe('chaincode on the real network', () => {
             'FORBIDDEN', // a clinician is no auditor
         );
         // Hospital 3's consent was revoked: no basis left, so for it the record does not exist.
-        await rejectsWith(contract(3).evaluateTransaction('Audit:RecordHistory', recordId, auditor), 'NOT_FOUND');
+        await rejectsWith(contract(3).evaluateTransaction('Audit:RecordHistory', recordId, auditorActor), 'NOT_FOUND');
     });
 
     async function auditHistory(): Promise<Entry[]> {
