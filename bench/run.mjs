@@ -165,7 +165,7 @@ async function main() {
 
     const clin1 = token(1, 'bench-clinician', 'clinician');
     const clin2 = token(2, 'bench-clinician-2', 'clinician');
-    const patientId = `bench-${randomUUID().slice(0, 8)}`;
+    const patientId = `Hospital1MSP:bench-${randomUUID().slice(0, 8)}`;
     const patient = token(1, patientId, 'patient');
     await call(`${h1.gatewayUrl}/api/v1/patients`, json(clin1, { patientId }), 201);
     const doc = randomBytes(DOC_BYTES);
@@ -173,7 +173,7 @@ async function main() {
     progress('raw floor: bare fabric-gateway submit and bare IPFS add');
     const fab = fabricConnection(h1);
     const actor = JSON.stringify({ id: 'bench', role: 'admin' });
-    const rawSubmit = await timeN(N, () => fab.contract.submitTransaction('Patients:RegisterPatient', `raw-${randomUUID()}`, actor));
+    const rawSubmit = await timeN(N, () => fab.contract.submitTransaction('Patients:RegisterPatient', `Hospital1MSP:raw-${randomUUID()}`, actor));
     fab.close();
     const rawAdd = await timeN(N, () =>
         ipfsAdd(h1.kubo.rpc, '/api/v0/add?cid-version=1&raw-leaves=true&progress=false', randomBytes(DOC_BYTES)),
@@ -192,7 +192,7 @@ async function main() {
     });
 
     progress('consent: access requests approved by the patient (a patient with no records, so no deliveries follow)');
-    const otherId = `bench-${randomUUID().slice(0, 8)}`;
+    const otherId = `Hospital1MSP:bench-${randomUUID().slice(0, 8)}`;
     await call(`${h1.gatewayUrl}/api/v1/patients`, json(clin1, { patientId: otherId }), 201);
     const other = token(1, otherId, 'patient');
     const grant = await timeN(Math.min(N, 20), async () => {

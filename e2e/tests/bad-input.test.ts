@@ -20,14 +20,14 @@ interface Snapshot {
 describe('bad input through REST', () => {
   let rest: Rest;
   const run = randomUUID().slice(0, 8);
-  const patientA = `e2e-bad-a-${run}`;
-  const patientB = `e2e-bad-b-${run}`;
+  const patientA = `Hospital1MSP:e2e-bad-a-${run}`;
+  const patientB = `Hospital1MSP:e2e-bad-b-${run}`;
   let recordId = '';
 
   const clinician = (n: number) => token(n, `dr-e2e-bad-h${n}`, 'clinician');
   const auditor = (n = 1) => token(n, `auditor-e2e-bad-h${n}`, 'auditor');
   const patient = (id: string, n = 1) => token(n, id, 'patient');
-  const fresh = () => `e2e-bad-x-${randomUUID()}`;
+  const fresh = () => `Hospital1MSP:e2e-bad-x-${randomUUID()}`;
 
   /** What the ledger holds for a patient, read through the home hospital (delivery bookkeeping aside). */
   async function snapshot(patientId = patientA): Promise<Snapshot> {
@@ -320,9 +320,10 @@ describe('bad input through REST', () => {
   });
 
   describe('409 conflict', () => {
-    test('replayed patientId, at the home hospital and at another', async () => {
+    test('replayed patientId at the home hospital: 409; another hospital cannot capture it (400, its own namespace only)', async () => {
       await rejected(409, async () => rest.call(1, 'POST', '/api/v1/patients', { token: await clinician(1), json: { patientId: patientA } }));
-      await rejected(409, async () => rest.call(2, 'POST', '/api/v1/patients', { token: await clinician(2), json: { patientId: patientA } }));
+      const captured = await rejected(400, async () => rest.call(2, 'POST', '/api/v1/patients', { token: await clinician(2), json: { patientId: patientA } }));
+      expect(captured.detail).toMatch(/start with 'Hospital2MSP:'/);
       const audit = expectStatus(await rest.call(1, 'GET', `/api/v1/audit/patients/${patientA}`, { token: await auditor() }), 200) as {
         type: string;
         hospital: string;

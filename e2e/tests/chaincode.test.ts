@@ -45,7 +45,7 @@ describe('chaincode on the real network', () => {
         JSON.parse(utf8.decode(await contract(n).evaluateTransaction(fn, ...args))) as T;
     const privateKey = (n: number) => readFileSync(path.join(h[n - 1].stateDir, 'secrets', 'encryption.key'), 'utf8');
 
-    const patientId = `cc-${randomUUID().slice(0, 8)}`;
+    const patientId = `Hospital2MSP:cc-${randomUUID().slice(0, 8)}`;
     const recordId = randomUUID();
     const consentId = randomUUID();
     const dataKey = randomBytes(32);

@@ -30,7 +30,7 @@ async function allocatable(h: HospitalStatus): Promise<number> {
 
 describe('stores right after IPFS Cluster restarts', () => {
   let rest: Rest;
-  const patientId = `e2e-restart-${randomUUID()}`;
+  const patientId = `Hospital1MSP:e2e-restart-${randomUUID()}`;
   const asClinician = (n: number) => token(n, `dr-restart-h${n}`, 'clinician');
   const store = async (n: number, bytes: Buffer) =>
     rest.call(n, 'POST', `/api/v1/patients/${patientId}/records?category=lab&title=restart`, {

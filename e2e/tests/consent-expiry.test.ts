@@ -10,7 +10,7 @@ const LIFETIME_MS = 25_000;
 
 describe('a consent that expires', () => {
   let rest: Rest;
-  const patientId = `e2e-expiry-${randomUUID()}`;
+  const patientId = `Hospital1MSP:e2e-expiry-${randomUUID()}`;
   const document = randomBytes(4_096);
   let recordId = '';
   let expiresAt = 0;

@@ -87,8 +87,8 @@ const CASES: Array<{ endpoint: Endpoint; attack: Attack }> = ENDPOINTS.flatMap((
 
 describe('generated hostile input through REST', () => {
   let rest: Rest;
-  const patientId = `e2e-hostile-${randomUUID()}`; // at home at hospital 1
-  const otherPatientId = `e2e-hostile-other-${randomUUID()}`; // at home at hospital 1 too
+  const patientId = `Hospital1MSP:e2e-hostile-${randomUUID()}`; // at home at hospital 1
+  const otherPatientId = `Hospital1MSP:e2e-hostile-other-${randomUUID()}`; // at home at hospital 1 too
   let recordId = '';
   let consentId = '';
   let requestId = '';
@@ -180,7 +180,7 @@ describe('generated hostile input through REST', () => {
     } else if (endpoint.body === 'json') {
       headers['content-type'] = 'application/json';
       const valid: Record<string, unknown> = {
-        '/api/v1/patients': { patientId: `e2e-hostile-new-${randomUUID()}` },
+        '/api/v1/patients': { patientId: `Hospital1MSP:e2e-hostile-new-${randomUUID()}` },
         '/api/v1/access-requests': { patientId, purpose: 'treatment', reason: 'referral' },
       };
       const json =

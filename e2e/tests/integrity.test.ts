@@ -16,7 +16,7 @@ import { eventually } from '../support/tools.js';
 describe('integrity that heals', () => {
   let rest: Rest;
   const run = randomUUID().slice(0, 8);
-  const patientId = `e2e-int-${run}`;
+  const patientId = `Hospital1MSP:e2e-int-${run}`;
   const clinician = () => token(1, `dr-e2e-int-${run}`, 'clinician');
   const auditor = () => token(1, `auditor-e2e-int-${run}`, 'auditor');
 

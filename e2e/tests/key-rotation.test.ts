@@ -14,7 +14,7 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 describe('rotating a hospital encryption key', () => {
   let rest: Rest;
-  const patientId = `e2e-rotation-${randomUUID()}`;
+  const patientId = `Hospital1MSP:e2e-rotation-${randomUUID()}`;
   const before = randomBytes(8_192);
   const after = randomBytes(8_192);
   let beforeId = '';

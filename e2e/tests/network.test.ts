@@ -71,7 +71,7 @@ describe('the consortium network', () => {
 
   test("a transaction from hospital 1's gateway identity is endorsed by two orgs and committed", async () => {
     const conn = open(1);
-    const patientId = `it-${randomUUID()}`;
+    const patientId = `Hospital1MSP:it-${randomUUID()}`;
     const { txId, commit } = await writePatient(conn, s.channel, patientId);
     expect(commit.successful).toBe(true);
     const tx = await committedTransaction(conn, s.channel, txId);
@@ -89,7 +89,7 @@ describe('the consortium network', () => {
       // When the stopped orderer was the Raft leader, the other two elect a new
       // one within a few seconds; until then the ordering service says UNAVAILABLE.
       const { txId, commit } = await eventually('a transaction to commit with hospital 3 down', () =>
-        writePatient(conn, s.channel, `it-${randomUUID()}`),
+        writePatient(conn, s.channel, `Hospital1MSP:it-${randomUUID()}`),
       );
       expect(commit.successful).toBe(true);
       const tx = await committedTransaction(conn, s.channel, txId);
@@ -100,7 +100,7 @@ describe('the consortium network', () => {
   });
 
   test('down then up keeps the ledger: data written before is still there', async () => {
-    const patientId = `it-${randomUUID()}`;
+    const patientId = `Hospital1MSP:it-${randomUUID()}`;
     const before = open(1);
     expect((await writePatient(before, s.channel, patientId)).commit.successful).toBe(true);
     before.close();

@@ -8,7 +8,7 @@ import { Rest, expectProblem, expectStatus, send, token } from '../support/rest.
 describe('newcomer mistakes through REST', () => {
   let rest: Rest;
   const run = randomUUID().slice(0, 8);
-  const patientId = `e2e-new-${run}`;
+  const patientId = `Hospital1MSP:e2e-new-${run}`;
 
   const clinician = (n: number) => token(n, `dr-e2e-new-h${n}`, 'clinician');
   const auditor = (n = 1) => token(n, `auditor-e2e-new-h${n}`, 'auditor');
@@ -64,7 +64,7 @@ describe('newcomer mistakes through REST', () => {
   });
 
   test('a JSON operation sent text/plain or XML is 415 naming application/json, and registers nothing', async () => {
-    const id = `e2e-new-x-${randomUUID()}`;
+    const id = `Hospital1MSP:e2e-new-x-${randomUUID()}`;
     const text = expectProblem(
       await send(rest, 1, 'POST', '/api/v1/patients', { token: await clinician(1), body: JSON.stringify({ patientId: id }), headers: { 'content-type': 'text/plain' } }),
       415,

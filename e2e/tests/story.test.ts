@@ -49,7 +49,7 @@ interface AuditEvent {
 
 describe('a document shared between hospitals through REST', () => {
   let rest: Rest;
-  const patientId = `e2e-story-${randomUUID()}`;
+  const patientId = `Hospital1MSP:e2e-story-${randomUUID()}`;
   const document = randomBytes(DOC_BYTES);
   const documentSha256 = createHash('sha256').update(document).digest('hex');
   const title = `Lab report ${randomUUID().slice(0, 8)}`;

@@ -21,7 +21,7 @@ describe('gateway REST API', () => {
         clinician1 = await h.token('dr-ana', 'clinician');
         clinician2 = await h.token('dr-ben', 'clinician');
         auditor = await h.token('aud-1', 'auditor');
-        patientId = `p-${randomBytes(4).toString('hex')}`;
+        patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
         patient = await h.token(patientId, 'patient');
         const res = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId });
         expect(res.status).toBe(201);
@@ -95,10 +95,21 @@ describe('gateway REST API', () => {
         it('registers a patient with a chosen or generated ID; 409 on a replay', async () => {
             const generated = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({});
             expect(generated.status).toBe(201);
-            expect(generated.body).toMatchObject({ patientId: expect.any(String), homeHospital: 'Hospital1MSP', txId: expect.any(String) });
+            // Issued in this hospital's namespace, unguessable.
+            expect(generated.body).toMatchObject({ patientId: expect.stringMatching(/^Hospital1MSP:[0-9a-f-]{36}$/), homeHospital: 'Hospital1MSP', txId: expect.any(String) });
             const replay = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId });
             expect(replay.status).toBe(409);
             expect(replay.body).toMatchObject({ status: 409, title: 'Conflict' });
+        });
+
+        it("registers only in this hospital's namespace: no capture of another hospital's patients", async () => {
+            const before = h.network.patients.size;
+            for (const id of ['pat-001', 'Hospital2MSP:pat-001', 'Hospital1MSPx:pat-001']) {
+                const res = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId: id });
+                expect(res.status).toBe(400);
+                expect(res.body.detail).toMatch(/start with 'Hospital1MSP:'.*or omit patientId/);
+            }
+            expect(h.network.patients.size).toBe(before);
         });
 
         it('validates the body and lists every bad field', async () => {
@@ -358,7 +369,7 @@ describe('gateway REST API', () => {
             // A body-less POST still works, and a +json type is JSON.
             const generated = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1));
             expect(generated.status).toBe(201);
-            const merge = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).set('Content-Type', 'application/merge-patch+json').send('{"patientId":"pat-004"}');
+            const merge = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).set('Content-Type', 'application/merge-patch+json').send('{"patientId":"Hospital1MSP:pat-004"}');
             expect(merge.status).toBe(201);
         });
 
@@ -554,17 +565,17 @@ describe('trust boundaries: abuse limits, accountability, tokens, reasons', () =
         expect((await request(h.apps.h1).get('/api/v1/hospitals').set(auth(await h.token('dr-ben', 'clinician')))).status).toBe(200);
         expect((await request(h.apps.h2).get('/api/v1/hospitals').set(ana)).status).toBe(200);
         // Writes are another class.
-        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-1' })).status).toBe(201);
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'Hospital1MSP:p-limits-1' })).status).toBe(201);
     });
 
     it('limits writes and uploads per class, and unauthenticated routes per address', async () => {
         const h = await createHarness({ rateLimits: { writes: { max: 1, windowSeconds: 30 }, uploads: { max: 1, windowSeconds: 30 }, public: { max: 2, windowSeconds: 30 } } });
         const ana = auth(await h.token('dr-ana', 'clinician'));
-        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-2' })).status).toBe(201);
-        const write = await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'p-limits-3' });
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'Hospital1MSP:p-limits-2' })).status).toBe(201);
+        const write = await request(h.apps.h1).post('/api/v1/patients').set(ana).send({ patientId: 'Hospital1MSP:p-limits-3' });
         expect(write.status).toBe(429);
         expect(write.body.detail).toContain('more than 1 writes by this actor in 30 s');
-        const upload = () => request(h.apps.h1).post('/api/v1/patients/p-limits-2/records?category=lab').set(ana).set('Content-Type', 'text/plain').send('x');
+        const upload = () => request(h.apps.h1).post('/api/v1/patients/Hospital1MSP:p-limits-2/records?category=lab').set(ana).set('Content-Type', 'text/plain').send('x');
         expect((await upload()).status).toBe(201);
         expect((await upload()).status).toBe(429);
         expect((await request(h.apps.h1).get('/openapi.json')).status).toBe(200);
@@ -589,7 +600,7 @@ describe('trust boundaries: abuse limits, accountability, tokens, reasons', () =
     it('logs every denial at info/warn with sub, role, hospital and rule, no PHI, and counts it in /metrics', async () => {
         const log = capture();
         const h = await createHarness({ logger: log.logger, rateLimits: { reads: { max: 4, windowSeconds: 60 } } });
-        const patientId = 'p-secret-42';
+        const patientId = 'Hospital1MSP:p-secret-42';
         const clinician = auth(await h.token('dr-ana', 'clinician'));
         expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).send({ patientId })).status).toBe(201);
         const auditor = auth(await h.token('aud-1', 'auditor'));
@@ -640,19 +651,19 @@ describe('trust boundaries: abuse limits, accountability, tokens, reasons', () =
     it('takes an access-request reason only from the vocabulary: free text is 400 and reaches no ledger', async () => {
         const h = await createHarness();
         const clinician = auth(await h.token('dr-ana', 'clinician'));
-        expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).send({ patientId: 'p-reason-1' })).status).toBe(201);
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(clinician).send({ patientId: 'Hospital1MSP:p-reason-1' })).status).toBe(201);
         const calls = h.network.events.length;
         for (const body of [
-            { patientId: 'p-reason-1', purpose: 'treatment', reason: 'Oncology referral' },
-            { patientId: 'p-reason-1', purpose: 'treatment', reason: 'referral', note: 'suspected relapse' },
+            { patientId: 'Hospital1MSP:p-reason-1', purpose: 'treatment', reason: 'Oncology referral' },
+            { patientId: 'Hospital1MSP:p-reason-1', purpose: 'treatment', reason: 'referral', note: 'suspected relapse' },
         ]) {
             const res = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send(body);
             expect(res.status).toBe(400);
         }
-        const free = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'p-reason-1', purpose: 'treatment', reason: 'Oncology referral' });
+        const free = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'Hospital1MSP:p-reason-1', purpose: 'treatment', reason: 'Oncology referral' });
         expect(free.body.errors).toEqual([{ field: 'body.reason', message: expect.stringContaining('referral') }]);
         expect(h.network.events.length).toBe(calls);
-        const ok = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'p-reason-1', purpose: 'treatment', reason: 'second-opinion' });
+        const ok = await request(h.apps.h2).post('/api/v1/access-requests').set(auth(await h.token('dr-ben', 'clinician'))).send({ patientId: 'Hospital1MSP:p-reason-1', purpose: 'treatment', reason: 'second-opinion' });
         expect(ok.status).toBe(201);
         expect(ok.body.reason).toBe('second-opinion');
     });

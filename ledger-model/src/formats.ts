@@ -8,10 +8,20 @@ export interface Format {
   description: string;
 }
 
+// A patient ID lives in its home hospital's namespace, `<home MSP ID>:<local ID>`
+// (DESIGN §9: no hospital can capture another's patients). ':' never occurs in an
+// MSP ID, so the namespace is unambiguous. IDs without one are read as patients
+// registered before namespaces; no new one can be registered.
 export const PATIENT_ID: Format = {
-  pattern: /^[A-Za-z0-9._-]{3,64}$/,
-  description: '3-64 characters of A-Z a-z 0-9 . _ -',
+  pattern: /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}:)?[A-Za-z0-9._-]{3,64}$/,
+  description: "<home hospital's MSP ID>:<3-64 characters of A-Z a-z 0-9 . _ ->",
 };
+
+/** The namespace of the patients whose home is mspId: their IDs start with it. */
+export const patientNamespace = (mspId: string): string => `${mspId}:`;
+
+/** Whether patientId lies in mspId's namespace, so that hospital may register it. */
+export const inPatientNamespace = (patientId: string, mspId: string): boolean => patientId.startsWith(patientNamespace(mspId));
 
 // Lowercase only: IDs are replay guards, and two spellings of one UUID must not both pass.
 export const UUID: Format = {

@@ -1,9 +1,9 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
-import { conflict, forbidden } from '../errors';
+import { conflict, forbidden, invalid } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { requirePatient } from '../lookups';
-import type { Patient } from '@ehr/ledger-model';
+import { inPatientNamespace, patientNamespace, type Patient } from '@ehr/ledger-model';
 import { exists, key, KEY, putJson, txTime } from '../state';
 import * as v from '../validate';
 
@@ -22,6 +22,12 @@ export class PatientsContract extends Contract {
     const who = v.actor(actor);
     if (who.role !== 'clinician' && who.role !== 'admin') {
       throw forbidden('patients are registered by a clinician or an admin');
+    }
+    // A hospital registers patients only in its own namespace, so no hospital can
+    // capture another's patient IDs (and the envelopes that follow them). Checked
+    // before existence: the answer says nothing about other hospitals' patients.
+    if (!inPatientNamespace(id, mspId)) {
+      throw invalid(`patient IDs registered by ${mspId} start with '${patientNamespace(mspId)}' (its namespace), e.g. '${patientNamespace(mspId)}pat-001'`);
     }
     const k = key(ctx, KEY.patient, id);
     if (await exists(ctx, k)) throw conflict(`patient ${id} already exists`);

@@ -59,7 +59,7 @@ export async function consortium(): Promise<FakeLedger> {
   return ledger;
 }
 
-export async function registerPatient(ledger: FakeLedger, home: string, patientId = `p-${newId()}`) {
+export async function registerPatient(ledger: FakeLedger, home: string, patientId = `${home}:p-${newId()}`) {
   await ledger.invoke(gw(home), (ctx) => c.patients.RegisterPatient(ctx, patientId, clinician));
   return patientId;
 }

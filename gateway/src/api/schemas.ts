@@ -11,7 +11,7 @@ import { z } from './zod.js';
 // flag already (a RegExp's toString would add slashes and flags that match nothing).
 const formatted = (f: Format) => z.string().regex(f.pattern, `must be ${f.description}`).openapi({ pattern: f.pattern.source });
 
-export const PatientId = formatted(PATIENT_ID).openapi('PatientId', { description: 'Patient pseudonym chosen by the home hospital', example: 'pat-002' });
+export const PatientId = formatted(PATIENT_ID).openapi('PatientId', { description: "Patient pseudonym in its home hospital's namespace: `<home MSP ID>:<local ID>`", example: 'Hospital1MSP:pat-002' });
 export const RecordId = formatted(UUID).openapi('RecordId', { example: '0b7f3c2e-5d1a-4e8b-9c6f-2a4d8e1f7b3c' });
 export const ConsentId = formatted(UUID).openapi('ConsentId', { example: '6c1e9a47-2f3b-4d5c-8e7a-9b0c1d2e3f40' });
 export const RequestId = formatted(UUID).openapi('AccessRequestId', { example: 'a3d5f7b9-1c2e-4f60-8a9b-0c1d2e3f4a5b' });

@@ -23,7 +23,7 @@ describe('integrity that heals (REST)', () => {
         stopCounting = h.metrics.watchIntegrity(blobIntegrity);
         clinician = await h.token('dr-ana', 'clinician');
         auditor = await h.token('aud-1', 'auditor');
-        patientId = `p-${randomBytes(4).toString('hex')}`;
+        patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
         expect((await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician)).send({ patientId })).status).toBe(201);
     });
 
