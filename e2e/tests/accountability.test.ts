@@ -15,7 +15,7 @@ import { eventually } from '../support/tools.js';
 describe('accountability and abuse limits', () => {
   let rest: Rest;
   const run = randomUUID().slice(0, 8);
-  const patientId = `e2e-acct-${run}`;
+  const patientId = `Hospital1MSP:e2e-acct-${run}`;
   const clinician = (n: number) => token(n, `dr-e2e-acct-h${n}`, 'clinician');
   let recordId: string;
 
