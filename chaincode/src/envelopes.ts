@@ -8,6 +8,10 @@ import { exists, implicitCollection, key, KEY, putJson, toBytes, txTime } from '
 import * as v from './validate';
 
 const MAX_ENVELOPES = 16;
+/** Envelopes delivered to one grantee in one transaction (Access:DeliverEnvelopes). */
+export const MAX_BATCH = 1000;
+/** A batch's transient JSON: MAX_BATCH envelopes of up to 1 KiB base64 plus their record IDs. */
+const MAX_BATCH_JSON = MAX_BATCH * 1500;
 
 export async function storeEnvelope(ctx: Context, recordId: string, mspId: string, wrapped: string, by: string) {
   const now = txTime(ctx);
@@ -45,4 +49,23 @@ export function transientEnvelopes(ctx: Context): Map<string, string> {
 /** Transient "envelope": the base64 wrapped key for one hospital. */
 export function transientEnvelope(ctx: Context): string {
   return v.envelope(transientValue(ctx, 'envelope'), 'transient envelope');
+}
+
+/** Transient "envelopes" of a batch delivery: JSON object recordId → base64 wrapped key, at most MAX_BATCH. */
+export function transientBatch(ctx: Context): Map<string, string> {
+  const text = transientValue(ctx, 'envelopes');
+  if (text.length > MAX_BATCH_JSON) throw invalid('transient envelopes is too long');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid('transient envelopes must be JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalid('transient envelopes must be a JSON object of recordId → base64');
+  }
+  const entries = Object.entries(parsed);
+  if (entries.length === 0) throw invalid('transient envelopes is empty');
+  if (entries.length > MAX_BATCH) throw invalid(`at most ${MAX_BATCH} envelopes per batch`);
+  return new Map(entries.map(([id, env]) => [v.uuid(id, 'envelope recordId'), v.envelope(env, `envelope for ${id}`)]));
 }

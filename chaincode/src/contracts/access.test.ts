@@ -145,6 +145,74 @@ describe('Access', () => {
       await rejects(ledger, getEnvelope(gw(H1)), 'GONE');
     });
 
+    describe('batch delivery (DeliverEnvelopes)', () => {
+      const deliverMany = (id: Identity, grantee: string, batch: Record<string, string>) =>
+        ledger.invoke(id, (ctx) => c.access.DeliverEnvelopes(ctx, grantee), { transient: { envelopes: JSON.stringify(batch) } }) as Promise<{
+          delivered: string[];
+          skipped: string[];
+          refused: Record<string, string>;
+        }>;
+
+      test('delivers many records to one grantee in one transaction; each judged alone; held ones skipped', async () => {
+        const consentId = await grant(ledger, H2, patientId, H3, { scope: '{"categories":["imaging"]}' });
+        const more = [await createRecord(ledger, H1, patientId, H2), await createRecord(ledger, H1, patientId, H2)];
+        const lab = await createRecord(ledger, H1, patientId, H2, { category: 'lab' });
+        const otherCustodian = await createRecord(ledger, H2, patientId, H2);
+        await deliver(gw(H1), H3); // recordId already held
+        const erased = await createRecord(ledger, H1, patientId, H2);
+        await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, erased, patientActor(patientId)));
+        const unknown = newId();
+        const batch = Object.fromEntries([recordId, ...more, lab, erased, unknown].map((id) => [id, envelope()]));
+        const out = await deliverMany(gw(H1), H3, batch);
+        expect(out.delivered).toEqual([...more].sort());
+        expect(out.skipped).toEqual([recordId]);
+        expect(out.refused).toEqual({ [lab]: 'FORBIDDEN', [erased]: 'GONE', [unknown]: 'NOT_FOUND' });
+        expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H3]);
+        expect(ledger.lastEvent).toMatchObject({ name: 'EnvelopesDelivered', payload: { grantee: H3, deliveredBy: H1, recordIds: [...more].sort() } });
+        for (const id of more) {
+          const read = await ledger.invoke(gw(H3), (ctx) => c.access.GetEnvelope(ctx, id, 'treatment'));
+          expect(read).toMatchObject({ mspId: H3, basis: consentId, envelope: batch[id] });
+        }
+        // The home hospital may deliver too; what the custodian delivered is skipped, not a failure.
+        const again = await deliverMany(gw(H2), H3, Object.fromEntries([...more, otherCustodian].map((id) => [id, envelope()])));
+        expect(again.skipped).toEqual([...more].sort());
+        expect(again.delivered).toEqual([otherCustodian]);
+        // A third party holds the key of none of them.
+        const third = await deliverMany(gw(H4), H3, { [recordId]: envelope() });
+        expect(third.refused).toEqual({ [recordId]: 'FORBIDDEN' });
+      });
+
+      test('the caller’s own envelopes in one read (GetEnvelopes), only those it may open', async () => {
+        const other = await createRecord(ledger, H1, patientId, H2);
+        const out = (await ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, JSON.stringify([recordId, other, newId()])))) as Record<
+          string,
+          string
+        >;
+        expect(Object.keys(out).sort()).toEqual([recordId, other].sort());
+        expect(await ledger.invoke(gw(H3), (ctx) => c.access.GetEnvelopes(ctx, JSON.stringify([recordId])))).toEqual({});
+        await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, '{}')), 'INVALID_ARGUMENT');
+      });
+
+      test('refused as a whole: to itself, unregistered grantee, empty, not JSON, too many, not a gateway', async () => {
+        await grant(ledger, H2, patientId, H3);
+        await rejects(ledger, deliverMany(gw(H1), H1, { [recordId]: envelope() }), 'FORBIDDEN');
+        await rejects(ledger, deliverMany(gw(H1), H4, { [recordId]: envelope() }), 'NOT_FOUND');
+        await rejects(ledger, deliverMany(gw(H1), H3, {}), 'INVALID_ARGUMENT');
+        await rejects(ledger, deliverMany(gw(H1), H3, { 'not-a-uuid': envelope() }), 'INVALID_ARGUMENT');
+        await rejects(
+          ledger,
+          deliverMany(gw(H1), H3, Object.fromEntries(Array.from({ length: 1001 }, () => [newId(), envelope()]))),
+          'INVALID_ARGUMENT',
+        );
+        await rejects(ledger, deliverMany(admin(H1), H3, { [recordId]: envelope() }), 'FORBIDDEN');
+        await rejects(
+          ledger,
+          ledger.invoke(gw(H1), (ctx) => c.access.DeliverEnvelopes(ctx, H3), { transient: { envelopes: 'nope' } }),
+          'INVALID_ARGUMENT',
+        );
+      });
+    });
+
     test('delivery by the home hospital works too', async () => {
       await grant(ledger, H2, patientId, H3);
       await deliver(gw(H2), H3);

@@ -1,12 +1,12 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
 import { accessBasis, requireAccess } from '../access-policy';
-import { conflict, forbidden, gone, notFound } from '../errors';
+import { conflict, forbidden, gone, invalid as invalidArg, notFound } from '../errors';
 import { emit } from '../events';
-import { holds, purgeEnvelope, storeEnvelope, transientEnvelope } from '../envelopes';
+import { holds, MAX_BATCH, purgeEnvelope, storeEnvelope, transientBatch, transientEnvelope } from '../envelopes';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
-import type { AccessEntry, Envelope, Holder } from '@ehr/ledger-model';
-import { fromBytes, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
+import type { AccessEntry, Envelope, Holder, Patient, RecordMeta } from '@ehr/ledger-model';
+import { fromBytes, getJson, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
 import { requireVisibleRecord } from '../need-to-know';
 import * as v from '../validate';
 
@@ -102,6 +102,82 @@ export class AccessContract extends Contract {
     await storeEnvelope(ctx, id, grantee, wrapped, mspId);
     emit(ctx, 'EnvelopeDelivered', { recordId: id, patientId: record.patientId, grantee, deliveredBy: mspId });
     return JSON.stringify({ recordId: id, grantee, deliveredBy: mspId, since: txTime(ctx) });
+  }
+
+  /**
+   * Many envelopes for one grantee in one transaction (the custody outbox's batch):
+   * transient "envelopes" = JSON object recordId → base64 wrapped key. Each record is
+   * judged by DeliverEnvelope's rule; one that fails it does not fail the batch but is
+   * reported: `delivered`, `skipped` (the grantee holds one already, e.g. from the other
+   * holder), `refused` (recordId → code: NOT_FOUND, GONE, FORBIDDEN). The batch itself is
+   * refused only for a bad grantee or bad transient data.
+   */
+  @Transaction()
+  @Returns('string')
+  public async DeliverEnvelopes(ctx: Context, granteeMsp: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const grantee = v.mspId(granteeMsp, 'granteeMsp');
+    const batch = transientBatch(ctx);
+    if (grantee === mspId) throw forbidden('a hospital does not deliver to itself');
+    if (!(await getHospital(ctx, grantee))) throw notFound(`hospital ${grantee} is not registered`);
+    const delivered: string[] = [];
+    const skipped: string[] = [];
+    const refused: Record<string, string> = {};
+    const patients = new Map<string, Patient | null>();
+    for (const [id, wrapped] of [...batch].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, id));
+      if (!record) {
+        refused[id] = 'NOT_FOUND';
+        continue;
+      }
+      if (record.status === 'erased') {
+        refused[id] = 'GONE';
+        continue;
+      }
+      if (!patients.has(record.patientId)) patients.set(record.patientId, (await getJson<Patient>(ctx, key(ctx, KEY.patient, record.patientId))) ?? null);
+      const patient = patients.get(record.patientId) ?? null;
+      if (!patient || (mspId !== record.custodian && mspId !== patient.homeHospital)) {
+        refused[id] = 'FORBIDDEN';
+        continue;
+      }
+      if ((await accessBasis(ctx, id, record, patient, grantee, null)) === null) {
+        refused[id] = 'FORBIDDEN';
+        continue;
+      }
+      if (await holds(ctx, id, grantee)) {
+        skipped.push(id);
+        continue;
+      }
+      await storeEnvelope(ctx, id, grantee, wrapped, mspId);
+      delivered.push(id);
+    }
+    if (delivered.length > 0) emit(ctx, 'EnvelopesDelivered', { grantee, deliveredBy: mspId, recordIds: delivered });
+    return JSON.stringify({ grantee, deliveredBy: mspId, delivered, skipped, refused, since: txTime(ctx) });
+  }
+
+  /**
+   * The caller's own envelopes for many records at once (evaluate on its own peer), for
+   * the custody outbox to re-wrap: JSON array of recordIds (at most the batch size); the
+   * answer maps each record the caller may open and holds an envelope for to it. Records
+   * it may not open or holds none for are left out.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async GetEnvelopes(ctx: Context, recordIds: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const ids = v.json('recordIds', recordIds);
+    if (!Array.isArray(ids) || ids.length > MAX_BATCH) throw invalidArg(`recordIds must be a JSON array of at most ${MAX_BATCH}`);
+    const out: Record<string, string> = {};
+    for (const raw of ids) {
+      const id = v.uuid(raw, 'recordId');
+      const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, id));
+      if (!record || record.status === 'erased') continue;
+      const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, record.patientId));
+      if (!patient || (await accessBasis(ctx, id, record, patient, mspId, null)) === null) continue;
+      const bytes = await ctx.stub.getPrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, id));
+      if (bytes && bytes.length > 0) out[id] = fromBytes<Envelope>(bytes).envelope;
+    }
+    return JSON.stringify(out);
   }
 
   /**
