@@ -5,25 +5,13 @@ import type { Context } from 'fabric-contract-api';
 import { forbidden, gone, notFound } from './errors';
 import { requirePatient } from './lookups';
 import { fromBytes, getJson, key, KEY, scan, txTime } from './state';
-import type { Consent, Patient, Purpose, RecordMeta, Scope } from '@ehr/ledger-model';
+import { accessBasis as judgeAccess, consentInForce, scopeCovers, type AccessBasis, type Consent, type Patient, type Purpose, type RecordMeta } from '@ehr/ledger-model';
 
-export type Basis = 'custodian' | 'home' | string; // otherwise a consentId
+export type Basis = AccessBasis;
 
-export function scopeCovers(scope: Scope, recordId: string, record: RecordMeta): boolean {
-  switch (scope.type) {
-    case 'all':
-      return true;
-    case 'categories':
-      return scope.categories.includes(record.category);
-    case 'recordIds':
-      return scope.recordIds.includes(recordId);
-  }
-}
-
-/** Expiry is judged against the transaction timestamp so every endorser agrees. */
-export function consentInForce(consent: Consent, now: string): boolean {
-  return consent.status === 'active' && (consent.expiresAt === null || Date.parse(consent.expiresAt) > Date.parse(now));
-}
+// The pure rule (judged on a timestamp the caller passes) lives in the shared model;
+// this module reads the ledger for it and judges on the transaction timestamp.
+export { consentInForce, scopeCovers };
 
 export interface ConsentRow {
   consentId: string;
@@ -54,14 +42,11 @@ export async function accessBasis(
   mspId: string,
   purpose: Purpose | null,
 ): Promise<Basis | null> {
-  if (record.custodian === mspId) return 'custodian';
-  if (patient.homeHospital === mspId) return 'home';
-  const now = txTime(ctx);
-  for (const { consentId, consent } of await consentsOf(ctx, record.patientId, mspId)) {
-    if (!consentInForce(consent, now) || !scopeCovers(consent.scope, recordId, record)) continue;
-    if (purpose === null || consent.purposes.includes(purpose)) return consentId;
-  }
-  return null;
+  const question = { mspId, recordId, record, homeHospital: patient.homeHospital, purpose, at: txTime(ctx) };
+  // Custodian and home need no ledger read.
+  const direct = judgeAccess({ ...question, consents: [] });
+  if (direct !== null) return direct;
+  return judgeAccess({ ...question, consents: await consentsOf(ctx, record.patientId, mspId) });
 }
 
 export interface Granted {

@@ -1,11 +1,10 @@
 // Shared by Consents (direct grant) and AccessRequests (approval creates a consent):
 // who may act for a patient, and what a new consent must satisfy.
 import type { Context } from 'fabric-contract-api';
-import { consentInForce } from './access-policy';
 import { conflict, forbidden, invalid, notFound } from './errors';
 import { getHospital, requirePatient, requireRecord } from './lookups';
 import { exists, key, KEY, putIndex, putJson, txTime } from './state';
-import type { Actor, Consent, Patient, Purpose, Scope } from '@ehr/ledger-model';
+import { consentInForce, type Actor, type Consent, type Patient, type Purpose, type Scope } from '@ehr/ledger-model';
 
 /** Consent decisions go through the patient's home hospital, acting for that very patient. */
 export async function requirePatientAtHome(ctx: Context, mspId: string, who: Actor, patientId: string): Promise<Patient> {

@@ -1,13 +1,15 @@
-// The gateway maps these prefixes to HTTP statuses (400, 403, 404, 409, 410),
-// so the prefix is part of the API and must never change.
-export type ErrorCode = 'INVALID_ARGUMENT' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'GONE';
+// The gateway maps these codes to HTTP statuses (400, 403, 404, 409, 410); the codes
+// and the message format live in @ehr/ledger-model, which the gateway parses with.
+import { codedError, type ErrorCode } from '@ehr/ledger-model';
+
+export type { ErrorCode };
 
 export class ChaincodeError extends Error {
   constructor(
     readonly code: ErrorCode,
     detail: string,
   ) {
-    super(`${code}: ${detail}`);
+    super(codedError(code, detail));
     this.name = 'ChaincodeError';
   }
 }

@@ -1,22 +1,11 @@
 // Fabric keeps only the last setEvent of a transaction, so each transaction
-// emits exactly one event. Payloads carry IDs and codes only, never PHI.
+// emits exactly one event. Names and payloads: LedgerEvents in @ehr/ledger-model.
 import type { Context } from 'fabric-contract-api';
+import type { EventName, LedgerEvents } from '@ehr/ledger-model';
 import { toBytes } from './state';
 
-export type EventName =
-  | 'HospitalRegistered'
-  | 'HospitalKeyRotated'
-  | 'PatientRegistered'
-  | 'RecordCreated'
-  | 'RecordErased'
-  | 'ConsentGranted'
-  | 'ConsentRevoked'
-  | 'AccessRequested'
-  | 'RequestDecided'
-  | 'RecordAccessed'
-  | 'EnvelopeDelivered'
-  | 'EnvelopePurged';
+export type { EventName, LedgerEvents } from '@ehr/ledger-model';
 
-export function emit(ctx: Context, name: EventName, payload: Record<string, string | string[] | null>): void {
+export function emit<N extends EventName>(ctx: Context, name: N, payload: LedgerEvents[N]): void {
   ctx.stub.setEvent(name, toBytes({ ...payload, txId: ctx.stub.getTxID() }));
 }

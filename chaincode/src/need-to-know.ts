@@ -3,9 +3,9 @@
 // argument. A hospital without a basis gets NOT_FOUND worded exactly as for an
 // unknown ID, so the answer does not reveal that the patient or record exists.
 import type { Context } from 'fabric-contract-api';
-import { consentInForce, consentsOf, scopeCovers } from './access-policy';
+import { consentsOf } from './access-policy';
 import { notFound } from './errors';
-import type { AccessRequest, AuditEntry, Consent, Patient, RecordMeta } from '@ehr/ledger-model';
+import { consentInForce, scopeCovers, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, getJson, key, KEY, scan, txTime } from './state';
 
 /**

@@ -3,3 +3,6 @@ export * from './vocabulary.js';
 export * from './values.js';
 export * from './audit.js';
 export * from './formats.js';
+export * from './errors.js';
+export * from './events.js';
+export * from './access-rule.js';

@@ -1,6 +1,6 @@
 // Ledger values, exactly the fields of DESIGN §4. IDs live in the keys; the
 // contracts add them back in their responses.
-import type { ActorRole, Category, Purpose, Reason } from './vocabulary.js';
+import type { ActorRole, Category, ConsentStatus, Purpose, Reason, RecordStatus, RequestStatus } from './vocabulary.js';
 
 export interface Hospital {
   name: string;
@@ -19,12 +19,11 @@ export interface Patient {
   registeredBy?: string;
 }
 
-export type RecordStatus = 'active' | 'erased';
-
 export interface RecordMeta {
   patientId: string;
   custodian: string;
   cid: string;
+  /** Bytes of ciphertext (the encrypted blob in IPFS), never the document's own size. */
   size: number;
   category: Category;
   supersedes: string | null;
@@ -38,8 +37,6 @@ export type Scope =
   | { type: 'categories'; categories: Category[] }
   | { type: 'recordIds'; recordIds: string[] };
 
-export type ConsentStatus = 'active' | 'revoked';
-
 export interface Consent {
   patientId: string;
   grantee: string;
@@ -50,8 +47,6 @@ export interface Consent {
   status: ConsentStatus;
   revokedAt: string | null;
 }
-
-export type RequestStatus = 'pending' | 'approved' | 'rejected';
 
 // requestedAt/requestedBy go beyond §4 on purpose: without them an auditor
 // could not tell which clinician asked, since history values carry no creator.

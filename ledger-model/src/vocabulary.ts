@@ -6,6 +6,18 @@ export type Category = (typeof CATEGORIES)[number];
 export const PURPOSES = ['treatment', 'research', 'insurance', 'public-health', 'payment', 'operations'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
+// The lifecycles of records, consents and access requests.
+export const RECORD_STATUSES = ['active', 'erased'] as const;
+export type RecordStatus = (typeof RECORD_STATUSES)[number];
+
+export const CONSENT_STATUSES = ['active', 'revoked'] as const;
+export type ConsentStatus = (typeof CONSENT_STATUSES)[number];
+
+export const REQUEST_STATUSES = ['pending', 'approved', 'rejected'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+/** What a decision makes of a pending request. */
+export type RequestDecision = Exclude<RequestStatus, 'pending'>;
+
 export const ACTOR_ROLES = ['clinician', 'patient', 'auditor', 'admin'] as const;
 export type ActorRole = (typeof ACTOR_ROLES)[number];
 

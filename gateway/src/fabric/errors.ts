@@ -12,9 +12,8 @@
  *   submitted, but whether it committed could not be learned in time → TransactionOutcomeUnknownError (503)
  */
 import { CommitError, CommitStatusError, EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
+import { codedError, parseCodedError, type CodedError, type ErrorCode } from '@ehr/ledger-model';
 import { DependencyUnavailableError } from '../ports.js';
-
-const CODED = /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE): ?(.*)$/s;
 
 /** gRPC status codes that Fabric uses for conditions that pass. */
 export const GRPC = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAVAILABLE: 14 } as const;
@@ -27,11 +26,11 @@ const CONFLICT_CODES = new Set<number>([VALIDATION.MVCC_READ_CONFLICT, VALIDATIO
 
 /** The chaincode refused the transaction with a coded message; the same call would be refused again. */
 export class ChaincodeRejectedError extends Error {
-    readonly code: string;
+    readonly code: ErrorCode;
     readonly detail: string;
 
-    constructor(code: string, detail: string, options?: ErrorOptions) {
-        super(`${code}: ${detail}`, options);
+    constructor(code: ErrorCode, detail: string, options?: ErrorOptions) {
+        super(codedError(code, detail), options);
         this.name = 'ChaincodeRejectedError';
         this.code = code;
         this.detail = detail;
@@ -85,7 +84,7 @@ export class TransactionOutcomeUnknownError extends FabricUnavailableError {
 
 export type FabricFailure =
     /** A coded chaincode refusal: final. */
-    | { kind: 'rejected'; code: string; detail: string }
+    | { kind: 'rejected'; code: ErrorCode; detail: string }
     /** A node down or slow, no Raft leader, an endorsement that failed without a chaincode reason: retry. */
     | { kind: 'unavailable'; step: 'endorse' | 'submit' | 'commit-status' | 'evaluate' | 'other'; grpcCode?: number }
     /** An MVCC or phantom read conflict at commit: endorse again. */
@@ -95,8 +94,11 @@ export type FabricFailure =
     /** Not a Fabric failure we know. */
     | { kind: 'unknown' };
 
-/** The chaincode's coded message, wherever a fabric-gateway error (or its causes) carries it. */
-export function codedMessage(err: unknown): { code: string; detail: string } | undefined {
+/**
+ * The chaincode's coded message, wherever a fabric-gateway error (or its causes) carries it:
+ * the one place the gateway reads chaincode refusals (with @ehr/ledger-model's parser).
+ */
+export function codedMessage(err: unknown): CodedError | undefined {
     const messages: string[] = [];
     for (const e of causeChain(err)) {
         if (e instanceof ChaincodeRejectedError) return { code: e.code, detail: e.detail };
@@ -107,8 +109,8 @@ export function codedMessage(err: unknown): { code: string; detail: string } | u
         if (e instanceof Error) messages.push(e.message);
     }
     for (const message of messages) {
-        const match = CODED.exec(message);
-        if (match) return { code: match[1], detail: match[2].trim() };
+        const coded = parseCodedError(message);
+        if (coded) return coded;
     }
     return undefined;
 }

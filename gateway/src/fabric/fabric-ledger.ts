@@ -21,6 +21,7 @@ import type {
     NewRecord,
     TransactionLocation,
 } from '../ports.js';
+import { codedMessage } from './errors.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
 import { createPublicKey, randomUUID } from 'node:crypto';
@@ -159,7 +160,8 @@ export class FabricLedger implements Ledger {
             const env = await evaluate<{ envelope: string }>(this.#conn.resilient, 'Access:GetEnvelope', [recordId, purpose]);
             return env.envelope;
         } catch (err) {
-            if (/NOT_FOUND: no envelope for/.test(collectMessages(err))) return undefined;
+            const coded = codedMessage(err);
+            if (coded?.code === 'NOT_FOUND' && coded.detail.startsWith('no envelope for')) return undefined;
             throw err;
         }
     }
@@ -343,9 +345,4 @@ export class FabricLedger implements Ledger {
         }
         return events;
     }
-}
-
-function collectMessages(err: unknown): string {
-    const e = err as { message?: string; details?: { message?: string }[] };
-    return [e?.message ?? '', ...(e?.details ?? []).map((d) => d.message ?? '')].join('\n');
 }

@@ -3,11 +3,12 @@
  * FakeNetwork holds the shared state; `ledgerFor(mspId)` is one hospital's gateway view.
  * Rejections use the chaincode's coded messages, so the real error mapping is exercised.
  */
+import { codedError, type ErrorCode } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
 import type { AccessRequest, Actor, AuditEvent, ComponentHealth, Consent, Hospital, Patient, Purpose, RecordMeta } from '../domain.js';
 import type { AccessLogged, Ledger, NewAccessRequest, NewConsent, NewRecord, TransactionLocation } from '../ports.js';
 
-const fail = (code: string, detail: string) => new Error(`${code}: ${detail}`);
+const fail = (code: ErrorCode, detail: string) => new Error(codedError(code, detail));
 
 export class FakeNetwork {
     readonly hospitals = new Map<string, Hospital>();
