@@ -8,10 +8,14 @@
 | .cluster.mdns_interval = "0s"
 | .cluster.replication_factor_min = $min
 | .cluster.replication_factor_max = $max
-# A restarted or lost peer's allocations are re-pinned elsewhere.
+# A lost peer's allocations are re-pinned elsewhere once its "ping" metric (TTL:
+# twice the ping interval) expires and the monitor's next check notices it; steps.sh
+# derives both from EHR_CLUSTER_REPIN_AFTER. Pins in error are retried every
+# pin_recover_interval (a peer that comes back recovers its pins).
 | .cluster.disable_repinning = false
-| .cluster.pin_recover_interval = "2m0s"
-| .cluster.monitor_ping_interval = "5s"
+| .cluster.pin_recover_interval = $pinRecover
+| .cluster.monitor_ping_interval = $pingInterval
+| .monitor.pubsubmon.check_interval = $checkInterval
 | .consensus.crdt.cluster_name = "ehr-consortium"
 | .consensus.crdt.trusted_peers = $trusted
 | .api.restapi.http_listen_multiaddress = $rest

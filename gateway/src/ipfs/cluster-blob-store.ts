@@ -14,6 +14,7 @@ import {
 } from '../ports.js';
 import { AllocationGate, AllocationUnavailableError, isAllocationFailure, type ClusterMetric } from './allocation-gate.js';
 import { rawSha256Of } from './cid.js';
+import { ErasureCollector, type ErasureGcOptions } from './erasure-gc.js';
 import { call, parseEndpoint, streamError, text, type HttpEndpoint } from './http-call.js';
 import { isCorruptionMessage, KuboCorruptBlockError, parseRepoVerify, type DropReport } from './kubo-integrity.js';
 
@@ -35,7 +36,12 @@ export interface ClusterBlobStoreOptions {
     allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
     /** How reads heal a corrupted local copy; defaults in INTEGRITY_DEFAULTS. */
     integrity?: Partial<IntegrityOptions>;
+    /** How an unpinned blob is then garbage-collected from every peer's Kubo; defaults in ERASURE_GC_DEFAULTS. */
+    erasureGc?: Partial<ErasureGcOptions>;
 }
+
+/** Deadline of one cluster-wide `POST /ipfs/gc` (repo/gc on every peer's Kubo, one after another). */
+const CLUSTER_GC_TIMEOUT_MS = 600_000;
 
 export interface IntegrityOptions {
     /** A cat that yields nothing for this long fails (BlobUnretrievableError): Kubo waits for a missing block forever. */
@@ -89,6 +95,7 @@ export class ClusterBlobStore implements BlobStore {
     readonly #integrity: IntegrityOptions;
     /** The one `repo/verify?drop=true` under way: concurrent reads that meet corruption share it. */
     #dropping: Promise<DropReport> | undefined;
+    readonly #erasureGc: ErasureCollector;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
@@ -104,6 +111,24 @@ export class ClusterBlobStore implements BlobStore {
             latestMetrics: async (name, signal) =>
                 ((await this.#rest('GET', `/monitor/metrics/${encodeURIComponent(name)}`, signal)) as ClusterMetric[] | null) ?? [],
         });
+        this.#erasureGc = new ErasureCollector(
+            {
+                pinStatus: async (cid) => {
+                    const body = (await this.#rest('GET', `/pins/${encodeURIComponent(cid)}`)) as { peer_map?: Record<string, { status: string }> };
+                    return Object.fromEntries(Object.entries(body.peer_map ?? {}).map(([peer, p]) => [peer, p.status]));
+                },
+                collectGarbage: async () => {
+                    const body = (await this.#rest('POST', '/ipfs/gc', undefined, CLUSTER_GC_TIMEOUT_MS)) as { peer_map?: Record<string, { error?: string }> };
+                    return Object.fromEntries(Object.entries(body.peer_map ?? {}).map(([peer, r]) => [peer, r.error || undefined]));
+                },
+            },
+            options.erasureGc,
+        );
+    }
+
+    /** Erased blobs still waiting for some peer's garbage collection. */
+    get uncollected(): string[] {
+        return this.#erasureGc.pending;
     }
 
     /**
@@ -291,9 +316,25 @@ export class ClusterBlobStore implements BlobStore {
             .sort((a, b) => a.peerName.localeCompare(b.peerName));
     }
 
-    /** Removes the cluster-wide pin; each node's garbage collection then drops the blocks. */
+    /**
+     * Removes the cluster-wide pin, then (in the background, never holding the caller up)
+     * garbage-collects the blocks from every peer's Kubo once each has released the pin,
+     * retrying for a peer that is down (erasure leaves no ciphertext in any repo). Also
+     * when the pin is already gone (404): a node may still cache the blocks.
+     */
     async unpin(cid: string): Promise<void> {
-        await this.#rest('DELETE', `/pins/${encodeURIComponent(cid)}`);
+        // The peers the pin names: their repos hold the blocks even if they are down now.
+        const holders = await this.#rest('GET', `/allocations/${encodeURIComponent(cid)}`).then(
+            (pin) => (pin as { allocations?: string[] } | undefined)?.allocations ?? [],
+            () => [],
+        );
+        try {
+            await this.#rest('DELETE', `/pins/${encodeURIComponent(cid)}`);
+        } catch (err) {
+            if (err instanceof IpfsApiError && err.status === 404) this.#erasureGc.schedule(cid, holders);
+            throw err;
+        }
+        this.#erasureGc.schedule(cid, holders);
     }
 
     async health(): Promise<ComponentHealth[]> {
@@ -308,9 +349,9 @@ export class ClusterBlobStore implements BlobStore {
         return [kubo, cluster];
     }
 
-    async #rest(method: string, path: string, signal?: AbortSignal): Promise<unknown> {
+    async #rest(method: string, path: string, signal?: AbortSignal, timeoutMs = this.#options.timeoutMs): Promise<unknown> {
         let res: Response;
-        const deadline = AbortSignal.timeout(this.#options.timeoutMs);
+        const deadline = AbortSignal.timeout(timeoutMs);
         try {
             res = await fetch(this.#options.clusterRestUrl + path, {
                 method,
