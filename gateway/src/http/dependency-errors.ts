@@ -1,28 +1,15 @@
-import { causeChain, classifyFabricError, codedMessage, TransactionConflictError } from '../fabric/errors.js';
-import { DependencyUnavailableError } from '../ports.js';
+import { classifyDependencyError, Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooLarge, Unavailable } from '../domain-errors.js';
+import { codedMessage } from '../fabric/errors.js';
 import {
     BadRequestError,
     ConflictError,
     ForbiddenError,
     GoneError,
     NotFoundError,
+    PayloadTooLargeError,
     type ProblemError,
     ServiceUnavailableError,
 } from './problem.js';
-
-const NETWORK_ERROR_CODES = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'EHOSTUNREACH',
-    'ENETUNREACH',
-    'ENOTFOUND',
-    'ETIMEDOUT',
-    'EPIPE',
-    'EAI_AGAIN',
-    'UND_ERR_CONNECT_TIMEOUT',
-    'UND_ERR_SOCKET',
-    'UND_ERR_HEADERS_TIMEOUT',
-]);
 
 /**
  * The chaincode's coded message, wherever the error carries it: fabric-gateway puts each
@@ -38,55 +25,55 @@ export function chaincodeMessage(err: unknown): { code: string; detail: string }
  * `undefined` when it is not one we recognise (the caller then answers 500).
  */
 export function problemFromDependencyError(err: unknown, retryAfterSeconds: number): ProblemError | undefined {
-    const coded = chaincodeMessage(err);
-    if (coded) {
-        const options = { cause: err };
-        switch (coded.code) {
-            case 'INVALID_ARGUMENT':
-                return new BadRequestError(coded.detail, [], options);
-            case 'FORBIDDEN':
-                return new ForbiddenError(coded.detail, options);
-            case 'NOT_FOUND':
-                return new NotFoundError(coded.detail, options);
-            case 'CONFLICT':
-                return new ConflictError(coded.detail, options);
-            case 'GONE':
-                return new GoneError(coded.detail, options);
-        }
+    const failure = classifyDependencyError(err);
+    if (!failure) return undefined;
+    const options = { cause: err };
+    switch (failure.kind) {
+        case 'refused':
+            switch (failure.code) {
+                case 'INVALID_ARGUMENT':
+                    return new BadRequestError(failure.detail, [], options);
+                case 'FORBIDDEN':
+                    return new ForbiddenError(failure.detail, options);
+                case 'NOT_FOUND':
+                    return new NotFoundError(failure.detail, options);
+                case 'CONFLICT':
+                    return new ConflictError(failure.detail, options);
+                case 'GONE':
+                    return new GoneError(failure.detail, options);
+            }
+            return undefined;
+        case 'busy':
+            // Retried by the gateway already (fabric.retry); the client's own retry is safe.
+            return new ServiceUnavailableError('the ledger is busy with concurrent writes to the same data; retry later', retryAfterSeconds, {
+                ...options,
+                extensions: { dependency: 'fabric', txId: failure.txId },
+            });
+        case 'unavailable':
+            return new ServiceUnavailableError(`${failure.dependency} is unavailable; retry later`, retryAfterSeconds, {
+                ...options,
+                extensions: { dependency: failure.dependency },
+            });
     }
-    const conflict = findInChain(err, TransactionConflictError);
-    if (conflict) {
-        // Retried by the gateway already (fabric.retry); the client's own retry is safe.
-        return new ServiceUnavailableError('the ledger is busy with concurrent writes to the same data; retry later', retryAfterSeconds, {
-            cause: err,
-            extensions: { dependency: 'fabric', txId: conflict.txId },
-        });
-    }
-    const unavailable = unavailableDependency(err);
-    if (unavailable) {
-        return new ServiceUnavailableError(`${unavailable} is unavailable; retry later`, retryAfterSeconds, {
-            cause: err,
-            extensions: { dependency: unavailable },
-        });
-    }
-    return undefined;
 }
 
-function unavailableDependency(err: unknown): string | undefined {
-    for (const e of causeChain(err)) {
-        if (e instanceof DependencyUnavailableError) return e.dependency;
-        // A fabric-gateway error that reached here untranslated (fabric/errors.ts).
-        const fabric = classifyFabricError(e);
-        if (fabric.kind === 'unavailable' || fabric.kind === 'conflict') return 'fabric';
-        const code = (e as { code?: unknown } | null)?.code;
-        if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return 'ipfs';
-        const name = (e as { name?: unknown } | null)?.name;
-        if (name === 'TimeoutError') return 'ipfs';
+/**
+ * The problem for an error the services threw in domain terms (domain-errors.ts). Its cause
+ * becomes the problem's, so the denial rule still tells a ledger's denial from the gateway's
+ * own (the error handler logs the domain error itself).
+ */
+export function problemFromDomainError(err: DomainError): ProblemError {
+    const cause = err.cause === undefined ? {} : { cause: err.cause };
+    if (err instanceof Invalid) return new BadRequestError(err.detail, err.errors, cause);
+    if (err instanceof Forbidden) {
+        return new ForbiddenError(err.detail, { ...cause, rule: err.rule, ...(Object.keys(err.extensions).length ? { extensions: err.extensions } : {}) });
     }
-    return undefined;
-}
-
-function findInChain<T>(err: unknown, type: new (...args: never[]) => T): T | undefined {
-    for (const e of causeChain(err)) if (e instanceof type) return e;
-    return undefined;
+    if (err instanceof NotFound) return new NotFoundError(err.detail, { ...cause, rule: err.rule });
+    if (err instanceof Conflict) return new ConflictError(err.detail, cause);
+    if (err instanceof Gone) return new GoneError(err.detail, cause);
+    if (err instanceof TooLarge) return new PayloadTooLargeError(err.limitBytes, cause);
+    if (err instanceof Unavailable) {
+        return new ServiceUnavailableError(err.detail, err.retryAfterSeconds, { ...cause, extensions: err.extensions });
+    }
+    throw new TypeError(`no problem for domain error ${err.name}`, { cause: err });
 }

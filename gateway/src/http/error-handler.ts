@@ -4,7 +4,8 @@ import type { Actor } from '../domain.js';
 import { DecryptionError } from '../crypto/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { requestIdOf } from '../observability/request-id.js';
-import { chaincodeMessage, problemFromDependencyError } from './dependency-errors.js';
+import { DomainError } from '../domain-errors.js';
+import { chaincodeMessage, problemFromDependencyError, problemFromDomainError } from './dependency-errors.js';
 import {
     BadRequestError,
     InternalError,
@@ -109,6 +110,7 @@ export function notFoundHandler(): RequestHandler {
 
 export function toProblem(err: unknown, retryAfterSeconds: number): ProblemError {
     if (err instanceof ProblemError) return err;
+    if (err instanceof DomainError) return problemFromDomainError(err);
     const bodyParser = bodyParserProblem(err);
     if (bodyParser) return bodyParser;
     if (err instanceof DecryptionError) {

@@ -1,5 +1,5 @@
 import type { Actor, Category, Scope } from '../domain.js';
-import { ForbiddenError, NotFoundError } from '../http/problem.js';
+import { Forbidden, NotFound } from '../domain-errors.js';
 import type { ServiceContext } from './context.js';
 
 /**
@@ -8,7 +8,7 @@ import type { ServiceContext } from './context.js';
  */
 export function assertActsFor(actor: Actor, patientId: string): void {
     if (actor.role === 'patient' && actor.id !== patientId) {
-        throw new ForbiddenError('a patient may act only for themselves');
+        throw new Forbidden('a patient may act only for themselves');
     }
 }
 
@@ -23,7 +23,7 @@ export async function assertPatientAtHome(ctx: ServiceContext, actor: Actor, pat
     if (actor.role !== 'patient') return;
     const patient = await ctx.ledger.getPatient(actor, patientId);
     if (patient.homeHospital !== ctx.identity.mspId) {
-        throw new NotFoundError(`no patient ${patientId} is registered at this hospital; patients act through their home hospital's portal`);
+        throw new NotFound(`no patient ${patientId} is registered at this hospital; patients act through their home hospital's portal`);
     }
 }
 

@@ -1,7 +1,7 @@
 import { inPatientNamespace, patientNamespace } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
 import type { Actor, Committed, Patient } from '../domain.js';
-import { BadRequestError } from '../http/problem.js';
+import { Invalid } from '../domain-errors.js';
 import type { ServiceContext } from './context.js';
 
 export class PatientService {
@@ -21,7 +21,7 @@ export class PatientService {
         const ns = patientNamespace(this.#ctx.identity.mspId);
         const id = patientId ?? `${ns}${randomUUID()}`;
         if (!inPatientNamespace(id, this.#ctx.identity.mspId)) {
-            throw new BadRequestError(
+            throw new Invalid(
                 `patient IDs registered at this hospital start with '${ns}' (its namespace), e.g. '${ns}pat-001'; or omit patientId to have one issued`,
             );
         }

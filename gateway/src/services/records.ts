@@ -1,10 +1,10 @@
+import { consentInForce, scopeCovers } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type BlobHead, type DecryptStream, decryptStream, encryptStream, newDataKey, wrapKey } from '../crypto/index.js';
-import type { Actor, Category, Consent, Hospital, Purpose, RecordMeta } from '../domain.js';
-import { problemFromDependencyError } from '../http/dependency-errors.js';
-import { BadRequestError, ForbiddenError, GoneError, PayloadTooLargeError, ServiceUnavailableError } from '../http/problem.js';
+import type { Actor, Category, Hospital, Purpose, RecordMeta } from '../domain.js';
+import { classifyDependencyError, Forbidden, Gone, Invalid, TooLarge, Unavailable } from '../domain-errors.js';
 import { BlobCorruptedError, BlobUnretrievableError, blobIntegrity, type BlobIntegrityEvent } from '../ports.js';
 import type { ServiceContext } from './context.js';
 import { assertActsFor, assertPatientAtHome } from './guards.js';
@@ -107,7 +107,7 @@ export class RecordService {
         if (request.supersedes) {
             const previous = await ledger.getRecord(actor, request.supersedes);
             if (previous.patientId !== request.patientId) {
-                throw new BadRequestError('supersedes names a record of another patient', [{ field: 'query.supersedes', message: 'record of another patient' }]);
+                throw new Invalid('supersedes names a record of another patient', [{ field: 'query.supersedes', message: 'record of another patient' }]);
             }
         }
         const hospitals = await ledger.listHospitals();
@@ -173,7 +173,7 @@ export class RecordService {
     async open(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions = {}): Promise<OpenedContent> {
         const { ledger, blobs, identity } = this.#ctx;
         const record = await this.#get(actor, recordId);
-        if (record.status === 'erased') throw new GoneError(`record ${recordId} was erased`);
+        if (record.status === 'erased') throw new Gone(`record ${recordId} was erased`);
         let logged;
         try {
             logged = await ledger.logAccess(actor, recordId, purpose);
@@ -182,7 +182,7 @@ export class RecordService {
         }
         const envelope = await ledger.readEnvelope(actor, recordId, purpose);
         if (!envelope) {
-            throw new ServiceUnavailableError("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
+            throw new Unavailable("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
         }
         const dataKey = identity.keys.unwrap(envelope, { recordId, mspId: identity.mspId });
         const decryptor = decryptStream(dataKey);
@@ -226,7 +226,7 @@ export class RecordService {
         const { ledger, blobs, identity, logger } = this.#ctx;
         const record = await ledger.getRecord(actor, recordId);
         assertActsFor(actor, record.patientId);
-        if (record.status === 'erased') throw new GoneError(`record ${recordId} was already erased`);
+        if (record.status === 'erased') throw new Gone(`record ${recordId} was already erased`);
         const erased = await ledger.eraseRecord(actor, recordId);
         if (record.custodian === identity.mspId) {
             // The event follower retries; a failure here must not undo a committed erasure.
@@ -256,7 +256,8 @@ export class RecordService {
         } catch (err) {
             if (err instanceof BlobCorruptedError) return { state: 'corrupted', detail: CORRUPTION_DETAIL.unhealed };
             if (err instanceof BlobUnretrievableError) return { state: 'missing' };
-            if (problemFromDependencyError(err, this.#ctx.retryAfterSeconds)?.status === 503) throw err;
+            const failure = classifyDependencyError(err);
+            if (failure?.kind === 'unavailable' || failure?.kind === 'busy') throw err;
             return /hash|checksum|corrupt|mismatch|does not match/i.test((err as Error)?.message ?? '') ? { state: 'corrupted' } : { state: 'missing' };
         } finally {
             watch.stop();
@@ -280,16 +281,16 @@ export class RecordService {
     }
 
     /** A blob that cannot be had intact: 503 (a replica may come back), before any byte is sent. */
-    #unreadable(err: unknown): ServiceUnavailableError | undefined {
+    #unreadable(err: unknown): Unavailable | undefined {
         if (err instanceof BlobCorruptedError) {
-            return new ServiceUnavailableError(
+            return new Unavailable(
                 "no intact copy of this record's document is reachable: this hospital's copy failed its hash check and no replica supplied intact blocks",
                 this.#ctx.retryAfterSeconds,
                 { cause: err, extensions: { dependency: 'ipfs', reason: 'blob-corrupted' } },
             );
         }
         if (err instanceof BlobUnretrievableError) {
-            return new ServiceUnavailableError("this record's document could not be fetched from IPFS in time", this.#ctx.retryAfterSeconds, {
+            return new Unavailable("this record's document could not be fetched from IPFS in time", this.#ctx.retryAfterSeconds, {
                 cause: err,
                 extensions: { dependency: 'ipfs', reason: 'blob-unretrievable' },
             });
@@ -304,14 +305,15 @@ export class RecordService {
      * hospital knows those already; anything else about the patient stays unsaid.
      */
     async #explainDenial(err: unknown, actor: Actor, record: RecordMeta & { recordId: string }, purpose: Purpose, options: OpenOptions): Promise<unknown> {
-        const problem = problemFromDependencyError(err, this.#ctx.retryAfterSeconds);
-        if (problem?.status !== 403) return err;
+        const failure = classifyDependencyError(err);
+        if (failure?.kind !== 'refused' || failure.code !== 'FORBIDDEN') return err;
         const { mspId } = this.#ctx.identity;
         let allowed: Purpose[] = [];
         try {
-            const now = Date.now();
+            // The ledger's rule, judged at this gateway's clock (the chaincode judged at its transaction's).
+            const now = new Date().toISOString();
             const own = (await this.#ctx.ledger.listConsents(actor, record.patientId)).filter(
-                (c) => c.grantee === mspId && c.status === 'active' && (c.expiresAt === null || Date.parse(c.expiresAt) > now) && covers(c, record),
+                (c) => c.grantee === mspId && consentInForce(c, now) && scopeCovers(c.scope, record.recordId, record),
             );
             allowed = [...new Set(own.flatMap((c) => c.purposes))].sort();
         } catch (listErr) {
@@ -323,7 +325,7 @@ export class RecordService {
         const remedy = allowed.length
             ? `Consents granted to ${mspId} that cover this record allow: ${allowed.join(', ')}; send X-Purpose-Of-Use with one of those if it is the true purpose, or ask the patient for consent for ${purpose} (POST /api/v1/access-requests).`
             : `No consent granted to ${mspId} covers this record for any purpose: ask the patient for access (POST /api/v1/access-requests with purpose ${purpose}).`;
-        return new ForbiddenError(`${mspId} may not read record ${record.recordId} for purpose ${purpose} (${source}). ${remedy}`, {
+        return new Forbidden(`${mspId} may not read record ${record.recordId} for purpose ${purpose} (${source}). ${remedy}`, {
             cause: err,
             extensions: { purpose, purposeHeader: 'X-Purpose-Of-Use', defaultPurpose: 'treatment', allowedPurposes: allowed },
         });
@@ -331,14 +333,9 @@ export class RecordService {
 
     #hospital(hospitals: Hospital[], mspId: string): Hospital {
         const hospital = hospitals.find((h) => h.mspId === mspId);
-        if (!hospital) throw new ForbiddenError(`hospital ${mspId} is not a registered consortium member`);
+        if (!hospital) throw new Forbidden(`hospital ${mspId} is not a registered consortium member`);
         return hospital;
     }
-}
-
-function covers(consent: Consent, record: RecordMeta & { recordId: string }): boolean {
-    const s = consent.scope;
-    return s.type === 'all' || (s.type === 'categories' && s.categories.includes(record.category)) || (s.type === 'recordIds' && s.recordIds.includes(record.recordId));
 }
 
 /** Fails the upload as soon as it passes the limit, so an oversized body is never stored. */
@@ -347,7 +344,7 @@ function limitBytes(limit: number): Transform {
     return new Transform({
         transform(chunk: Buffer, _encoding, callback: TransformCallback) {
             seen += chunk.length;
-            if (seen > limit) callback(new PayloadTooLargeError(limit));
+            if (seen > limit) callback(new TooLarge(limit));
             else callback(null, chunk);
         },
     });
