@@ -80,14 +80,17 @@ async function main(): Promise<void> {
     });
 
     const follower = new EventFollower({
-        connection,
+        events: connection.network,
+        chaincodeName: connection.contract.getChaincodeName(),
         ledger: fabricLedger,
         blobs: blobStore,
         mspId: config.hospital.mspId,
         keys,
         ...config.events,
         logger: logger.child({ component: 'event-follower' }),
+        onCustodyAttempt: (kind, outcome, tasks) => metrics.custodyAttempts.inc({ kind, outcome }, tasks),
     });
+    metrics.watchCustody(() => follower.outbox.stats());
     follower.start();
 
     const server = createServer(app);

@@ -124,6 +124,40 @@ export interface Ledger {
     health(): Promise<ComponentHealth[]>;
 }
 
+/** What a batch delivery did with each record (`Access:DeliverEnvelopes`). */
+export interface BatchDelivery {
+    txId: string;
+    /** Stored for the grantee in this transaction. */
+    delivered: string[];
+    /** The grantee held one already (delivered by the other holder, or a replay). */
+    skipped: string[];
+    /** recordId → the rule's code (NOT_FOUND, GONE, FORBIDDEN): final, not worth a retry. */
+    refused: Record<string, string>;
+}
+
+/**
+ * The ledger as the custody outbox (fabric/custody.ts) needs it: the follower's
+ * port, so it depends on no concrete adapter or raw contract call. Calls act as the
+ * hospital itself (its gateway identity); coded chaincode refusals keep their code.
+ */
+export interface CustodyLedger {
+    listHospitals(): Promise<Hospital[]>;
+    getPatient(actor: Actor, patientId: string): Promise<Patient>;
+    getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
+    /** The patient's records this hospital may open (all of them for the home hospital). */
+    listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
+    listConsents(actor: Actor, patientId: string): Promise<Consent[]>;
+    getConsent(consentId: string): Promise<Consent>;
+    /** This hospital's own envelopes for the records it may open and holds one for (`Access:GetEnvelopes`). */
+    readOwnEnvelopes(recordIds: readonly string[]): Promise<Map<string, string>>;
+    /** Many envelopes (recordId → wrapped key) for one grantee in one transaction; needs the grantee's endorsement. */
+    deliverEnvelopes(grantee: string, envelopes: ReadonlyMap<string, string>): Promise<BatchDelivery>;
+    /** Purges this hospital's own envelope; NOT_FOUND when it holds none, CONFLICT while access holds. */
+    purgeEnvelope(recordId: string): Promise<string>;
+    /** The patient's records this hospital holds an envelope for now, even those it can no longer open (`Access:ListHeld`). */
+    listHeld(patientId: string): Promise<string[]>;
+}
+
 export interface StoredBlob {
     cid: string;
     /** Ciphertext bytes stored. */

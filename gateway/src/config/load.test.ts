@@ -38,6 +38,14 @@ describe('parseConfig', () => {
             expirySweepMs: 10_000,
             concurrency: 8,
             retryDelayMs: 2_000,
+            custody: {
+                journalPath: '/srv/h1/state/custody-outbox.json',
+                statusPath: '/srv/h1/state/custody-status.json',
+                batchSize: 500,
+                initialBackoffMs: 1_000,
+                maxBackoffMs: 60_000,
+                homeDelayMs: 5_000,
+            },
         });
         expect(config.keys).toMatchObject({ previousPrivateKeyPaths: [], replaceUnknownLedgerKey: false });
     });

@@ -171,8 +171,34 @@ export function configSchema(baseDir: string) {
             concurrency: z.number().int().min(1).max(64).default(8),
             /** Delay before the follower resumes from its checkpoint after an outage. */
             retryDelayMs: millis.default(2_000),
+            /** The custody outbox (deliveries, purges, unpins; DESIGN §9). */
+            custody: z
+                .object({
+                    /** The outbox journal; default: custody-outbox.json beside the checkpoint. */
+                    journalPath: filePath.optional(),
+                    /** Its summary for `network.sh status`; default: custody-status.json beside the checkpoint. */
+                    statusPath: filePath.optional(),
+                    /** Envelopes per Access:DeliverEnvelopes transaction (the chaincode takes at most 1000). */
+                    batchSize: z.number().int().min(1).max(1000).default(500),
+                    initialBackoffMs: millis.default(1_000),
+                    maxBackoffMs: millis.default(60_000),
+                    /** The home hospital's delay before delivering records of another custodian. */
+                    homeDelayMs: millis.default(5_000),
+                })
+                .prefault({}),
         })
-        .transform((e) => ({ ...e, expiriesPath: e.expiriesPath ?? join(dirname(e.checkpointPath), 'consent-expiries.json') }));
+        .transform((e) => {
+            const dir = dirname(e.checkpointPath);
+            return {
+                ...e,
+                expiriesPath: e.expiriesPath ?? join(dir, 'consent-expiries.json'),
+                custody: {
+                    ...e.custody,
+                    journalPath: e.custody.journalPath ?? join(dir, 'custody-outbox.json'),
+                    statusPath: e.custody.statusPath ?? join(dir, 'custody-status.json'),
+                },
+            };
+        });
 
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

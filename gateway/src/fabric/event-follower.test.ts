@@ -7,18 +7,20 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Keyring, generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/index.js';
 import type { Consent, Hospital, RecordMeta } from '../domain.js';
-import type { BlobStore } from '../ports.js';
-import type { FabricConnection } from './connection.js';
+import type { BlobStore, CustodyLedger } from '../ports.js';
 import { EventFollower } from './event-follower.js';
-import type { FabricLedger } from './fabric-ledger.js';
 
 const H1 = 'Hospital1MSP';
 const H2 = 'Hospital2MSP';
+const H3 = 'Hospital3MSP';
 const h1Keys = generateEncryptionKeyPair();
 const h2Keys = generateEncryptionKeyPair();
+const h3Keys = generateEncryptionKeyPair();
+const keysOf: Record<string, { publicKey: string; privateKey: string }> = { [H1]: h1Keys, [H2]: h2Keys, [H3]: h3Keys };
 const hospitals: Hospital[] = [
     { mspId: H1, name: 'hospital1', publicKey: h1Keys.publicKey, registeredAt: '2026-01-01T00:00:00Z' },
     { mspId: H2, name: 'hospital2', publicKey: h2Keys.publicKey, registeredAt: '2026-01-01T00:00:00Z' },
+    { mspId: H3, name: 'hospital3', publicKey: h3Keys.publicKey, registeredAt: '2026-01-01T00:00:00Z' },
 ];
 
 function record(n: number): RecordMeta {
@@ -36,13 +38,14 @@ function record(n: number): RecordMeta {
     };
 }
 
-const consentGranted: ChaincodeEvent = {
-    blockNumber: 7n,
-    transactionId: 'tx-consent',
+const event = (blockNumber: bigint, eventName: string, payload: object, transactionId = `tx-${blockNumber}`): ChaincodeEvent => ({
+    blockNumber,
+    transactionId,
     chaincodeName: 'ehr',
-    eventName: 'ConsentGranted',
-    payload: new TextEncoder().encode(JSON.stringify({ patientId: 'pat-001', grantee: H2, consentId: 'c-1' })),
-};
+    eventName,
+    payload: new TextEncoder().encode(JSON.stringify(payload)),
+});
+const consentGranted = event(7n, 'ConsentGranted', { patientId: 'pat-001', grantee: H2, consentId: 'c-1' }, 'tx-consent');
 
 /** Yields the events, then stays open (as a live event stream does) until closed. */
 function stream(events: ChaincodeEvent[]): CloseableAsyncIterable<ChaincodeEvent> {
@@ -95,15 +98,26 @@ async function until(what: string, condition: () => boolean, timeoutMs = 5_000):
 describe('EventFollower', () => {
     let dir: string;
     let dataKeys: Map<string, Buffer>;
-    let delivered: Map<string, Buffer>;
-    let attempts: Map<string, number>;
-    let inFlight: number;
-    let maxInFlight: number;
-    let failOnce: Set<string>;
+    /** grantee → recordId → the data key it received. */
+    let delivered: Map<string, Map<string, Buffer>>;
+    let batches: { grantee: string; size: number; by: string }[];
+    /** Hospitals whose peer is down: deliveries to them fail. */
+    let down: Set<string>;
     let expiresAt: string | null;
     let purged: Map<string, number>;
+    let unpinned: string[];
+    let home: string;
 
-    const ledger = {
+    const received = (grantee: string) => delivered.get(grantee) ?? new Map<string, Buffer>();
+
+    /** The ledger as the follower sees it through its port, acting as `me`. */
+    const ledgerFor = (me: string): CustodyLedger => ({
+        listHospitals: async () => hospitals,
+        getPatient: async (_a, patientId) => ({ patientId, homeHospital: home, registeredAt: '2026-01-01T00:00:00Z' }) as never,
+        getRecord: async (_a, recordId) => ({ ...record(Number(recordId.slice(-12))), status: 'erased' }),
+        listRecords: async () => [...dataKeys.keys()].map((id) => record(Number(id.slice(-12)))),
+        listConsents: async () =>
+            [...delivered.keys()].map((grantee) => ({ grantee, status: 'active' }) as Consent),
         getConsent: async (consentId: string): Promise<Consent> => ({
             consentId,
             patientId: 'pat-001',
@@ -115,120 +129,161 @@ describe('EventFollower', () => {
             status: 'active',
             revokedAt: null,
         }),
+        readOwnEnvelopes: async (recordIds) =>
+            new Map(recordIds.map((recordId) => [recordId, wrapKey(dataKeys.get(recordId)!, keysOf[me].publicKey, { recordId, mspId: me })])),
+        deliverEnvelopes: async (grantee, envelopes) => {
+            await new Promise((r) => setTimeout(r, 5));
+            if (down.has(grantee)) throw Object.assign(new Error(`14 UNAVAILABLE: ${grantee}'s peer does not answer`), { code: 14 });
+            batches.push({ grantee, size: envelopes.size, by: me });
+            const held = delivered.get(grantee) ?? new Map<string, Buffer>();
+            delivered.set(grantee, held);
+            const out = { txId: `tx-${batches.length}`, delivered: [] as string[], skipped: [] as string[], refused: {} };
+            for (const [recordId, envelope] of envelopes) {
+                if (held.has(recordId)) out.skipped.push(recordId);
+                else {
+                    held.set(recordId, unwrapKey(envelope, keysOf[grantee].privateKey, { recordId, mspId: grantee }));
+                    out.delivered.push(recordId);
+                }
+            }
+            return out;
+        },
         // As the chaincode does: no purge while the consent (judged by the clock here) still holds.
         purgeEnvelope: async (recordId: string) => {
             if (expiresAt === null || Date.now() < Date.parse(expiresAt)) throw new Error(`CONFLICT: access to ${recordId} still holds`);
             purged.set(recordId, Date.now());
             return `tx-purge-${recordId}`;
         },
-        listHospitals: async () => hospitals,
-        listRecords: async () => [...dataKeys.keys()].map((id) => record(Number(id.slice(-12)))),
-        readEnvelope: async (_actor: unknown, recordId: string) => wrapKey(dataKeys.get(recordId)!, h1Keys.publicKey, { recordId, mspId: H1 }),
-        deliverEnvelope: async (recordId: string, grantee: string, envelope: string) => {
-            attempts.set(recordId, (attempts.get(recordId) ?? 0) + 1);
-            inFlight++;
-            maxInFlight = Math.max(maxInFlight, inFlight);
-            try {
-                await new Promise((r) => setTimeout(r, 10));
-                if (failOnce.delete(recordId)) throw Object.assign(new Error('14 UNAVAILABLE: connection dropped'), { code: 14 });
-                if (delivered.has(recordId)) throw new Error(`CONFLICT: ${grantee} already holds ${recordId}`);
-                delivered.set(recordId, unwrapKey(envelope, h2Keys.privateKey, { recordId, mspId: grantee }));
-                return `tx-deliver-${recordId}`;
-            } finally {
-                inFlight--;
-            }
-        },
-    };
+        listHeld: async () => [...dataKeys.keys()],
+    });
 
     interface Setup {
         mspId?: string;
         events?: ChaincodeEvent[];
-        concurrency?: number;
+        batchSize?: number;
+        homeDelayMs?: number;
     }
 
-    function follower({ mspId = H1, events = [consentGranted], concurrency = 8 }: Setup = {}): EventFollower {
-        const contract = {
-            getChaincodeName: () => 'ehr',
-            evaluate: async (name: string) => {
-                if (name !== 'Access:ListHeld') throw new Error(`unexpected ${name}`);
-                return new TextEncoder().encode(JSON.stringify(await ledger.listRecords()));
-            },
-        };
+    function follower({ mspId = H1, events = [consentGranted], batchSize = 500, homeDelayMs = 5_000 }: Setup = {}): EventFollower {
         return new EventFollower({
-            connection: { network: network(events), contract } as unknown as FabricConnection,
-            ledger: ledger as unknown as FabricLedger,
-            blobs: {} as BlobStore,
+            events: network(events),
+            chaincodeName: 'ehr',
+            ledger: ledgerFor(mspId),
+            blobs: {
+                unpin: async (cid: string) => {
+                    unpinned.push(cid);
+                },
+            } as BlobStore,
             mspId,
-            keys: new Keyring(mspId === H1 ? h1Keys.privateKey : h2Keys.privateKey),
+            keys: new Keyring(keysOf[mspId].privateKey),
             checkpointPath: path.join(dir, 'checkpoint.json'),
             expiriesPath: path.join(dir, 'expiries.json'),
             expirySweepMs: 20,
             logger: pino({ level: 'silent' }),
             retryDelayMs: 10,
-            concurrency,
+            concurrency: 4,
+            custody: {
+                journalPath: path.join(dir, 'custody.json'),
+                statusPath: path.join(dir, 'custody-status.json'),
+                batchSize,
+                initialBackoffMs: 20,
+                maxBackoffMs: 100,
+                homeDelayMs,
+            },
         });
     }
+
+    const checkpoint = () => checkpointers.file(path.join(dir, 'checkpoint.json'));
 
     beforeEach(() => {
         dir = mkdtempSync(path.join(tmpdir(), 'follower-'));
         dataKeys = new Map(Array.from({ length: 20 }, (_, i) => [record(i + 1).recordId, randomBytes(32)]));
         delivered = new Map();
-        attempts = new Map();
-        inFlight = 0;
-        maxInFlight = 0;
-        failOnce = new Set();
+        batches = [];
+        down = new Set();
         expiresAt = null;
         purged = new Map();
+        unpinned = [];
+        home = H2;
     });
 
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('delivers every record of a new consent, several at a time up to the limit, then checkpoints the event', async () => {
-        await runUntil(follower({ concurrency: 4 }), '20 deliveries', () => delivered.size === 20);
+    it('delivers every record of a new consent in one batch transaction, and checkpoints the event', async () => {
+        await runUntil(follower(), '20 deliveries', () => received(H2).size === 20);
 
-        expect(maxInFlight).toBe(4);
-        for (const [recordId, key] of dataKeys) expect(delivered.get(recordId)?.equals(key)).toBe(true);
-        const checkpoint = await checkpointers.file(path.join(dir, 'checkpoint.json'));
-        expect(checkpoint.getBlockNumber()).toBe(7n);
-        expect(checkpoint.getTransactionId()).toBe('tx-consent');
+        for (const [recordId, key] of dataKeys) expect(received(H2).get(recordId)?.equals(key)).toBe(true);
+        expect(batches).toEqual([{ grantee: H2, size: 20, by: H1 }]);
+        expect((await checkpoint()).getTransactionId()).toBe('tx-consent');
     });
 
-    it('after an outage in one delivery, retries the event from the checkpoint and misses nothing', async () => {
-        const flaky = record(7).recordId;
-        failOnce.add(flaky);
-        await runUntil(follower({ concurrency: 8 }), '20 deliveries', () => delivered.size === 20);
-
-        expect(attempts.get(flaky)).toBe(2);
-        // The retry met the other 19 already delivered (CONFLICT, ignored) and did not deliver them twice.
-        expect([...attempts.values()].every((n) => n === 2)).toBe(true);
-        expect(delivered.size).toBe(20);
-        const checkpoint = await checkpointers.file(path.join(dir, 'checkpoint.json'));
-        expect(checkpoint.getTransactionId()).toBe('tx-consent');
+    it('splits deliveries into batches of the configured size', async () => {
+        await runUntil(follower({ batchSize: 8 }), '20 deliveries', () => received(H2).size === 20);
+        expect(batches.map((b) => b.size)).toEqual([8, 8, 4]);
     });
 
-    it('runs one delivery at a time when configured so', async () => {
-        await runUntil(follower({ concurrency: 1 }), '20 deliveries', () => delivered.size === 20);
-        expect(maxInFlight).toBe(1);
+    it('a grantee that is down holds up no one: the next consent is delivered, the checkpoint moves on, and the first is delivered once it is back', async () => {
+        down.add(H3);
+        const events = [
+            event(7n, 'ConsentGranted', { patientId: 'pat-001', grantee: H3, consentId: 'c-3' }),
+            event(8n, 'ConsentGranted', { patientId: 'pat-001', grantee: H2, consentId: 'c-2' }),
+        ];
+        const f = follower({ events });
+        f.start();
+        try {
+            await until('20 deliveries to H2', () => received(H2).size === 20);
+            await until('the second event to be checkpointed', () => readCheckpoint()?.blockNumber === '8');
+            await until('H3 to have failed twice', () => (f.outbox.stats().retrying > 0 ? true : false));
+            expect(f.outbox.stats().byKind.deliver).toBe(20);
+            const status = JSON.parse(readFileSync(path.join(dir, 'custody-status.json'), 'utf8')) as { queued: number };
+            expect(status.queued).toBeGreaterThan(0);
+            down.delete(H3);
+            await until('20 deliveries to H3', () => received(H3).size === 20);
+            await until('the outbox to empty', () => f.outbox.stats().queued === 0);
+        } finally {
+            await f.stop();
+        }
+    });
+
+    it('the tasks survive a restart: recorded before the checkpoint, run by the next process', async () => {
+        down.add(H2);
+        await runUntil(follower(), 'the event to be checkpointed', () => readCheckpoint()?.transactionId === 'tx-consent');
+        expect(received(H2).size).toBe(0);
+        down.delete(H2);
+        // The event is behind the checkpoint now: only the journal knows the work.
+        await runUntil(follower(), '20 deliveries', () => received(H2).size === 20);
+    });
+
+    it('the home hospital delivers another custodian’s records too, after a delay; what the custodian delivered is skipped', async () => {
+        const events = [event(7n, 'ConsentGranted', { patientId: 'pat-001', grantee: H3, consentId: 'c-3' })];
+        // Hospital 1 (the custodian) is down: hospital 2, home, serves the grantee.
+        await runUntil(follower({ mspId: H2, events, homeDelayMs: 50 }), '20 deliveries from the home', () => received(H3).size === 20);
+        expect(batches).toEqual([{ grantee: H3, size: 20, by: H2 }]);
+        for (const [recordId, key] of dataKeys) expect(received(H3).get(recordId)?.equals(key)).toBe(true);
+    });
+
+    it('a record created under a consent goes to the grantee; an erasure purges and unpins', async () => {
+        home = H3;
+        delivered.set(H2, new Map()); // H2 holds a consent
+        const recordId = record(3).recordId;
+        const events = [
+            event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2] }),
+            event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1 }),
+        ];
+        expiresAt = new Date(Date.now() - 1).toISOString(); // purges allowed
+        await runUntil(follower({ events }), 'delivery, purge and unpin', () => received(H2).has(recordId) && purged.has(recordId) && unpinned.length === 1);
+        expect(batches).toEqual([{ grantee: H2, size: 1, by: H1 }]);
     });
 
     describe('as the grantee of a consent with an expiry', () => {
         const grantedToH2: ChaincodeEvent = { ...consentGranted, transactionId: 'tx-consent-h2' };
         const scheduled = () => JSON.parse(readFileSync(path.join(dir, 'expiries.json'), 'utf8')) as { consentId: string }[];
-        /** A file the follower writes, or undefined while it has not written it yet. */
-        const written = <T>(file: string): T | undefined => {
-            try {
-                return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as T;
-            } catch {
-                return undefined;
-            }
-        };
 
         it('purges its envelopes once the consent lapses, not before', async () => {
             expiresAt = new Date(Date.now() + 300).toISOString();
             await runUntil(follower({ mspId: H2, events: [grantedToH2] }), '20 purges', () => purged.size === 20);
 
             expect(Math.min(...purged.values())).toBeGreaterThanOrEqual(Date.parse(expiresAt));
-            expect(delivered.size).toBe(0);
+            expect(batches).toEqual([]);
             expect(scheduled()).toEqual([]);
         });
 
@@ -252,4 +307,17 @@ describe('EventFollower', () => {
             expect(written('expiries.json')).toBeUndefined();
         });
     });
+
+    /** A file the follower writes, or undefined while it has not written it yet. */
+    function written<T>(file: string): T | undefined {
+        try {
+            return JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as T;
+        } catch {
+            return undefined;
+        }
+    }
+
+    function readCheckpoint() {
+        return written<{ blockNumber?: string; transactionId?: string }>('checkpoint.json');
+    }
 });

@@ -1,17 +1,42 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
-import pLimit from 'p-limit';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type Keyring, wrapKey } from '../crypto/index.js';
-import type { Actor, Hospital, RecordMeta } from '../domain.js';
-import { type BlobStore, DependencyUnavailableError } from '../ports.js';
-import type { FabricConnection } from './connection.js';
+import type { Actor } from '../domain.js';
+import { type BlobStore, type CustodyLedger, DependencyUnavailableError } from '../ports.js';
+import { CustodyOutbox, type CustodyKind, type CustodyTask, type OutboxStats, type TaskOutcome } from './custody-outbox.js';
 import { TransactionConflictError, TransactionInvalidError } from './errors.js';
 import { ExpirySchedule } from './expiry-schedule.js';
-import type { FabricLedger } from './fabric-ledger.js';
+
+/** Where the follower reads chaincode events from (the peer's event service). */
+export interface ChaincodeEventSource {
+    getChaincodeEvents(
+        chaincodeName: string,
+        options: { checkpoint: Checkpointer; startBlock: bigint },
+    ): Promise<CloseableAsyncIterable<ChaincodeEvent>>;
+}
+
+export interface CustodyOptions {
+    /** The outbox journal (beside the checkpoint by default). */
+    journalPath: string;
+    /** A small JSON summary of the outbox for `network.sh status`. */
+    statusPath?: string;
+    /** Deliveries per batch transaction (Access:DeliverEnvelopes). */
+    batchSize: number;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    /**
+     * How long the home hospital waits before delivering records it is not the
+     * custodian of: normally the custodian has delivered by then (the home's batch
+     * is then all skipped); when the custodian is down, the grantee is served anyway.
+     */
+    homeDelayMs: number;
+}
 
 export interface EventFollowerOptions {
-    connection: FabricConnection;
-    ledger: FabricLedger;
+    events: ChaincodeEventSource;
+    chaincodeName: string;
+    ledger: CustodyLedger;
     blobs: BlobStore;
     mspId: string;
     /** This hospital's encryption keys, current and kept after rotations. */
@@ -24,13 +49,11 @@ export interface EventFollowerOptions {
     logger: Logger;
     /** Delay before resuming from the checkpoint after a failure. */
     retryDelayMs: number;
-    /**
-     * Envelope deliveries or purges of one event submitted at once. Each waits
-     * for its commit, so one at a time costs a block interval per record; in
-     * parallel they share blocks. They write disjoint keys (one record each),
-     * so they do not conflict.
-     */
+    /** Custody tasks (batches or single tasks) in flight at once; lanes of different hospitals never wait for each other. */
     concurrency: number;
+    custody: CustodyOptions;
+    /** After each custody attempt (metrics). */
+    onCustodyAttempt?: (kind: CustodyKind, outcome: 'done' | 'failed', tasks: number) => void;
 }
 
 /** The follower acts as the hospital itself, not for a person. */
@@ -53,13 +76,18 @@ function isTransient(err: unknown): boolean {
     return typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|UND_ERR)/.test(e.code);
 }
 
+/** A chaincode refusal is final: retrying gives the same answer. */
+const done: TaskOutcome = { done: true };
+const failed = (err: unknown): TaskOutcome => ({ done: false, error: (err as Error)?.message ?? String(err) });
+
 /**
- * Follows the chaincode's events from a persisted checkpoint and does the
- * custodian's and holders' side of the protocol: delivers envelopes to new
- * grantees, purges this hospital's envelopes when its access ends, unpins
- * erased blobs it is custodian of. An event is checkpointed only after it was
- * handled, so a restart neither misses nor repeats work (handlers are
- * idempotent for the rare event replayed after a crash mid-handling).
+ * Follows the chaincode's events from a persisted checkpoint and records the
+ * hospital's custody work in a durable outbox (DESIGN §9): deliver envelopes to
+ * new grantees (as custodian, and as the patient's home hospital, which holds an
+ * envelope too), purge this hospital's envelopes when its access ends, unpin
+ * erased blobs it is custodian of. An event is checkpointed once its tasks are
+ * recorded; each task then runs, and retries, on its own, so one unreachable
+ * hospital never holds up the others.
  */
 export class EventFollower {
     readonly #o: EventFollowerOptions;
@@ -67,15 +95,33 @@ export class EventFollower {
     #stopped = false;
     #done: Promise<void> | undefined;
     readonly #expiries: ExpirySchedule;
+    readonly #outbox: CustodyOutbox;
     #sweepTimer: NodeJS.Timeout | undefined;
     #sweeping: Promise<void> = Promise.resolve();
 
     constructor(options: EventFollowerOptions) {
         this.#o = options;
         this.#expiries = new ExpirySchedule(options.expiriesPath);
+        const statusPath = options.custody.statusPath;
+        this.#outbox = new CustodyOutbox({
+            path: options.custody.journalPath,
+            execute: (tasks) => this.#execute(tasks),
+            concurrency: options.concurrency,
+            batchSize: options.custody.batchSize,
+            initialBackoffMs: options.custody.initialBackoffMs,
+            maxBackoffMs: options.custody.maxBackoffMs,
+            onAttempt: options.onCustodyAttempt,
+            onStatus: statusPath ? (stats) => writeStatus(statusPath, stats) : undefined,
+        });
+    }
+
+    /** The outbox, for metrics and tests. */
+    get outbox(): CustodyOutbox {
+        return this.#outbox;
     }
 
     start(): void {
+        this.#outbox.start();
         this.#done = this.#run();
         const sweep = () => {
             this.#sweeping = this.#sweeping.then(() => this.#sweepExpired());
@@ -90,6 +136,7 @@ export class EventFollower {
         clearInterval(this.#sweepTimer);
         this.#events?.close();
         await Promise.all([this.#done, this.#sweeping]);
+        await this.#outbox.stop();
     }
 
     async #run(): Promise<void> {
@@ -106,8 +153,7 @@ export class EventFollower {
     }
 
     async #follow(checkpointer: Checkpointer): Promise<void> {
-        const { network } = this.#o.connection;
-        this.#events = await network.getChaincodeEvents(this.#o.connection.contract.getChaincodeName(), {
+        this.#events = await this.#o.events.getChaincodeEvents(this.#o.chaincodeName, {
             checkpoint: checkpointer,
             startBlock: BigInt(0),
         });
@@ -116,9 +162,8 @@ export class EventFollower {
                 try {
                     await this.#handle(event);
                 } catch (err) {
-                    // An outage is retried from the checkpoint; any other failure
-                    // would fail again on every retry, so it is logged and skipped
-                    // rather than blocking every later event.
+                    // Only this hospital's own peer is asked here (expiry lookups): an
+                    // outage of it is retried from the checkpoint; anything else is skipped.
                     if (isTransient(err)) throw err;
                     this.#o.logger.error(
                         { event: event.eventName, txId: event.transactionId, err: { message: (err as Error).message } },
@@ -132,31 +177,43 @@ export class EventFollower {
         }
     }
 
+    /** Records the event's custody tasks; does none of the work itself. */
     async #handle(event: ChaincodeEvent): Promise<void> {
         const payload = JSON.parse(utf8.decode(event.payload)) as Record<string, unknown>;
         const log = this.#o.logger.child({ event: event.eventName, txId: event.transactionId, block: Number(event.blockNumber) });
+        const me = this.#o.mspId;
         switch (event.eventName) {
             case 'ConsentGranted':
-                if (payload.grantee === this.#o.mspId) await this.#scheduleExpiry(String(payload.consentId), log);
-                else await this.#deliverForPatient(String(payload.patientId), String(payload.grantee), log);
+                if (payload.grantee === me) await this.#scheduleExpiry(String(payload.consentId), log);
+                else this.#outbox.add([{ kind: 'grant', patientId: String(payload.patientId), grantee: String(payload.grantee) }]);
                 break;
             case 'RequestDecided':
                 if (payload.status !== 'approved') break;
-                if (payload.requester === this.#o.mspId) await this.#scheduleExpiry(String(payload.consentId), log);
-                else await this.#deliverForPatient(String(payload.patientId), String(payload.requester), log);
+                if (payload.requester === me) await this.#scheduleExpiry(String(payload.consentId), log);
+                else this.#outbox.add([{ kind: 'grant', patientId: String(payload.patientId), grantee: String(payload.requester) }]);
                 break;
-            case 'RecordCreated':
-                if (payload.custodian === this.#o.mspId) await this.#deliverToConsented(String(payload.recordId), String(payload.patientId), log);
+            case 'RecordCreated': {
+                // The custodian and the holders (the home hospital) may deliver it to grantees.
+                const holders = Array.isArray(payload.holders) ? (payload.holders as unknown[]).map(String) : undefined;
+                if (payload.custodian === me || holders === undefined || holders.includes(me)) {
+                    this.#outbox.add([
+                        { kind: 'created', recordId: String(payload.recordId), patientId: String(payload.patientId), custodian: String(payload.custodian) },
+                    ]);
+                }
                 break;
+            }
             case 'ConsentRevoked':
-                if (payload.grantee === this.#o.mspId) {
-                    await this.#purgeForPatient(String(payload.patientId), log);
+                if (payload.grantee === me) {
+                    this.#outbox.add([{ kind: 'purgePatient', patientId: String(payload.patientId) }]);
                     this.#expiries.remove(String(payload.consentId));
                 }
                 break;
-            case 'RecordErased':
-                await this.#onErased(String(payload.recordId), String(payload.custodian), log);
+            case 'RecordErased': {
+                const tasks: CustodyTask[] = [{ kind: 'purge', recordId: String(payload.recordId) }];
+                if (payload.custodian === me) tasks.push({ kind: 'unpin', recordId: String(payload.recordId) });
+                this.#outbox.add(tasks);
                 break;
+            }
             default:
                 break;
         }
@@ -171,115 +228,145 @@ export class EventFollower {
     }
 
     /**
-     * Purges the envelopes of lapsed consents. The chaincode judges access by
-     * the transaction's timestamp and refuses a purge while any other basis
-     * still holds (CONFLICT, ignored), so purging a little late or for a
-     * patient with another consent is safe. A failed purge stays due.
+     * Lapsed consents: their purges go to the outbox. The chaincode judges access by
+     * the transaction's timestamp and refuses a purge while any other basis still
+     * holds (CONFLICT, taken as done), so purging for a patient with another consent is safe.
      */
     async #sweepExpired(): Promise<void> {
         for (const expiry of this.#expiries.due(new Date())) {
             if (this.#stopped) return;
             const log = this.#o.logger.child({ consentId: expiry.consentId });
             try {
-                await this.#purgeForPatient(expiry.patientId, log);
+                this.#outbox.add([{ kind: 'purgePatient', patientId: expiry.patientId }]);
                 this.#expiries.remove(expiry.consentId);
-                log.info('lapsed consent: envelopes purged');
+                log.info('lapsed consent: purge of its envelopes queued');
             } catch (err) {
-                log.warn({ err: { message: (err as Error).message } }, 'lapsed consent: purge failed; retried at the next sweep');
+                log.warn({ err: { message: (err as Error).message } }, 'lapsed consent: purge not queued; retried at the next sweep');
             }
         }
     }
 
-    /** As custodian, wrap each covered record's key to the grantee. */
-    async #deliverForPatient(patientId: string, grantee: string, log: Logger): Promise<void> {
-        if (grantee === this.#o.mspId) return;
-        const target = (await this.#o.ledger.listHospitals()).find((h) => h.mspId === grantee);
-        if (!target) return;
-        const records = await this.#custodianRecords(patientId);
-        await this.#runAll(records.map((record) => () => this.#deliver(record.recordId, target, log)));
-    }
-
-    /** A record created after a consent: every current grantee gets its envelope too. */
-    async #deliverToConsented(recordId: string, patientId: string, log: Logger): Promise<void> {
-        const consents = await this.#o.ledger.listConsents(SYSTEM, patientId);
-        const grantees = new Set(consents.filter((c) => c.status === 'active' && c.grantee !== this.#o.mspId).map((c) => c.grantee));
-        if (grantees.size === 0) return;
-        const targets = (await this.#o.ledger.listHospitals()).filter((h) => grantees.has(h.mspId));
-        await this.#runAll(targets.map((target) => () => this.#deliver(recordId, target, log)));
-    }
-
-    /**
-     * Runs the tasks with bounded concurrency and waits for all of them; the
-     * first failure is rethrown only then, so a retry from the checkpoint never
-     * races deliveries still in flight (the handlers are idempotent).
-     */
-    async #runAll(tasks: (() => Promise<void>)[]): Promise<void> {
-        const limit = pLimit(this.#o.concurrency);
-        const results = await Promise.allSettled(tasks.map((task) => limit(task)));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
-    }
-
-    async #deliver(recordId: string, target: Hospital, log: Logger): Promise<void> {
-        const grantee = target.mspId;
-        const own = await this.#o.ledger.readEnvelope(SYSTEM, recordId, 'treatment');
-        if (!own) return;
-        const dataKey = this.#o.keys.unwrap(own, { recordId, mspId: this.#o.mspId });
+    /** Runs one task, or one batch of deliveries to one grantee (the outbox groups them so). */
+    async #execute(tasks: CustodyTask[]): Promise<TaskOutcome[]> {
+        const first = tasks[0];
+        if (first.kind === 'deliver') return this.#deliverBatch(first.grantee, tasks.map((t) => (t as { recordId: string }).recordId));
         try {
-            const envelope = wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee });
-            const txId = await this.#o.ledger.deliverEnvelope(recordId, grantee, envelope);
-            log.info({ recordId, grantee, deliveryTxId: txId }, 'envelope delivered');
+            await this.#executeOne(first);
+            return [done];
         } catch (err) {
-            // Out of the consent's scope, or delivered already (a replayed event): nothing to do.
-            const code = chaincodeCode(err);
-            if (code === 'FORBIDDEN' || code === 'CONFLICT' || code === 'GONE') return;
-            throw err;
-        } finally {
-            dataKey.fill(0);
+            if (finalCode(err)) return [done];
+            this.#o.logger.warn({ task: first, err: { message: (err as Error).message } }, 'custody task failed; retried after a backoff');
+            return [failed(err)];
         }
     }
 
-    async #purgeForPatient(patientId: string, log: Logger): Promise<void> {
-        const records = await this.#allRecords(patientId);
-        await this.#runAll(records.map((record) => () => this.#purge(record.recordId, log)));
-    }
-
-    async #onErased(recordId: string, custodian: string, log: Logger): Promise<void> {
-        await this.#purge(recordId, log);
-        if (custodian === this.#o.mspId) {
-            const record = await this.#o.ledger.getRecord(SYSTEM, recordId);
-            try {
-                await this.#o.blobs.unpin(record.cid);
-                log.info({ recordId }, 'erased record unpinned');
-            } catch (err) {
-                if ((err as { status?: number }).status !== 404) throw err;
+    async #executeOne(task: Exclude<CustodyTask, { kind: 'deliver' }>): Promise<void> {
+        const me = this.#o.mspId;
+        switch (task.kind) {
+            case 'grant': {
+                if (task.grantee === me) return;
+                const patient = await this.#o.ledger.getPatient(SYSTEM, task.patientId);
+                const home = patient.homeHospital === me;
+                const records = (await this.#o.ledger.listRecords(SYSTEM, task.patientId)).filter(
+                    (r) => r.status === 'active' && r.custodian !== task.grantee && (r.custodian === me || home),
+                );
+                const own = records.filter((r) => r.custodian === me).map((r) => ({ kind: 'deliver' as const, recordId: r.recordId, grantee: task.grantee }));
+                const asHome = records.filter((r) => r.custodian !== me).map((r) => ({ kind: 'deliver' as const, recordId: r.recordId, grantee: task.grantee }));
+                this.#outbox.add(own);
+                this.#outbox.add(asHome, { delayMs: this.#o.custody.homeDelayMs });
+                return;
+            }
+            case 'created': {
+                const patient = await this.#o.ledger.getPatient(SYSTEM, task.patientId);
+                const custodian = task.custodian === me;
+                if (!custodian && patient.homeHospital !== me) return;
+                const consents = await this.#o.ledger.listConsents(SYSTEM, task.patientId);
+                const grantees = new Set(
+                    consents
+                        .filter((c) => c.status === 'active' && c.grantee !== me && c.grantee !== task.custodian && c.grantee !== patient.homeHospital)
+                        .map((c) => c.grantee),
+                );
+                const deliveries = [...grantees].map((grantee) => ({ kind: 'deliver' as const, recordId: task.recordId, grantee }));
+                this.#outbox.add(deliveries, { delayMs: custodian ? 0 : this.#o.custody.homeDelayMs });
+                return;
+            }
+            case 'purgePatient': {
+                const held = await this.#o.ledger.listHeld(task.patientId);
+                this.#outbox.add(held.map((recordId) => ({ kind: 'purge' as const, recordId })));
+                return;
+            }
+            case 'purge': {
+                try {
+                    const txId = await this.#o.ledger.purgeEnvelope(task.recordId);
+                    this.#o.logger.info({ recordId: task.recordId, purgeTxId: txId }, 'envelope purged');
+                } catch (err) {
+                    // Holds none, or still has access through another basis.
+                    const code = chaincodeCode(err);
+                    if (code === 'NOT_FOUND' || code === 'CONFLICT') return;
+                    throw err;
+                }
+                return;
+            }
+            case 'unpin': {
+                const record = await this.#o.ledger.getRecord(SYSTEM, task.recordId);
+                try {
+                    await this.#o.blobs.unpin(record.cid);
+                    this.#o.logger.info({ recordId: task.recordId }, 'erased record unpinned');
+                } catch (err) {
+                    if ((err as { status?: number }).status !== 404) throw err;
+                }
+                return;
             }
         }
     }
 
-    async #purge(recordId: string, log: Logger): Promise<void> {
+    /**
+     * Wraps this hospital's data keys to the grantee and hands them over in one
+     * transaction. Records it holds no envelope for (any more) and records the
+     * chaincode refuses are done; an outage fails the whole batch, retried later.
+     */
+    async #deliverBatch(grantee: string, recordIds: string[]): Promise<TaskOutcome[]> {
+        const log = this.#o.logger.child({ grantee });
         try {
-            const txId = await this.#o.ledger.purgeEnvelope(recordId);
-            log.info({ recordId, purgeTxId: txId }, 'envelope purged');
+            const target = (await this.#o.ledger.listHospitals()).find((h) => h.mspId === grantee);
+            if (!target) return recordIds.map(() => done);
+            const own = await this.#o.ledger.readOwnEnvelopes(recordIds);
+            const envelopes = new Map<string, string>();
+            for (const recordId of recordIds) {
+                const mine = own.get(recordId);
+                if (!mine) continue;
+                const dataKey = this.#o.keys.unwrap(mine, { recordId, mspId: this.#o.mspId });
+                try {
+                    envelopes.set(recordId, wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee }));
+                } finally {
+                    dataKey.fill(0);
+                }
+            }
+            if (envelopes.size > 0) {
+                const result = await this.#o.ledger.deliverEnvelopes(grantee, envelopes);
+                log.info(
+                    { deliveryTxId: result.txId, delivered: result.delivered.length, skipped: result.skipped.length, refused: Object.keys(result.refused).length },
+                    'envelopes delivered',
+                );
+            }
+            return recordIds.map(() => done);
         } catch (err) {
-            // Holds none, or still has access through another basis.
-            const code = chaincodeCode(err);
-            if (code === 'NOT_FOUND' || code === 'CONFLICT') return;
-            throw err;
+            if (finalCode(err)) return recordIds.map(() => done);
+            log.warn({ records: recordIds.length, err: { message: (err as Error).message } }, 'envelope delivery failed; retried after a backoff');
+            return recordIds.map(() => failed(err));
         }
     }
+}
 
-    async #custodianRecords(patientId: string): Promise<RecordMeta[]> {
-        const records = await this.#o.ledger.listRecords(SYSTEM, patientId);
-        return records.filter((r) => r.custodian === this.#o.mspId && r.status === 'active');
-    }
+/** A coded chaincode refusal that no retry changes (a record gone, a grantee unknown). */
+function finalCode(err: unknown): boolean {
+    const code = chaincodeCode(err);
+    return code !== undefined;
+}
 
-    /**
-     * The patient's records whose envelope this hospital holds, including those it can no
-     * longer open: once its consent ends, need-to-know hides the patient's records from it.
-     */
-    async #allRecords(patientId: string): Promise<{ recordId: string }[]> {
-        const bytes = await this.#o.connection.contract.evaluate('Access:ListHeld', { arguments: [patientId] });
-        return JSON.parse(utf8.decode(bytes)) as { recordId: string }[];
-    }
+/** `network.sh status` reads this: queued, retrying, oldest age, per grantee. */
+function writeStatus(path: string, stats: OutboxStats): void {
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...stats, updatedAt: new Date().toISOString() }), { mode: 0o600 });
+    renameSync(tmp, path);
 }

@@ -15,6 +15,8 @@ import type {
 import { AUDIT_EVENT_TYPES } from '../domain.js';
 import type {
     AccessLogged,
+    BatchDelivery,
+    CustodyLedger,
     Ledger,
     NewAccessRequest,
     NewConsent,
@@ -49,7 +51,7 @@ export class UnknownLedgerKeyError extends Error {
  * fabric-gateway connection to its own peer, as the hospital's gateway identity
  * (ehr.role=gateway), with the acting person passed as an argument.
  */
-export class FabricLedger implements Ledger {
+export class FabricLedger implements Ledger, CustodyLedger {
     readonly #conn: FabricConnection;
     readonly #mspId: string;
     /** txId → block number never changes once committed. */
@@ -172,6 +174,24 @@ export class FabricLedger implements Ledger {
             envelope: utf8.encode(envelope),
         });
         return txId;
+    }
+
+    /** Many envelopes for one grantee in one transaction; the grantee's peer must endorse, as for one. */
+    async deliverEnvelopes(grantee: string, envelopes: ReadonlyMap<string, string>): Promise<BatchDelivery> {
+        const { result, txId } = await this.#submitWithPlans<Omit<BatchDelivery, 'txId'>>('Access:DeliverEnvelopes', [grantee], [grantee], {
+            envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))),
+        });
+        return { txId, delivered: result.delivered, skipped: result.skipped, refused: result.refused };
+    }
+
+    async readOwnEnvelopes(recordIds: readonly string[]): Promise<Map<string, string>> {
+        const out = await evaluate<Record<string, string>>(this.#conn.resilient, 'Access:GetEnvelopes', [JSON.stringify(recordIds)]);
+        return new Map(Object.entries(out));
+    }
+
+    async listHeld(patientId: string): Promise<string[]> {
+        const rows = await evaluate<{ recordId: string }[]>(this.#conn.resilient, 'Access:ListHeld', [patientId]);
+        return rows.map((r) => r.recordId);
     }
 
     async purgeEnvelope(recordId: string): Promise<string> {

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { blobIntegrity, type BlobCorruptionAction, type BlobIntegrityMonitor } from '../ports.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -57,6 +57,46 @@ export class Metrics {
         });
         // The process's metrics (the ones with the default collectors) count the process's blob store.
         if (options.defaultMetrics) this.watchIntegrity(blobIntegrity);
+    }
+
+    /** Custody tasks attempted, by kind and outcome (`done`, `failed`: retried after a backoff). */
+    readonly custodyAttempts = new Counter({
+        name: 'ehr_custody_task_attempts_total',
+        help: 'Custody outbox task attempts (deliver, purge, unpin, and the expanding grant/created/purgePatient) by outcome',
+        labelNames: ['kind', 'outcome'] as const,
+        registers: [this.registry],
+    });
+
+    /**
+     * The custody outbox's state, read at each scrape: queued tasks by kind, tasks
+     * waiting to be retried, the oldest task's age.
+     */
+    watchCustody(stats: () => { queued: number; retrying: number; oldestAgeSeconds: number; byKind: Record<string, number> }): void {
+        new Gauge({
+            name: 'ehr_custody_tasks_queued',
+            help: 'Custody outbox tasks queued (not yet done), by kind',
+            labelNames: ['kind'],
+            registers: [this.registry],
+            collect() {
+                for (const [kind, n] of Object.entries(stats().byKind)) this.set({ kind }, n);
+            },
+        });
+        new Gauge({
+            name: 'ehr_custody_tasks_failing',
+            help: 'Custody outbox tasks that failed at least once and wait for their next attempt',
+            registers: [this.registry],
+            collect() {
+                this.set(stats().retrying);
+            },
+        });
+        new Gauge({
+            name: 'ehr_custody_oldest_task_age_seconds',
+            help: 'Age of the oldest queued custody task (0 when none)',
+            registers: [this.registry],
+            collect() {
+                this.set(stats().oldestAgeSeconds);
+            },
+        });
     }
 
     /** Corrupted blob copies by what was done: `detected`, `dropped` (blocks), `healed`, `unrecoverable`. */
