@@ -6,6 +6,7 @@
 import {
     ACTOR_ROLES,
     type AccessRequest as LedgerAccessRequest,
+    type EventName,
     type ActorRole,
     type Consent as LedgerConsent,
     type Hospital as LedgerHospital,
@@ -16,11 +17,15 @@ import {
 
 export {
     CATEGORIES,
+    CONSENT_STATUSES,
     PURPOSES,
+    RECORD_STATUSES,
+    REQUEST_STATUSES,
     type Category,
     type ConsentStatus,
     type Purpose,
     type RecordStatus,
+    type RequestDecision,
     type RequestStatus,
     type Scope,
 } from '@ehr/ledger-model';
@@ -42,6 +47,7 @@ export type RecordMeta = LedgerRecordMeta & { recordId: string };
 export type Consent = LedgerConsent & { consentId: string };
 export type AccessRequest = LedgerAccessRequest & { requestId: string };
 
+/** The ledger events (LedgerEvents) an audit trail shows. */
 export const AUDIT_EVENT_TYPES = [
     'PatientRegistered',
     'RecordCreated',
@@ -53,7 +59,7 @@ export const AUDIT_EVENT_TYPES = [
     'RequestDecided',
     'EnvelopeDelivered',
     'EnvelopePurged',
-] as const;
+] as const satisfies readonly EventName[];
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** One state change or disclosure, as an auditor sees it. */

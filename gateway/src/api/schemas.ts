@@ -3,7 +3,7 @@
  * requests (api/validate.ts) and generate the OpenAPI document (api/openapi.ts).
  */
 import { MSP_ID, PATIENT_ID, REASONS, UUID, type Format } from '@ehr/ledger-model';
-import { AUDIT_EVENT_TYPES, CATEGORIES, PURPOSES } from '../domain.js';
+import { AUDIT_EVENT_TYPES, CATEGORIES, CONSENT_STATUSES, PURPOSES, RECORD_STATUSES, REQUEST_STATUSES } from '../domain.js';
 import { z } from './zod.js';
 
 // The chaincode's own formats: checked here too, so bad IDs never cost an endorsement. The
@@ -111,7 +111,7 @@ export const RecordMeta = z
         ciphertextSize: z.number().int().openapi({ description: 'Bytes of ciphertext in IPFS (the ledger\'s `size`); the document\'s own size is inside the encrypted blob only' }),
         category: Category,
         supersedes: RecordId.nullable(),
-        status: z.enum(['active', 'erased']),
+        status: z.enum(RECORD_STATUSES),
         createdAt: Timestamp,
         createdBy: z.string(),
     })
@@ -130,7 +130,7 @@ export const RecordVerification = z
         ledgerTxId: TxId,
         blockNumber: z.number().int().nullable(),
         pinnedOn: z.array(z.string()).openapi({ description: 'IPFS Cluster peers holding a pin' }),
-        status: z.enum(['active', 'erased']).openapi({ description: 'The record\'s status on the ledger' }),
+        status: z.enum(RECORD_STATUSES).openapi({ description: 'The record\'s status on the ledger' }),
         state: z.enum(['intact', 'erased', 'missing', 'corrupted']).openapi({
             description:
                 'intact: retrievable, blocks match the CID, size matches the ledger; erased: crypto-shredded on purpose, nothing left to check (not damage); missing: the blob cannot be retrieved; corrupted: what is retrieved does not match the ledger',
@@ -163,7 +163,7 @@ export const Consent = z
         purposes: z.array(Purpose),
         grantedAt: Timestamp,
         expiresAt: Timestamp.nullable(),
-        status: z.enum(['active', 'revoked']),
+        status: z.enum(CONSENT_STATUSES),
         revokedAt: Timestamp.nullable(),
         txId: TxId.optional(),
     })
@@ -189,7 +189,7 @@ export const AccessRequest = z
         purpose: Purpose,
         scope: Scope,
         reason: z.string().openapi({ description: 'A Reason code; requests made before the vocabulary may carry the short free text allowed then', example: 'referral' }),
-        status: z.enum(['pending', 'approved', 'rejected']),
+        status: z.enum(REQUEST_STATUSES),
         requestedAt: Timestamp,
         requestedBy: z.string(),
         decidedAt: Timestamp.nullable(),

@@ -3,7 +3,7 @@
  * FakeNetwork holds the shared state; `ledgerFor(mspId)` is one hospital's gateway view.
  * Rejections use the chaincode's coded messages, so the real error mapping is exercised.
  */
-import { codedError, type ErrorCode } from '@ehr/ledger-model';
+import { accessBasis, codedError, type ErrorCode } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
 import type { AccessRequest, Actor, AuditEvent, ComponentHealth, Consent, Hospital, Patient, Purpose, RecordMeta } from '../domain.js';
 import type { AccessLogged, Ledger, NewAccessRequest, NewConsent, NewRecord, TransactionLocation } from '../ports.js';
@@ -21,6 +21,8 @@ export class FakeNetwork {
     readonly events: AuditEvent[] = [];
     readonly calls: string[] = [];
     fabricUp = true;
+    /** This fake's clock: the moment the access rule is judged at (the chaincode uses the transaction's). */
+    now: () => string = () => new Date().toISOString();
     #block = 0;
 
     addHospital(mspId: string, publicKey: string): void {
@@ -38,20 +40,11 @@ export class FakeNetwork {
         return committed;
     }
 
-    /** What the chaincode allows: custodian, home hospital, or an active consent covering record and purpose. */
+    /** What the chaincode allows (the ledger's own rule, judged at this fake's clock): custodian, home hospital, or a consent in force covering record and purpose. */
     accessBasis(mspId: string, record: RecordMeta, purpose: Purpose): string | undefined {
-        if (record.custodian === mspId) return 'custodian';
-        if (this.patients.get(record.patientId)?.homeHospital === mspId) return 'home';
-        for (const c of this.consents.values()) {
-            if (c.patientId !== record.patientId || c.grantee !== mspId || c.status !== 'active') continue;
-            if (c.expiresAt && Date.parse(c.expiresAt) <= Date.now()) continue;
-            if (!c.purposes.includes(purpose)) continue;
-            const s = c.scope;
-            if (s.type === 'all' || (s.type === 'categories' && s.categories.includes(record.category)) || (s.type === 'recordIds' && s.recordIds.includes(record.recordId))) {
-                return c.consentId;
-            }
-        }
-        return undefined;
+        const consents = [...this.consents.values()].filter((c) => c.patientId === record.patientId).map((consent) => ({ consentId: consent.consentId, consent }));
+        const homeHospital = this.patients.get(record.patientId)?.homeHospital ?? '';
+        return accessBasis({ mspId, recordId: record.recordId, record, homeHospital, consents, purpose, at: this.now() }) ?? undefined;
     }
 }
 
