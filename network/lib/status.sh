@@ -12,6 +12,22 @@ live_peer_hospital() {
 
 running_word() { if is_running "$1"; then echo running; else echo stopped; fi; }
 
+# custody_json <h>: the gateway's custody outbox summary (custody-status.json, written by
+# the gateway beside its events checkpoint), or null before the gateway wrote one.
+custody_json() {
+  local f; f="$(hospital_dir "$1")/gateway/state/custody-status.json"
+  if [[ -r "$f" ]] && jq -e . "$f" >/dev/null 2>&1; then jq -c '{queued, retrying, inFlight, oldestAgeSeconds, deliveriesByGrantee, updatedAt}' "$f"; else echo null; fi
+}
+
+# custody_line <h>: one line for the summary: queued, failing, oldest age, the grantees waited for.
+custody_line() {
+  local c; c=$(custody_json "$1")
+  if [[ "$c" == null ]]; then echo "no outbox yet"; return 0; fi
+  jq -r '"\(.queued) queued, \(.retrying) failing, oldest \(.oldestAgeSeconds | floor) s"
+    + (if (.deliveriesByGrantee | length) > 0 then ", deliveries waiting for " + ([.deliveriesByGrantee | to_entries[] | "\(.key): \(.value)"] | join(", ")) else "" end)
+    + " (as of \(.updatedAt))"' <<<"$c"
+}
+
 hospital_json() {
   local h=$1 n; n=$(hospital_name "$h")
   local host; host=$(hospital_host "$h")
@@ -29,8 +45,8 @@ hospital_json() {
     --arg kuboState "$(running_word "${n}-kubo")" --arg swarm "/ip4/${host}/tcp/$(port "$h" "$OFF_KUBO_SWARM")" \
     --arg clusterRest "http://${host}:$(port "$h" "$OFF_CLUSTER_REST")" \
     --arg clusterState "$(running_word "${n}-cluster")" --argjson clusterPeers "$(cluster_peer_count "$h")" \
-    --arg dir "$(hospital_dir "$h")" \
-    '{name: $name, mspId: $msp, gatewayUrl: $gateway, stateDir: $dir,
+    --arg dir "$(hospital_dir "$h")" --argjson custody "$(custody_json "$h")" \
+    '{name: $name, mspId: $msp, gatewayUrl: $gateway, stateDir: $dir, custody: $custody,
       gateway: {url: $gateway, state: $gwState},
       peer: {endpoint: $peer, tlsServerName: $peerTls, operations: $peerOps, state: $peerState},
       orderer: {endpoint: $orderer, admin: $ordererAdmin, operations: $ordererOps, state: $ordererState},
@@ -76,6 +92,7 @@ print_summary() {
     local host; host=$(hospital_host "$h")
     printf '  %s (%s)\n' "$n" "$(hospital_msp "$h")"
     printf '    gateway   http://%s:%s  [%s]\n' "$host" "$(port "$h" "$OFF_GATEWAY")" "$(running_word "${n}-gateway")"
+    printf '    custody   %s\n' "$(custody_line "$h")"
     printf '    peer      %s  [%s]\n' "$(endpoint "$h" "$OFF_PEER")" "$(running_word "${n}-peer")"
     printf '    orderer   %s  [%s]\n' "$(endpoint "$h" "$OFF_ORDERER")" "$(running_word "${n}-orderer")"
     printf '    ca        https://%s  [%s]\n' "$(endpoint "$h" "$OFF_CA")" "$(running_word "${n}-ca")"
