@@ -42,8 +42,20 @@ export interface Actor {
 
 export type Hospital = LedgerHospital & { mspId: string };
 export type Patient = LedgerPatient & { patientId: string };
-/** `size` counts ciphertext bytes, as stored in IPFS. */
-export type RecordMeta = LedgerRecordMeta & { recordId: string };
+/**
+ * A record's metadata. The ledger's `size` is named for what it counts here, so it cannot be
+ * mistaken for the document's size; the chaincode keeps `size` on the ledger and in JSON.
+ */
+export type RecordMeta = Omit<LedgerRecordMeta, 'size'> & {
+    recordId: string;
+    /** Bytes of ciphertext in IPFS (the ledger's `size`). */
+    ciphertextSize: number;
+};
+
+/** A record as the chaincode returns it (`{recordId, ...value}`), in the gateway's terms. */
+export function recordFromLedger({ size, ...rest }: LedgerRecordMeta & { recordId: string }): RecordMeta {
+    return { ...rest, ciphertextSize: size };
+}
 export type Consent = LedgerConsent & { consentId: string };
 export type AccessRequest = LedgerAccessRequest & { requestId: string };
 

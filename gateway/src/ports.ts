@@ -35,8 +35,8 @@ export interface NewRecord {
     recordId: string;
     patientId: string;
     cid: string;
-    /** Ciphertext bytes. */
-    size: number;
+    /** Ciphertext bytes (the ledger's `size`). */
+    ciphertextSize: number;
     category: Category;
     supersedes?: string;
 }

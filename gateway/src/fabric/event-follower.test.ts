@@ -29,7 +29,7 @@ function record(n: number): RecordMeta {
         patientId: 'pat-001',
         custodian: H1,
         cid: 'b'.padEnd(59, 'a'),
-        size: 100,
+        ciphertextSize: 100,
         category: 'lab',
         supersedes: null,
         status: 'active',

@@ -1,5 +1,5 @@
 import { common } from '@hyperledger/fabric-protos';
-import type { AuditEntry as ChaincodeAuditEntry } from '@ehr/ledger-model';
+import type { AuditEntry as ChaincodeAuditEntry, RecordMeta as LedgerRecordMeta } from '@ehr/ledger-model';
 import type {
     AccessRequest,
     Actor,
@@ -12,7 +12,10 @@ import type {
     Purpose,
     RecordMeta,
 } from '../domain.js';
-import { AUDIT_EVENT_TYPES } from '../domain.js';
+import { AUDIT_EVENT_TYPES, recordFromLedger } from '../domain.js';
+
+/** A record as the chaincode returns it: its ID added to the ledger value. */
+type LedgerRecord = LedgerRecordMeta & { recordId: string };
 import type {
     AccessLogged,
     BatchDelivery,
@@ -102,13 +105,13 @@ export class FabricLedger implements Ledger, CustodyLedger {
     }
 
     async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>) {
-        const { result, txId } = await this.#submitWithPlans<RecordMeta>(
+        const { result, txId } = await this.#submitWithPlans<LedgerRecord>(
             'Records:CreateRecord',
             [
                 record.recordId,
                 record.patientId,
                 record.cid,
-                String(record.size),
+                String(record.ciphertextSize),
                 record.category,
                 record.supersedes ?? '',
                 actorArg(actor),
@@ -116,15 +119,15 @@ export class FabricLedger implements Ledger, CustodyLedger {
             [...envelopes.keys()],
             { envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))) },
         );
-        return { ...result, txId };
+        return { ...recordFromLedger(result), txId };
     }
 
     async getRecord(_actor: Actor, recordId: string): Promise<RecordMeta> {
-        return evaluate<RecordMeta>(this.#conn.resilient, 'Records:GetRecord', [recordId]);
+        return recordFromLedger(await evaluate<LedgerRecord>(this.#conn.resilient, 'Records:GetRecord', [recordId]));
     }
 
     async listRecords(_actor: Actor, patientId: string): Promise<RecordMeta[]> {
-        const rows = await evaluate<(RecordMeta & { access: string | null })[]>(
+        const rows = await evaluate<(LedgerRecord & { access: string | null })[]>(
             this.#conn.resilient,
             'Records:ListRecords',
             [patientId, ''],
@@ -132,7 +135,7 @@ export class FabricLedger implements Ledger, CustodyLedger {
         // Metadata of records this hospital can open; erased ones stay listed as erased.
         return rows
             .filter((r) => r.access !== null || r.status === 'erased')
-            .map(({ access: _access, ...meta }) => meta);
+            .map(({ access: _access, ...meta }) => recordFromLedger(meta));
     }
 
     async locateRecord(_actor: Actor, recordId: string): Promise<TransactionLocation> {
@@ -141,11 +144,11 @@ export class FabricLedger implements Ledger, CustodyLedger {
     }
 
     async eraseRecord(actor: Actor, recordId: string) {
-        const { result, txId } = await submit<RecordMeta>(this.#conn.resilient, 'Records:EraseRecord', [
+        const { result, txId } = await submit<LedgerRecord>(this.#conn.resilient, 'Records:EraseRecord', [
             recordId,
             actorArg(actor),
         ]);
-        return { ...result, txId };
+        return { ...recordFromLedger(result), txId };
     }
 
     async logAccess(actor: Actor, recordId: string, purpose: Purpose): Promise<AccessLogged> {

@@ -42,16 +42,8 @@ export interface OpenedContent {
     accessTxId: string;
 }
 
-/**
- * A record's metadata as the REST API shows it: the ledger's `size` is named for what it
- * counts (ciphertext), so it cannot be mistaken for the document's size.
- */
-export type RecordView = Omit<RecordMeta, 'size'> & { ciphertextSize: number };
-
-export function recordView(record: RecordMeta): RecordView {
-    const { size, ...rest } = record;
-    return { ...rest, ciphertextSize: size };
-}
+/** A record's metadata as the REST API shows it (`ciphertextSize`, never a bare `size`). */
+export type RecordView = RecordMeta;
 
 /** What verification found: erased (nothing left to check) is not damage. */
 export type VerificationState = 'intact' | 'erased' | 'missing' | 'corrupted';
@@ -139,7 +131,7 @@ export class RecordService {
         try {
             created = await ledger.createRecord(
                 actor,
-                { recordId, patientId: request.patientId, cid: stored.cid, size: stored.size, category: request.category, ...(request.supersedes ? { supersedes: request.supersedes } : {}) },
+                { recordId, patientId: request.patientId, cid: stored.cid, ciphertextSize: stored.size, category: request.category, ...(request.supersedes ? { supersedes: request.supersedes } : {}) },
                 envelopes,
             );
         } catch (err) {
@@ -161,12 +153,12 @@ export class RecordService {
     }
 
     async get(actor: Actor, recordId: string): Promise<RecordView> {
-        return recordView(await this.#get(actor, recordId));
+        return this.#get(actor, recordId);
     }
 
     async list(actor: Actor, patientId: string): Promise<RecordView[]> {
         await assertPatientAtHome(this.#ctx, actor, patientId);
-        return (await this.#ctx.ledger.listRecords(actor, patientId)).map(recordView);
+        return this.#ctx.ledger.listRecords(actor, patientId);
     }
 
     /** Audit before disclosure: the access is committed on the ledger before the first byte is fetched. */
@@ -250,7 +242,7 @@ export class RecordService {
      */
     async #check(recordId: string, record: RecordMeta): Promise<{ state: 'intact' | 'missing' | 'corrupted'; detail?: string }> {
         const watch = this.#watchIntegrity(recordId, record.cid);
-        let size = 0;
+        let size = 0; // ciphertext bytes read
         try {
             for await (const chunk of this.#ctx.blobs.cat(record.cid)) size += chunk.length;
         } catch (err) {
@@ -262,7 +254,7 @@ export class RecordService {
         } finally {
             watch.stop();
         }
-        if (size !== record.size) return { state: 'corrupted' };
+        if (size !== record.ciphertextSize) return { state: 'corrupted' };
         if (watch.events.some((e) => e.action === 'detected')) return { state: 'corrupted', detail: CORRUPTION_DETAIL.healed };
         return { state: 'intact' };
     }

@@ -85,7 +85,7 @@ export class FakeLedger implements Ledger {
         if (this.#net.records.has(r.recordId)) throw fail('CONFLICT', `record ${r.recordId} exists`);
         if (!envelopes.has(this.#msp) || !envelopes.has(patient.homeHospital)) throw fail('INVALID_ARGUMENT', 'envelopes for custodian and home hospital required');
         const { txId, timestamp } = this.#net.commit({ type: 'RecordCreated', hospital: this.#msp, actor: actor.id, patientId: r.patientId, recordId: r.recordId });
-        const record = { recordId: r.recordId, patientId: r.patientId, custodian: this.#msp, cid: r.cid, size: r.size, category: r.category, supersedes: r.supersedes ?? null, status: 'active' as const, createdAt: timestamp, createdBy: actor.id, txId };
+        const record = { recordId: r.recordId, patientId: r.patientId, custodian: this.#msp, cid: r.cid, ciphertextSize: r.ciphertextSize, category: r.category, supersedes: r.supersedes ?? null, status: 'active' as const, createdAt: timestamp, createdBy: actor.id, txId };
         this.#net.records.set(r.recordId, record);
         for (const [msp, envelope] of envelopes) this.#envelopes(msp).set(r.recordId, envelope);
         const { txId: _omit, ...meta } = record;
