@@ -43,11 +43,21 @@ orderer_channel_active() {
 
 peer_has_channel() { peer_cli "$1" channel list 2>/dev/null | grep -qx "$CHANNEL_NAME"; }
 
+peer_answers() { peer_cli "$1" channel list >/dev/null 2>&1; }
+
 join_peer() {
   local h=$1
+  # A peer resuming after `down` answers /healthz before its gRPC service takes
+  # channel queries; deciding "not joined" from a query that failed would try a
+  # join that fails, since the ledger exists.
+  wait_until "$(hospital_name "$h")-peer to answer channel queries" 60 peer_answers "$h" ||
+    die "peer of $(hospital_name "$h") does not answer channel queries; see $(log_file "$(hospital_name "$h")-peer")"
   peer_has_channel "$h" && return 0
-  peer_cli "$h" channel join -b "$(genesis_block)" >>"$(log_file peer-cli)" 2>&1 ||
-    die "peer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file peer-cli)"
+  if ! peer_cli "$h" channel join -b "$(genesis_block)" >>"$(log_file peer-cli)" 2>&1; then
+    peer_has_channel "$h" ||
+      die "peer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file peer-cli)"
+    return 0
+  fi
   log "$(hospital_name "$h")-peer: joined ${CHANNEL_NAME}"
 }
 
