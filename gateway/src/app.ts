@@ -22,6 +22,7 @@ import { ConsentService } from './services/consents.js';
 import type { ServiceContext } from './services/context.js';
 import { checkHealth } from './services/health.js';
 import { PatientService } from './services/patients.js';
+import { FHIR_BASE_PATH, createFhirRouter } from './fhir/routes.js';
 import { RecordService } from './services/records.js';
 
 export interface AppDependencies {
@@ -199,8 +200,25 @@ export function createApp(deps: AppDependencies): Express {
     mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
     mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
 
+    // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
+    const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });
+    app.use(
+        FHIR_BASE_PATH,
+        createFhirRouter({
+            records,
+            consents,
+            audit,
+            ledger: deps.ledger,
+            mspId: deps.identity.mspId,
+            verifyToken: deps.verifyToken,
+            limiters,
+            bodyLimitBytes: deps.limits.bodyLimitBytes,
+            errorHandler: problems,
+        }),
+    );
+
     app.use(notFoundHandler());
-    app.use(errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId }));
+    app.use(problems);
     return app;
 }
 

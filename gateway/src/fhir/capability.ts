@@ -1,0 +1,118 @@
+/*
+ * What the endpoint supports, in one table: the router mounts exactly these interactions and
+ * accepts exactly these search parameters, and GET /metadata describes the same table.
+ */
+import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
+import type { Role } from '../domain.js';
+import { PURPOSE_HELP } from './codes.js';
+
+export type Interaction = 'read' | 'search-type' | 'create' | 'update';
+
+export interface SearchParam {
+    name: string;
+    type: 'token' | 'date' | 'reference' | 'number';
+    documentation: string;
+}
+
+export interface ResourceSupport {
+    type: 'DocumentReference' | 'Binary' | 'Consent' | 'AuditEvent';
+    profile?: string;
+    documentation: string;
+    interactions: Partial<Record<Interaction, Role[]>>;
+    searchParams: SearchParam[];
+    operations?: { name: string; definition: string; roles: Role[]; documentation: string }[];
+}
+
+/** Result parameters every search takes (FHIR's own, not listed per resource). */
+export const RESULT_PARAMS = ['_count', '_getpagesoffset', '_format'] as const;
+export const DEFAULT_COUNT = 20;
+export const MAX_COUNT = 100;
+
+const patientParams: SearchParam[] = [
+    { name: 'patient.identifier', type: 'token', documentation: 'urn:ehr:patient-id|<patient ID> (our patient IDs hold a colon, so they are identifiers, never Patient ids)' },
+    { name: 'patient', type: 'reference', documentation: 'the same as patient.identifier: urn:ehr:patient-id|<patient ID>' },
+];
+
+export const RESOURCES: ResourceSupport[] = [
+    {
+        type: 'DocumentReference',
+        profile: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.DocumentReference',
+        documentation:
+            'IHE MHD Document Responder (ITI-67). Searches list the documents this hospital may see, with the same need-to-know as REST; contentType, size and hash travel inside the encrypted blob (never on the ledger), so only the ITI-65 response carries them.',
+        interactions: { read: ['clinician', 'patient', 'auditor'], 'search-type': ['clinician', 'patient'] },
+        searchParams: [
+            ...patientParams,
+            { name: 'category', type: 'token', documentation: 'urn:ehr:category|<note|lab|imaging|prescription|discharge|other>; comma-separated values are ORed' },
+            { name: 'date', type: 'date', documentation: 'the record creation time, with prefixes eq, ne, gt, lt, ge, le; repeat for a range' },
+            { name: 'status', type: 'token', documentation: 'current | superseded | entered-in-error (erased)' },
+        ],
+    },
+    {
+        type: 'Binary',
+        documentation: `IHE MHD Retrieve Document (ITI-68): the document's bytes with their own Content-Type, streamed; the access is committed on the ledger before the first byte. Purpose of use: header X-Purpose-Of-Use or query _security with ${PURPOSE_HELP}; default TREAT (treatment).`,
+        interactions: { read: ['clinician', 'patient'] },
+        searchParams: [],
+    },
+    {
+        type: 'Consent',
+        documentation:
+            'Patient consents. Created and revoked only by the patient at the home hospital (a patient token). provision.actor = the grantee Organization (urn:ehr:msp-id), provision.purpose = PurposeOfUse codes, provision.class = categories (urn:ehr:category), provision.data = DocumentReference references, provision.period.end = expiry. Revocation: PUT with status inactive, or POST Consent/{id}/$revoke.',
+        interactions: { read: ['patient', 'clinician'], 'search-type': ['patient', 'clinician'], create: ['patient'], update: ['patient'] },
+        searchParams: [...patientParams, { name: 'status', type: 'token', documentation: 'active | inactive' }],
+        operations: [{ name: 'revoke', definition: 'urn:ehr:OperationDefinition/Consent-revoke', roles: ['patient'], documentation: 'POST Consent/{id}/$revoke: revokes the consent (status becomes inactive)' }],
+    },
+    {
+        type: 'AuditEvent',
+        profile: 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.PatientRead',
+        documentation: 'The ledger history (records, consents, each disclosure) as AuditEvents in the shape of IHE BALP; auditor role only.',
+        interactions: { 'search-type': ['auditor'] },
+        searchParams: [
+            { name: 'entity', type: 'reference', documentation: 'DocumentReference/<record ID>: every event on the record' },
+            ...patientParams,
+        ],
+    },
+];
+
+/** Who may submit an ITI-65 transaction. */
+export const TRANSACTION_ROLES: Role[] = ['clinician'];
+
+export function capabilityStatement(options: { baseUrl?: string; mspId: string; date: string }): CapabilityStatement {
+    const resource = RESOURCES.map(
+        (r): CapabilityStatementRestResource => ({
+            type: r.type,
+            ...(r.profile ? { supportedProfile: [r.profile] } : {}),
+            documentation: `${r.documentation} Roles: ${Object.entries(r.interactions)
+                .map(([i, roles]) => `${i}: ${roles.join(', ')}`)
+                .join('; ')}.`,
+            interaction: Object.keys(r.interactions).map((code) => ({ code: code as Interaction })),
+            ...(r.interactions.update ? { updateCreate: false } : {}),
+            ...(r.searchParams.length ? { searchParam: r.searchParams.map((p) => ({ name: p.name, type: p.type, documentation: p.documentation })) } : {}),
+            ...(r.operations ? { operation: r.operations.map((o) => ({ name: o.name, definition: o.definition, documentation: o.documentation })) } : {}),
+        }),
+    );
+    return {
+        resourceType: 'CapabilityStatement',
+        status: 'active',
+        date: options.date,
+        publisher: options.mspId,
+        kind: 'instance',
+        software: { name: 'ehr-gateway FHIR facade' },
+        implementation: { description: `FHIR R4 endpoint of ${options.mspId}'s EHR gateway`, ...(options.baseUrl ? { url: options.baseUrl } : {}) },
+        fhirVersion: '4.0.1',
+        format: ['application/fhir+json', 'json'],
+        implementationGuide: ['https://profiles.ihe.net/ITI/MHD/ImplementationGuide/ihe.iti.mhd', 'https://profiles.ihe.net/ITI/BALP/ImplementationGuide/ihe.iti.balp'],
+        rest: [
+            {
+                mode: 'server',
+                documentation: `Searches take ${RESULT_PARAMS.join(', ')} (_count default ${DEFAULT_COUNT}, at most ${MAX_COUNT}); unknown parameters are ignored unless the request says Prefer: handling=strict (then 400).`,
+                security: {
+                    cors: false,
+                    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth', display: 'OAuth' }] }],
+                    description: "Bearer JWT from the hospital's identity provider on every interaction but this one; claims sub and role (clinician, patient, auditor, admin).",
+                },
+                resource,
+                interaction: [{ code: 'transaction', documentation: `IHE MHD Provide Document Bundle (ITI-65): one DocumentReference with its Binary (or inline attachment data), optionally a SubmissionSet List. Roles: ${TRANSACTION_ROLES.join(', ')}.` }],
+            },
+        ],
+    };
+}

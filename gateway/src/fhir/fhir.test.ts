@@ -1,0 +1,290 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Bundle, CapabilityStatement, Consent, DocumentReference, FhirResource, OperationOutcome } from 'fhir/r4.js';
+import request from 'supertest';
+import { unwrapKey, wrapKey } from '../crypto/key-wrap.js';
+import { createHarness, type Harness } from '../testing/harness.js';
+import { validateResource } from './validator.js';
+
+const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
+const FHIR = '/fhir/R4';
+const PID = 'urn:ehr:patient-id';
+
+/** Every resource the endpoint emits must be valid R4 (the official JSON schema). */
+function valid<T>(body: unknown): T {
+    expect(validateResource(body)).toEqual([]);
+    return body as T;
+}
+
+function expectOutcome(res: request.Response, status: number): OperationOutcome {
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    const outcome = valid<OperationOutcome>(JSON.parse(res.text));
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0].severity).toMatch(/error|fatal/);
+    return outcome;
+}
+
+/** supertest parses application/fhir+json as text: the JSON of a FHIR response. */
+const json = <T>(res: request.Response): T => JSON.parse(res.text) as T;
+
+function deliverEnvelope(h: Harness, recordId: string, custodian: string, grantee: string): void {
+    const own = h.network.envelopes.get(custodian)!.get(recordId)!;
+    const dataKey = unwrapKey(own, h.privateKeys.get(custodian)!, { recordId, mspId: custodian });
+    const envelope = wrapKey(dataKey, h.network.hospitals.get(grantee)!.publicKey, { recordId, mspId: grantee });
+    const held = h.network.envelopes.get(grantee) ?? new Map<string, string>();
+    held.set(recordId, envelope);
+    h.network.envelopes.set(grantee, held);
+}
+
+export function provideBundle(patientId: string, bytes: Buffer, options: { category?: string; contentType?: string; replaces?: string; title?: string } = {}): Bundle {
+    const binaryUrl = `urn:uuid:${randomUUID()}`;
+    const doc: DocumentReference = {
+        resourceType: 'DocumentReference',
+        status: 'current',
+        category: [{ coding: [{ system: 'urn:ehr:category', code: options.category ?? 'lab' }] }],
+        subject: { identifier: { system: PID, value: patientId } },
+        ...(options.replaces ? { relatesTo: [{ code: 'replaces', target: { reference: `DocumentReference/${options.replaces}` } }] } : {}),
+        content: [{ attachment: { contentType: options.contentType ?? 'text/plain', url: binaryUrl, size: bytes.length, ...(options.title ? { title: options.title } : {}) } }],
+    };
+    return {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+            {
+                fullUrl: `urn:uuid:${randomUUID()}`,
+                resource: { resourceType: 'List', status: 'current', mode: 'working', code: { coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }] } },
+                request: { method: 'POST', url: 'List' },
+            },
+            { fullUrl: `urn:uuid:${randomUUID()}`, resource: doc, request: { method: 'POST', url: 'DocumentReference' } },
+            { fullUrl: binaryUrl, resource: { resourceType: 'Binary', contentType: options.contentType ?? 'text/plain', data: bytes.toString('base64') }, request: { method: 'POST', url: 'Binary' } },
+        ],
+    };
+}
+
+// The R4 schema compiles once per process (a few seconds).
+beforeAll(() => validateResource({ resourceType: 'Bundle', type: 'searchset' }), 60_000);
+
+describe('FHIR R4 endpoint', () => {
+    let h: Harness;
+    let clinician1: string;
+    let clinician2: string;
+    let auditor: string;
+    let patient: string;
+    let patientId: string;
+
+    beforeEach(async () => {
+        h = await createHarness({ bodyLimitBytes: 256 * 1024 });
+        clinician1 = await h.token('dr-ana', 'clinician');
+        clinician2 = await h.token('dr-ben', 'clinician');
+        auditor = await h.token('aud-1', 'auditor');
+        patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
+        patient = await h.token(patientId, 'patient');
+        expect((await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId })).status).toBe(201);
+    });
+
+    const post = (app: Harness['apps']['h1'], path: string, token: string, body: unknown, type = 'application/fhir+json') =>
+        request(app).post(FHIR + path).set(auth(token)).set('Content-Type', type).send(JSON.stringify(body));
+
+    async function provide(bytes: Buffer, options: Parameters<typeof provideBundle>[2] = {}) {
+        const res = await post(h.apps.h1, '/', clinician1, provideBundle(patientId, bytes, options));
+        expect(res.status).toBe(200);
+        const bundle = valid<Bundle>(json(res));
+        expect(bundle.type).toBe('transaction-response');
+        const doc = bundle.entry!.find((e) => e.resource?.resourceType === 'DocumentReference')!.resource as DocumentReference;
+        return { res, bundle, doc };
+    }
+
+    test('metadata: a valid CapabilityStatement, and every interaction and search parameter it lists is served', async () => {
+        const res = await request(h.apps.h1).get(`${FHIR}/metadata`);
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+        const cs = valid<CapabilityStatement>(json(res));
+        expect(cs.fhirVersion).toBe('4.0.1');
+        expect(cs.rest![0].interaction).toEqual([expect.objectContaining({ code: 'transaction' })]);
+        const tokens = { clinician: clinician1, patient, auditor };
+        const id = randomUUID();
+        for (const resource of cs.rest![0].resource!) {
+            const roleOf = (code: string) => (new RegExp(`${code}: (\\w+)`).exec(resource.documentation!)![1] as keyof typeof tokens);
+            for (const { code } of resource.interaction!) {
+                const token = tokens[roleOf(code)];
+                let r: request.Response;
+                if (code === 'read') r = await request(h.apps.h1).get(`${FHIR}/${resource.type}/${id}`).set(auth(token));
+                else if (code === 'search-type') r = await request(h.apps.h1).get(`${FHIR}/${resource.type}?patient.identifier=${encodeURIComponent(`${PID}|${patientId}`)}`).set(auth(token));
+                else if (code === 'create') r = await post(h.apps.h1, `/${resource.type}`, token, { resourceType: resource.type });
+                else r = await request(h.apps.h1).put(`${FHIR}/${resource.type}/${id}`).set(auth(token)).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: resource.type }));
+                // Served: a FHIR answer, never the catch-all "no route".
+                expect(r.headers['content-type']).toMatch(/^application\/fhir\+json|^text\/plain/);
+                if (r.status === 404) expect(json<OperationOutcome>(r).issue[0].diagnostics).not.toMatch(/no route/);
+                expect(r.status).not.toBe(405);
+            }
+            for (const p of resource.searchParam ?? []) {
+                // Strict handling accepts every listed parameter (400s here are about values, never "unknown").
+                const value = p.type === 'date' ? 'ge2000-01-01' : p.name === 'entity' ? `DocumentReference/${id}` : p.name === 'category' ? 'lab' : p.name === 'status' ? 'current' : `${PID}|${patientId}`;
+                const role = roleOf('search-type');
+                const withPatient = p.name.startsWith('patient') || resource.type === 'AuditEvent' ? '' : `&patient.identifier=${encodeURIComponent(`${PID}|${patientId}`)}`;
+                const r = await request(h.apps.h1).get(`${FHIR}/${resource.type}?${p.name}=${encodeURIComponent(value)}${withPatient}`).set(auth(tokens[role])).set('Prefer', 'handling=strict');
+                // (an unknown record's audit is a 404: the parameter was taken)
+                expect([resource.type, p.name, r.status === 200 || r.status === 404]).toEqual([resource.type, p.name, true]);
+            }
+            for (const op of resource.operation ?? []) {
+                const r = await request(h.apps.h1).post(`${FHIR}/${resource.type}/${id}/$${op.name}`).set(auth(patient));
+                expectOutcome(r, 404);
+            }
+        }
+    }, 30_000);
+
+    test('the whole story: ITI-65 store, ITI-67 find, Consent, ITI-68 at another hospital, revocation, AuditEvent', async () => {
+        const bytes = Buffer.from('potassium 4.1 mmol/L');
+        const { res, bundle, doc } = await provide(bytes, { title: 'Lab panel' });
+        const recordId = doc.id!;
+        expect(res.headers.location).toMatch(new RegExp(`/fhir/R4/DocumentReference/${recordId}$`));
+        expect(bundle.entry!.map((e) => e.response!.status)).toEqual(['200 OK', '201 Created', '201 Created']);
+        expect(doc.content[0].attachment).toMatchObject({ contentType: 'text/plain', size: bytes.length, hash: expect.any(String), url: expect.stringMatching(new RegExp(`/fhir/R4/Binary/${recordId}$`)) });
+        expect(doc.identifier!.map((i) => i.system)).toEqual(expect.arrayContaining(['urn:ehr:fabric-tx-id', 'urn:ehr:ipfs-cid']));
+        expect(doc.custodian).toMatchObject({ identifier: { value: 'Hospital1MSP' } });
+
+        // ITI-67 at the custodian.
+        const found = await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ 'patient.identifier': `${PID}|${patientId}`, category: 'urn:ehr:category|lab', date: 'ge2000-01-01' }).set(auth(clinician1));
+        expect(found.status).toBe(200);
+        const searchset = valid<Bundle>(json(found));
+        expect(searchset).toMatchObject({ type: 'searchset', total: 1 });
+        expect((searchset.entry![0].resource as DocumentReference).id).toBe(recordId);
+        expect((await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ 'patient.identifier': `${PID}|${patientId}`, category: 'imaging' }).set(auth(clinician1))).text).toContain('"total":0');
+
+        // Hospital 2 has no basis yet: an OperationOutcome, same status as REST.
+        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 403);
+
+        // Access request through REST, consent through FHIR by the patient at home.
+        expect((await request(h.apps.h2).post('/api/v1/access-requests').set(auth(clinician2)).send({ patientId, purpose: 'treatment', reason: 'referral' })).status).toBe(201);
+        const consentBody: Consent = {
+            resourceType: 'Consent',
+            status: 'active',
+            scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+            category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+            patient: { identifier: { system: PID, value: patientId } },
+            provision: {
+                type: 'permit',
+                actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] }, reference: { identifier: { system: 'urn:ehr:msp-id', value: 'Hospital2MSP' } } }],
+                purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }],
+                class: [{ system: 'urn:ehr:category', code: 'lab' }],
+            },
+        };
+        expectOutcome(await post(h.apps.h1, '/Consent', clinician1, consentBody), 403);
+        const granted = await post(h.apps.h1, '/Consent', patient, consentBody);
+        expect(granted.status).toBe(201);
+        const consent = valid<Consent>(json(granted));
+        expect(granted.headers.location).toMatch(new RegExp(`/fhir/R4/Consent/${consent.id}$`));
+        expect(consent).toMatchObject({ status: 'active', provision: { purpose: [{ code: 'TREAT' }], class: [{ code: 'lab' }] } });
+
+        const listed = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/Consent`).query({ patient: `${PID}|${patientId}` }).set(auth(patient))));
+        expect(listed.total).toBe(1);
+        valid<Consent>(json(await request(h.apps.h1).get(`${FHIR}/Consent/${consent.id}`).set(auth(patient))));
+
+        deliverEnvelope(h, recordId, 'Hospital1MSP', 'Hospital2MSP');
+        const read = await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)).set('X-Purpose-Of-Use', 'TREAT');
+        expect(read.status).toBe(200);
+        expect(read.headers['content-type']).toMatch(/^text\/plain/);
+        expect(read.text).toBe(bytes.toString());
+        expect(read.headers['x-access-tx-id']).toEqual(expect.any(String));
+        // Purpose as a security label: research is not consented.
+        const research = await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).query({ _security: 'http://terminology.hl7.org/CodeSystem/v3-ActReason|HRESCH' }).set(auth(clinician2));
+        expectOutcome(research, 403);
+        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set('X-Purpose-Of-Use', 'BOGUS').set(auth(clinician2)), 400);
+
+        // Revocation by PUT status inactive; the grantee's read is denied.
+        expectOutcome(await request(h.apps.h1).put(`${FHIR}/Consent/${consent.id}`).set(auth(patient)).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ ...consent, status: 'active' })), 422);
+        const revoked = await request(h.apps.h1).put(`${FHIR}/Consent/${consent.id}`).set(auth(patient)).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ ...consent, status: 'inactive' }));
+        expect(revoked.status).toBe(200);
+        expect(valid<Consent>(json(revoked)).status).toBe('inactive');
+        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 403);
+
+        // Audit: the read by Hospital2MSP, for the auditor only.
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/AuditEvent`).query({ entity: `DocumentReference/${recordId}` }).set(auth(clinician1)), 403);
+        const audit = await request(h.apps.h1).get(`${FHIR}/AuditEvent`).query({ entity: `DocumentReference/${recordId}` }).set(auth(auditor));
+        expect(audit.status).toBe(200);
+        const events = valid<Bundle>(json(audit));
+        const reads = events.entry!.map((e) => e.resource as FhirResource & { resourceType: 'AuditEvent' }).filter((e) => e.action === 'R');
+        expect(reads).toHaveLength(1);
+        expect(reads[0].agent[1].who).toMatchObject({ identifier: { value: 'Hospital2MSP' } });
+        expect(reads[0].purposeOfEvent![0].coding![0].code).toBe('TREAT');
+        const byPatient = await request(h.apps.h1).get(`${FHIR}/AuditEvent`).query({ 'patient.identifier': `${PID}|${patientId}` }).set(auth(auditor));
+        expect(valid<Bundle>(json(byPatient)).total).toBeGreaterThan(1);
+    });
+
+    test('paging with _count and next links; superseded records say replaces; DocumentReference read', async () => {
+        const first = (await provide(Buffer.from('v1'))).doc;
+        await provide(Buffer.from('other'), { category: 'note' });
+        const second = (await provide(Buffer.from('v2'), { replaces: first.id })).doc;
+        expect(second.relatesTo).toEqual([{ code: 'replaces', target: { reference: `DocumentReference/${first.id}` } }]);
+
+        const page1 = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ 'patient.identifier': `${PID}|${patientId}`, _count: '2' }).set(auth(clinician1))));
+        expect(page1.total).toBe(3);
+        expect(page1.entry).toHaveLength(2);
+        const next = page1.link!.find((l) => l.relation === 'next')!.url;
+        const page2 = valid<Bundle>(json(await request(h.apps.h1).get(new URL(next).pathname + new URL(next).search).set(auth(clinician1))));
+        expect(page2.entry).toHaveLength(1);
+        expect(page2.link!.find((l) => l.relation === 'next')).toBeUndefined();
+
+        const old = valid<DocumentReference>(json(await request(h.apps.h1).get(`${FHIR}/DocumentReference/${first.id}`).set(auth(clinician1))));
+        expect(old.status).toBe('superseded');
+        const current = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ patient: `${PID}|${patientId}`, status: 'current' }).set(auth(patient))));
+        expect(current.total).toBe(2);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference/not-a-uuid`).set(auth(clinician1)), 404);
+    });
+
+    test('unknown search parameters: ignored by default, 400 under Prefer: handling=strict', async () => {
+        const q = { 'patient.identifier': `${PID}|${patientId}`, bogus: '1' };
+        const lenient = await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query(q).set(auth(clinician1));
+        expect(lenient.status).toBe(200);
+        expect(json<Bundle>(lenient).link![0].url).not.toContain('bogus');
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query(q).set(auth(clinician1)).set('Prefer', 'handling=strict'), 400);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ 'patient.identifier': `other|${patientId}` }).set(auth(clinician1)), 400);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).set(auth(clinician1)), 400);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ ...q, _format: 'xml' }).set(auth(clinician1)), 406);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query(q), 401);
+        expectOutcome(await request(h.apps.h1).get(`${FHIR}/Nothing`).set(auth(clinician1)), 404);
+    });
+
+    test('bad FHIR input is a 4xx OperationOutcome and writes nothing', async () => {
+        const blobsBefore = h.blobs.blobs.size;
+        const recordsBefore = h.network.records.size;
+        const good = provideBundle(patientId, Buffer.from('x'));
+        const docEntry = good.entry![1];
+        const doc = docEntry.resource as DocumentReference;
+        const cases: [string, unknown, number, string?][] = [
+            ['wrong resourceType', { ...good, resourceType: 'Patient' }, 400],
+            ['not a transaction', { ...good, type: 'batch' }, 400],
+            ['invalid Bundle', { ...good, entry: 'nope' }, 400],
+            ['invalid DocumentReference', { ...good, entry: [good.entry![0], { ...docEntry, resource: { ...doc, status: 'bogus' } }, good.entry![2]] }, 400],
+            ['missing subject', { ...good, entry: [good.entry![0], { ...docEntry, resource: { ...doc, subject: undefined } }, good.entry![2]] }, 400],
+            ['subject as Patient id', { ...good, entry: [good.entry![0], { ...docEntry, resource: { ...doc, subject: { reference: 'Patient/p1' } } }, good.entry![2]] }, 400],
+            ['unknown category', { ...good, entry: [good.entry![0], { ...docEntry, resource: { ...doc, category: [{ coding: [{ system: 'urn:ehr:category', code: 'gossip' }] }] } }, good.entry![2]] }, 400],
+            ['wrong hash', { ...good, entry: [good.entry![0], { ...docEntry, resource: { ...doc, content: [{ attachment: { ...doc.content[0].attachment, hash: 'AAAA' } }] } }, good.entry![2]] }, 400],
+            ['no document', { ...good, entry: [good.entry![0], docEntry] }, 400],
+            ['unknown patient', provideBundle('Hospital1MSP:nobody-here', Buffer.from('x')), 404],
+            ['malformed JSON', '{"resourceType":', 400],
+            ['XML', '<Bundle/>', 415, 'application/fhir+xml'],
+            ['form', 'a=b', 415, 'application/x-www-form-urlencoded'],
+        ];
+        for (const [what, body, status, type] of cases) {
+            const res = await request(h.apps.h1)
+                .post(`${FHIR}/`)
+                .set(auth(clinician1))
+                .set('Content-Type', type ?? 'application/fhir+json')
+                .send(typeof body === 'string' ? body : JSON.stringify(body));
+            expect([what, res.status]).toEqual([what, status]);
+            expectOutcome(res, status);
+        }
+        const noType = provideBundle(patientId, Buffer.from('x'));
+        delete (noType.entry![1].resource as DocumentReference).content[0].attachment.contentType;
+        delete (noType.entry![2].resource as { contentType?: string }).contentType;
+        expectOutcome(await post(h.apps.h1, '/', clinician1, noType), 400);
+        expectOutcome(await post(h.apps.h1, '/', patient, good), 403);
+        expect(h.blobs.blobs.size).toBe(blobsBefore);
+        expect(h.network.records.size).toBe(recordsBefore);
+
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'Consent', status: 'active' }), 400);
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'DocumentReference', status: 'current', content: [] }), 400);
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, { nope: true }, 'text/plain'), 415);
+    });
+});
