@@ -23,6 +23,8 @@ export {
     REQUEST_STATUSES,
     type Category,
     type ConsentStatus,
+    type EventPayload,
+    type LedgerEvents,
     type Purpose,
     type RecordStatus,
     type RequestDecision,

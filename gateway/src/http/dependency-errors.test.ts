@@ -2,7 +2,8 @@ import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
 import { CommitError, EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
 import { TransactionConflictError, TransactionInvalidError } from '../fabric/errors.js';
 import { DependencyUnavailableError } from '../ports.js';
-import { chaincodeMessage, problemFromDependencyError } from './dependency-errors.js';
+import { Conflict, Forbidden, Gone, Invalid, NotFound, TooLarge, Unavailable } from '../domain-errors.js';
+import { chaincodeMessage, problemFromDependencyError, problemFromDomainError } from './dependency-errors.js';
 import { ServiceUnavailableError } from './problem.js';
 
 function serviceError(code: number) {
@@ -72,5 +73,31 @@ describe('problemFromDependencyError', () => {
 
     it('answers 500 for an invalid commit a retry does not cure', () => {
         expect(problemFromDependencyError(new TransactionInvalidError('tx-9', 10), 3)).toBeUndefined();
+    });
+});
+
+describe('problemFromDomainError', () => {
+    test.each([
+        [new Invalid('bad', [{ field: 'query.x', message: 'no' }]), 400, 'urn:ehr:problem:invalid-request', 'Invalid request'],
+        [new Forbidden('no'), 403, 'urn:ehr:problem:forbidden', 'Forbidden'],
+        [new NotFound('none'), 404, 'urn:ehr:problem:not-found', 'Not found'],
+        [new Conflict('twice'), 409, 'urn:ehr:problem:conflict', 'Conflict'],
+        [new Gone('erased'), 410, 'urn:ehr:problem:gone', 'Gone'],
+        [new TooLarge(10), 413, 'urn:ehr:problem:payload-too-large', 'Payload too large'],
+        [new Unavailable('later', 7, { extensions: { dependency: 'ipfs' } }), 503, 'urn:ehr:problem:service-unavailable', 'Service unavailable'],
+    ])('%s answers %i with its type, title and detail', (err, status, type, title) => {
+        const problem = problemFromDomainError(err);
+        expect({ status: problem.status, type: problem.type, title: problem.title, detail: problem.detail }).toEqual({ status, type, title, detail: err.message });
+    });
+
+    test('extensions, headers, rule and the cause carry over', () => {
+        const ledger = new Error('FORBIDDEN: no consent');
+        const forbidden = problemFromDomainError(new Forbidden('explained', { cause: ledger, extensions: { allowedPurposes: [] } }));
+        expect(forbidden.cause).toBe(ledger);
+        expect(forbidden.extensions).toEqual({ allowedPurposes: [] });
+        expect(problemFromDomainError(new NotFound('x', { rule: 'home' })).rule).toBe('home');
+        expect(problemFromDomainError(new Unavailable('later', 7)).headers).toEqual({ 'Retry-After': '7' });
+        expect(problemFromDomainError(new Invalid('bad', [{ field: 'f', message: 'm' }])).extensions).toEqual({ errors: [{ field: 'f', message: 'm' }] });
+        expect(problemFromDomainError(new Forbidden('plain')).extensions).toEqual({});
     });
 });
