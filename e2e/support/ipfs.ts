@@ -76,14 +76,15 @@ export function clusterAuth(h: HospitalStatus): string {
 }
 
 /** Adds one blob as the gateways do (Cluster REST /add: CIDv1, raw leaves, the cluster's replication). */
-export async function clusterAdd(h: HospitalStatus, bytes: Uint8Array): Promise<string> {
+export async function clusterAdd(h: HospitalStatus, bytes: Uint8Array, pinOptions: Record<string, string> = {}): Promise<string> {
   const boundary = `e2e-${Date.now()}`;
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`),
     Buffer.from(bytes),
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
-  const res = await httpCall(h.cluster.rest, '/add?cid-version=1&raw-leaves=true&stream-channels=false', {
+  const query = new URLSearchParams({ 'cid-version': '1', 'raw-leaves': 'true', 'stream-channels': 'false', ...pinOptions });
+  const res = await httpCall(h.cluster.rest, `/add?${query}`, {
     headers: { authorization: clusterAuth(h), 'content-type': `multipart/form-data; boundary=${boundary}` },
     body,
   });

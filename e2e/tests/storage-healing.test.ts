@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hospital, network, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
-import { blockFile, clusterAuth, ipfsBlocks } from '../support/ipfs.js';
+import { blockFile, clusterAdd, clusterAuth, ipfsBlocks } from '../support/ipfs.js';
 import { Rest, expectStatus, token } from '../support/rest.js';
 import { eventually } from '../support/tools.js';
 
@@ -82,12 +82,16 @@ describe('storage that heals', () => {
     for (const n of [1, 2] as const) {
       for (let i = 0; i < 2; i++) cids.push((await store(n, randomBytes(300_000 + i))).cid);
     }
-    // Two blobs pinned on exactly the doomed peer and one other: only a repin restores them.
-    for (const [cid, other] of [
-      [cids[0], 1],
-      [cids[2], 2],
-    ] as const) {
-      await cluster(hospital(s, 1), 'POST', `/pins/ipfs/${cid}?replication-min=2&replication-max=2&user-allocations=${ids[KILLED]},${ids[other]}`);
+    // Two blobs added on exactly the doomed peer and one other: only a repin restores
+    // them. (Cluster keeps the allocations of a blob already pinned, so they are added
+    // with those allocations rather than re-pinned.)
+    for (const other of [1, 2] as const) {
+      const cid = await clusterAdd(hospital(s, other), randomBytes(200_000), {
+        'replication-min': '2',
+        'replication-max': '2',
+        'user-allocations': `${ids[KILLED]},${ids[other]}`,
+      });
+      cids.push(cid);
       narrowed.push(cid);
       // Its allocations name only those two (the third may keep its Kubo pin a while).
       await eventually(`${cid} allocated to hospital${KILLED} and hospital${other} only`, async () => {
