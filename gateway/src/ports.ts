@@ -4,9 +4,10 @@
  * in-memory fakes (testing/).
  *
  * Error contract for implementations:
- *  - a chaincode rejection keeps its coded message (`INVALID_ARGUMENT: ...`, `FORBIDDEN: ...`,
- *    `NOT_FOUND: ...`, `CONFLICT: ...`, `GONE: ...`) somewhere in the thrown error: as its
- *    message, or in a fabric-gateway error's `details[].message`; http/ledger-errors.ts maps it;
+ *  - a chaincode rejection keeps its coded message (`<CODE>: <detail>`, codedError in
+ *    @ehr/ledger-model) somewhere in the thrown error: as its message, or in a fabric-gateway
+ *    error's `details[].message`; fabric/errors.ts reads it (parseCodedError), domain-errors.ts
+ *    classifies it and http/dependency-errors.ts maps it to a status;
  *  - an unreachable or timed-out dependency throws DependencyUnavailableError (or lets the
  *    gRPC UNAVAILABLE / DEADLINE_EXCEEDED error, or the network error, through): that maps to
  *    503 with Retry-After.
