@@ -5,6 +5,7 @@
 //   npm run bench                       62.3 KB paths, replication lag (62.3 KB, 50 MB)
 //   npm run bench -- --large 1024       also a 1 GiB upload and download, with the gateway's peak RSS
 //   npm run bench -- --keep             leave the instance running afterwards
+//   npm run bench -- --fan-out 500      records of the patient whose consent is timed (consentFanOut)
 import * as grpc from '@grpc/grpc-js';
 import { connect, signers } from '@hyperledger/fabric-gateway';
 import { execFileSync } from 'node:child_process';
@@ -23,12 +24,13 @@ const { values: opts } = parseArgs({
         'port-base': { type: 'string', default: '27000' },
         iterations: { type: 'string', default: '30' },
         large: { type: 'string', default: '0' },
+        'fan-out': { type: 'string', default: '500' },
         keep: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
     },
 });
 if (opts.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 8).join('\n') + '\n');
+    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 9).join('\n') + '\n');
     process.exit(0);
 }
 const N = Number(opts.iterations);
@@ -156,6 +158,62 @@ async function* zeroes(total, chunk = 1 << 20) {
 }
 
 let statusDoc;
+/**
+ * A patient with `n` records at hospital 1 grants hospital 3 a consent: how long until
+ * every record is readable there (its envelope committed in hospital 3's collection,
+ * polled with Access:ListHeld as hospital 3's gateway; a sample read through the REST
+ * API confirms). Per-record readiness is when a poll first saw the record held.
+ */
+async function consentFanOut(h1, h3, clin1, n) {
+    progress(`consent fan-out: ${n} records at hospital 1, then a consent to hospital 3`);
+    const patientId = `Hospital1MSP:bench-fan-${randomUUID().slice(0, 8)}`;
+    await call(`${h1.gatewayUrl}/api/v1/patients`, json(clin1, { patientId }), 201);
+    const ids = [];
+    let next = 0;
+    await Promise.all(
+        Array.from({ length: 8 }, async () => {
+            while (next < n) {
+                next++;
+                const rec = await call(`${h1.gatewayUrl}/api/v1/patients/${patientId}/records?category=lab&title=fan`, {
+                    method: 'POST',
+                    headers: { authorization: `Bearer ${clin1}`, 'content-type': 'application/octet-stream' },
+                    body: randomBytes(1_024),
+                }, 201);
+                ids.push(rec.recordId);
+            }
+        }),
+    );
+    const fab = fabricConnection(h3);
+    const patient = token(1, patientId, 'patient');
+    const t0 = performance.now();
+    await call(`${h1.gatewayUrl}/api/v1/patients/${patientId}/consents`, json(patient, { grantee: h3.mspId, purposes: ['treatment'] }), 201);
+    const grantedMs = performance.now() - t0;
+    const readyAt = new Map();
+    const deadline = t0 + 300_000;
+    while (readyAt.size < ids.length) {
+        if (performance.now() > deadline) throw new Error(`consent fan-out: ${readyAt.size} of ${ids.length} held after 300 s`);
+        const held = JSON.parse(new TextDecoder().decode(await fab.contract.evaluateTransaction('Access:ListHeld', patientId)));
+        const now = performance.now() - t0;
+        for (const { recordId } of held) if (!readyAt.has(recordId)) readyAt.set(recordId, now);
+        if (readyAt.size < ids.length) await new Promise((r) => setTimeout(r, 50));
+    }
+    fab.close();
+    const allReadableMs = Math.max(...readyAt.values());
+    const clin3 = token(3, 'bench-clinician-3', 'clinician');
+    for (const id of ids.slice(0, 5)) await call(`${h3.gatewayUrl}/api/v1/records/${id}/content`, { headers: { authorization: `Bearer ${clin3}` } }, 200);
+    const s = [...readyAt.values()].sort((a, b) => a - b);
+    const out = {
+        records: ids.length,
+        grantCommittedMs: Math.round(grantedMs),
+        allReadableMs: Math.round(allReadableMs),
+        perRecordReadyP50Ms: Math.round(s[Math.floor(0.5 * s.length)]),
+        perRecordReadyP95Ms: Math.round(s[Math.min(s.length - 1, Math.floor(0.95 * s.length))]),
+        goalMs: 3_000,
+    };
+    progress(`consent fan-out: ${JSON.stringify(out)}`);
+    return out;
+}
+
 async function main() {
     progress(`bringing up instance '${opts.instance}'`);
     network('up');
@@ -229,6 +287,8 @@ async function main() {
         grantConsentViaRequest: summary(grant),
         envelopeDeliveryAfterApproval: { records: recordIds.length, allReadableMs: Math.round(deliveryMs) },
     };
+
+    result.consentFanOut = await consentFanOut(h1, h3, clin1, Number(opts['fan-out']));
 
     progress('replication lag: add through Cluster until pinned on 2 peers');
     result.replication = [await replicationLag(h3, DOC_BYTES), await replicationLag(h3, 50 * 1024 * 1024)];

@@ -1,11 +1,11 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
-import { accessBasis, requireAccess } from '../access-policy';
+import { accessBasis, consentsOf, requireAccess, type ConsentRow } from '../access-policy';
 import { conflict, forbidden, gone, invalid as invalidArg, notFound } from '../errors';
 import { emit } from '../events';
 import { holds, MAX_BATCH, purgeEnvelope, storeEnvelope, transientBatch, transientEnvelope } from '../envelopes';
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
-import type { AccessEntry, Envelope, Holder, Patient, RecordMeta } from '@ehr/ledger-model';
+import { accessBasis as judgeAccess, type AccessEntry, type Envelope, type Holder, type Patient, type RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, getJson, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
 import { requireVisibleRecord } from '../need-to-know';
 import * as v from '../validate';
@@ -124,6 +124,9 @@ export class AccessContract extends Contract {
     const skipped: string[] = [];
     const refused: Record<string, string> = {};
     const patients = new Map<string, Patient | null>();
+    // The grantee's consents per patient, read once for the whole batch (the same rule as accessBasis).
+    const consents = new Map<string, ConsentRow[]>();
+    const now = txTime(ctx);
     for (const [id, wrapped] of [...batch].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, id));
       if (!record) {
@@ -140,7 +143,17 @@ export class AccessContract extends Contract {
         refused[id] = 'FORBIDDEN';
         continue;
       }
-      if ((await accessBasis(ctx, id, record, patient, grantee, null)) === null) {
+      if (!consents.has(record.patientId)) consents.set(record.patientId, await consentsOf(ctx, record.patientId, grantee));
+      const granteeBasis = judgeAccess({
+        mspId: grantee,
+        recordId: id,
+        record,
+        homeHospital: patient.homeHospital,
+        purpose: null,
+        at: now,
+        consents: consents.get(record.patientId) ?? [],
+      });
+      if (granteeBasis === null) {
         refused[id] = 'FORBIDDEN';
         continue;
       }

@@ -41,7 +41,8 @@ describe('parseConfig', () => {
             custody: {
                 journalPath: '/srv/h1/state/custody-outbox.json',
                 statusPath: '/srv/h1/state/custody-status.json',
-                batchSize: 500,
+                batchSize: 250,
+                laneConcurrency: 2,
                 initialBackoffMs: 1_000,
                 maxBackoffMs: 60_000,
                 homeDelayMs: 5_000,

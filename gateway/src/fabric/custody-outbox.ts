@@ -72,7 +72,7 @@ export type TaskOutcome = { done: true } | { done: false; error: string };
 
 export interface OutboxStats {
     queued: number;
-    /** Tasks that failed at least once and wait for their next attempt. */
+    /** Tasks whose last attempt failed (waiting for the next one, or in it). */
     retrying: number;
     inFlight: number;
     /** Age of the oldest queued task, 0 when none. */
@@ -94,6 +94,12 @@ export interface CustodyOutboxOptions {
     concurrency: number;
     /** Deliveries per batch. */
     batchSize: number;
+    /**
+     * Batches in flight per grantee (default 1). Batches of one grantee write disjoint
+     * keys, so a few at once overlap one's wrapping with another's commit; a grantee
+     * that is down holds at most this many of the `concurrency` slots.
+     */
+    laneConcurrency?: number;
     /** Backoff after the first failure; doubles per failure up to maxBackoffMs, with jitter. */
     initialBackoffMs: number;
     maxBackoffMs: number;
@@ -120,7 +126,8 @@ export class CustodyOutbox {
     readonly #entries = new Map<string, Entry>();
     /** Task IDs being executed now, and lanes busy. */
     readonly #running = new Set<string>();
-    readonly #busyLanes = new Set<string>();
+    /** Groups in flight per lane. */
+    readonly #busyLanes = new Map<string, number>();
     /** Tasks added again while running: rerun once more when they finish. */
     readonly #again = new Set<string>();
     #seq = 0;
@@ -186,7 +193,7 @@ export class CustodyOutbox {
         for (const e of this.#entries.values()) {
             byKind[e.task.kind]++;
             if (e.task.kind === 'deliver') deliveriesByGrantee[e.task.grantee] = (deliveriesByGrantee[e.task.grantee] ?? 0) + 1;
-            if (e.attempts > 0 && !this.#running.has(e.id)) retrying++;
+            if (e.attempts > 0) retrying++;
             oldest = Math.min(oldest, e.enqueuedAt);
         }
         return {
@@ -217,7 +224,7 @@ export class CustodyOutbox {
         for (const e of waiting) {
             if (this.#groups >= this.#o.concurrency) break;
             const lane = laneOf(e.id, e.task);
-            if (this.#busyLanes.has(lane) || this.#running.has(e.id)) continue;
+            if (this.#laneFull(lane) || this.#running.has(e.id)) continue;
             if (e.dueAt > now) {
                 next = Math.min(next, e.dueAt);
                 continue;
@@ -225,7 +232,7 @@ export class CustodyOutbox {
             const group =
                 e.task.kind === 'deliver'
                     ? waiting
-                          .filter((x) => x.dueAt <= now && laneOf(x.id, x.task) === lane)
+                          .filter((x) => x.dueAt <= now && !this.#running.has(x.id) && laneOf(x.id, x.task) === lane)
                           .sort((a, b) => a.seq - b.seq)
                           .slice(0, this.#o.batchSize)
                     : [e];
@@ -233,7 +240,7 @@ export class CustodyOutbox {
         }
         if (this.#groups < this.#o.concurrency) {
             for (const e of waiting) {
-                if (!this.#running.has(e.id) && !this.#busyLanes.has(laneOf(e.id, e.task)) && e.dueAt > now) next = Math.min(next, e.dueAt);
+                if (!this.#running.has(e.id) && !this.#laneFull(laneOf(e.id, e.task)) && e.dueAt > now) next = Math.min(next, e.dueAt);
             }
         }
         if (next !== Infinity) {
@@ -243,13 +250,20 @@ export class CustodyOutbox {
         this.#status();
     }
 
+    #laneFull(lane: string): boolean {
+        const limit = lane.startsWith('deliver:') ? (this.#o.laneConcurrency ?? 1) : 1;
+        return (this.#busyLanes.get(lane) ?? 0) >= limit;
+    }
+
     #launch(lane: string, group: Entry[]): void {
         this.#groups++;
-        this.#busyLanes.add(lane);
+        this.#busyLanes.set(lane, (this.#busyLanes.get(lane) ?? 0) + 1);
         for (const e of group) this.#running.add(e.id);
         void this.#execute(group).finally(() => {
             this.#groups--;
-            this.#busyLanes.delete(lane);
+            const left = (this.#busyLanes.get(lane) ?? 1) - 1;
+            if (left > 0) this.#busyLanes.set(lane, left);
+            else this.#busyLanes.delete(lane);
             for (const e of group) this.#running.delete(e.id);
             if (this.#groups === 0) for (const r of this.#idle.splice(0)) r();
             this.#pump();

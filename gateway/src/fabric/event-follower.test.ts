@@ -185,6 +185,7 @@ describe('EventFollower', () => {
                 journalPath: path.join(dir, 'custody.json'),
                 statusPath: path.join(dir, 'custody-status.json'),
                 batchSize,
+                laneConcurrency: 1,
                 initialBackoffMs: 20,
                 maxBackoffMs: 100,
                 homeDelayMs,

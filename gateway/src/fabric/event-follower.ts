@@ -23,6 +23,8 @@ export interface CustodyOptions {
     statusPath?: string;
     /** Deliveries per batch transaction (Access:DeliverEnvelopes). */
     batchSize: number;
+    /** Batches in flight per grantee. */
+    laneConcurrency: number;
     initialBackoffMs: number;
     maxBackoffMs: number;
     /**
@@ -108,6 +110,7 @@ export class EventFollower {
             execute: (tasks) => this.#execute(tasks),
             concurrency: options.concurrency,
             batchSize: options.custody.batchSize,
+            laneConcurrency: options.custody.laneConcurrency,
             initialBackoffMs: options.custody.initialBackoffMs,
             maxBackoffMs: options.custody.maxBackoffMs,
             onAttempt: options.onCustodyAttempt,

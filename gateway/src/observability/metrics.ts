@@ -83,7 +83,7 @@ export class Metrics {
         });
         new Gauge({
             name: 'ehr_custody_tasks_failing',
-            help: 'Custody outbox tasks that failed at least once and wait for their next attempt',
+            help: 'Custody outbox tasks whose last attempt failed (retried after a backoff)',
             registers: [this.registry],
             collect() {
                 this.set(stats().retrying);
