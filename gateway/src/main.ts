@@ -7,6 +7,7 @@ import { Keyring } from './crypto/index.js';
 import { loadConfig, type GatewayConfig } from './config/index.js';
 import { FabricConnection } from './fabric/connection.js';
 import { EventFollower } from './fabric/event-follower.js';
+import { warmUpValidator } from './fhir/validator.js';
 import { FabricLedger, UnknownLedgerKeyError } from './fabric/fabric-ledger.js';
 import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
 import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
@@ -100,6 +101,8 @@ async function main(): Promise<void> {
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
     logger.info({ host: config.server.host, port: config.server.port, mspId: config.hospital.mspId }, 'gateway listening');
+    // The FHIR R4 schema compiles once (about a second): now, rather than in the first FHIR write.
+    setImmediate(() => warmUpValidator());
 
     let stopping = false;
     const shutdown = (signal: string) => {

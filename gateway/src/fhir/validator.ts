@@ -49,6 +49,11 @@ function versionLists(node: unknown, found: string[][] = []): string[][] {
     return found;
 }
 
+/** Compiles the schema and the validators the endpoint takes in, ahead of the first request. */
+export function warmUpValidator(): void {
+    for (const type of ['Bundle', 'DocumentReference', 'Binary', 'List', 'Consent']) validateResource({ resourceType: type });
+}
+
 export interface SchemaIssue {
     /** FHIRPath-like location, e.g. `DocumentReference.content[0].attachment`. */
     path: string;
