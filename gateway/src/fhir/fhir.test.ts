@@ -283,8 +283,31 @@ describe('FHIR R4 endpoint', () => {
         expect(h.blobs.blobs.size).toBe(blobsBefore);
         expect(h.network.records.size).toBe(recordsBefore);
 
+        // Larger than the document limit (256 KiB here): 413, before anything is stored.
+        expectOutcome(await post(h.apps.h1, '/', clinician1, provideBundle(patientId, Buffer.alloc(300 * 1024, 1))), 413);
+        expect(h.blobs.blobs.size).toBe(blobsBefore);
+
+        const consent = (provision: Record<string, unknown>) => ({
+            resourceType: 'Consent',
+            status: 'active',
+            scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+            category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+            patient: { identifier: { system: PID, value: patientId } },
+            provision: { type: 'permit', actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] }, reference: { identifier: { system: 'urn:ehr:msp-id', value: 'Hospital2MSP' } } }], purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'TREAT' }], ...provision },
+        });
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ class: [{ system: 'urn:ehr:category', code: 'lab' }], data: [{ meaning: 'instance', reference: { reference: `DocumentReference/${randomUUID()}` } }] })), 400);
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ period: { end: '2001-01-01T00:00:00Z' } })), 400);
+        expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'NOPE' }] })), 400);
+        expectOutcome(await post(h.apps.h1, '/Consent', await h.token('Hospital1MSP:someone-else', 'patient'), consent({})), 403);
+        expectOutcome(await request(h.apps.h1).post(`${FHIR}/Consent/${randomUUID()}/$revoke`).set(auth(clinician1)), 403);
+        const consentsBefore = h.network.consents.size;
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'Consent', status: 'active' }), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'DocumentReference', status: 'current', content: [] }), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { nope: true }, 'text/plain'), 415);
+        expect(h.network.consents.size).toBe(consentsBefore);
+
+        // Denials are logged and counted as REST's are.
+        const metrics = await request(h.apps.h1).get('/metrics');
+        expect(metrics.text).toMatch(/ehr_denied_requests_total\{rule="role",status="403"\} [1-9]/);
     });
 });
