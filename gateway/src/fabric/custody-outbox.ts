@@ -152,12 +152,25 @@ export class CustodyOutbox {
         this.#pump();
     }
 
-    /** Stops starting tasks, waits for those running, and saves the journal. */
-    async stop(): Promise<void> {
+    /**
+     * Stops starting tasks, waits a while (`waitMs`) for those running, and saves the
+     * journal. A task still running then (a grantee that does not answer) is simply
+     * run again by the next process: it is in the journal, and the work is idempotent.
+     */
+    async stop(waitMs = 2_000): Promise<void> {
         this.#started = false;
         clearTimeout(this.#timer);
         clearTimeout(this.#saveTimer);
-        while (this.#groups > 0) await new Promise<void>((r) => this.#idle.push(r));
+        if (this.#groups > 0) {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([
+                new Promise<void>((r) => this.#idle.push(r)),
+                new Promise<void>((r) => {
+                    timer = setTimeout(r, waitMs);
+                }),
+            ]);
+            clearTimeout(timer);
+        }
         this.#save();
     }
 
