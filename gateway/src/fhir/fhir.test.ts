@@ -297,10 +297,13 @@ describe('FHIR R4 endpoint', () => {
         });
         expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ class: [{ system: 'urn:ehr:category', code: 'lab' }], data: [{ meaning: 'instance', reference: { reference: `DocumentReference/${randomUUID()}` } }] })), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ period: { end: '2001-01-01T00:00:00Z' } })), 400);
+        const labelled = await post(h.apps.h1, '/Consent', patient, consent({ securityLabel: [{ system: 'urn:ehr:category', code: 'imaging' }], period: { end: '2099-01-01T00:00:00Z' } }));
+        expect(labelled.status).toBe(201);
+        expect(valid<Consent>(json(labelled)).provision).toMatchObject({ class: [{ code: 'imaging' }], period: { end: '2099-01-01T00:00:00.000Z' } });
         expectOutcome(await post(h.apps.h1, '/Consent', patient, consent({ purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'NOPE' }] })), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', await h.token('Hospital1MSP:someone-else', 'patient'), consent({})), 403);
         expectOutcome(await request(h.apps.h1).post(`${FHIR}/Consent/${randomUUID()}/$revoke`).set(auth(clinician1)), 403);
-        const consentsBefore = h.network.consents.size;
+        const consentsBefore = h.network.consents.size; // (one granted just above)
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'Consent', status: 'active' }), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { resourceType: 'DocumentReference', status: 'current', content: [] }), 400);
         expectOutcome(await post(h.apps.h1, '/Consent', patient, { nope: true }, 'text/plain'), 415);

@@ -522,9 +522,11 @@ export function createFhirRouter(deps: FhirDependencies): Router {
             return purpose;
         });
         if (!purposes.length) throw new BadRequestError(`Consent.provision.purpose needs at least one purpose: ${PURPOSE_HELP}`, [{ field: 'Consent.provision.purpose', message: 'required' }]);
-        const categories = (p.class ?? []).map((c, i) => {
+        // Categories as provision.class, or as security labels of our category system.
+        const labelled = (p.securityLabel ?? []).filter((c) => c.system === CATEGORY_SYSTEM).map((c, i) => ({ c, field: `Consent.provision.securityLabel[${i}]` }));
+        const categories = [...(p.class ?? []).map((c, i) => ({ c, field: `Consent.provision.class[${i}]` })), ...labelled].map(({ c, field }) => {
             const cat = c.code ? categoryOf(c.system ? `${c.system}|${c.code}` : c.code) : undefined;
-            if (!cat) throw new BadRequestError(`Consent.provision.class[${i}] must be a ${CATEGORY_SYSTEM} code`, [{ field: `Consent.provision.class[${i}]`, message: 'unknown category' }]);
+            if (!cat) throw new BadRequestError(`${field} must be a ${CATEGORY_SYSTEM} code`, [{ field, message: 'unknown category' }]);
             return cat;
         });
         const recordIds = (p.data ?? []).map((d, i) => recordIdOfReference(d.reference.reference, `Consent.provision.data[${i}].reference`));
