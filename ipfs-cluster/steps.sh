@@ -78,6 +78,9 @@ set_kubo_peering() {
 
 start_kubo() {
   local h=$1
+  # A Kubo killed with -9 leaves its socket file behind, and a new one cannot bind
+  # over it ("address already in use"). Only a stopped node's socket is removed.
+  is_running "$(hospital_name "$h")-kubo" || rm -f "$(kubo_socket "$h")"
   start_process "$(hospital_name "$h")-kubo" "$(kubo_repo "$h")" - \
     env IPFS_PATH="$(kubo_repo "$h")" LIBP2P_FORCE_PNET=1 GOMAXPROCS=2 ipfs daemon
 }
