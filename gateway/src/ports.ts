@@ -149,8 +149,11 @@ export interface CustodyLedger {
     listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
     listConsents(actor: Actor, patientId: string): Promise<Consent[]>;
     getConsent(consentId: string): Promise<Consent>;
-    /** This hospital's own envelopes for the records it may open and holds one for (`Access:GetEnvelopes`). */
-    readOwnEnvelopes(recordIds: readonly string[]): Promise<Map<string, string>>;
+    /**
+     * This hospital's own envelopes for the records it may open and holds one for
+     * (`Access:GetEnvelopes`), leaving out those `exceptHeldBy` holds already.
+     */
+    readOwnEnvelopes(recordIds: readonly string[], exceptHeldBy?: string): Promise<Map<string, string>>;
     /** Many envelopes (recordId → wrapped key) for one grantee in one transaction; needs the grantee's endorsement. */
     deliverEnvelopes(grantee: string, envelopes: ReadonlyMap<string, string>): Promise<BatchDelivery>;
     /** Purges this hospital's own envelope; NOT_FOUND when it holds none, CONFLICT while access holds. */

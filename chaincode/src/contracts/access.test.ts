@@ -184,13 +184,15 @@ describe('Access', () => {
 
       test('the caller’s own envelopes in one read (GetEnvelopes), only those it may open', async () => {
         const other = await createRecord(ledger, H1, patientId, H2);
-        const out = (await ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, JSON.stringify([recordId, other, newId()])))) as Record<
-          string,
-          string
-        >;
-        expect(Object.keys(out).sort()).toEqual([recordId, other].sort());
-        expect(await ledger.invoke(gw(H3), (ctx) => c.access.GetEnvelopes(ctx, JSON.stringify([recordId])))).toEqual({});
-        await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, '{}')), 'INVALID_ARGUMENT');
+        const read = (id: Identity, ids: string[], except = '') =>
+          ledger.invoke(id, (ctx) => c.access.GetEnvelopes(ctx, JSON.stringify(ids), except)) as Promise<Record<string, string>>;
+        expect(Object.keys(await read(gw(H1), [recordId, other, newId()])).sort()).toEqual([recordId, other].sort());
+        expect(await read(gw(H3), [recordId])).toEqual({});
+        // Those the grantee holds already are left out: nothing to deliver.
+        await grant(ledger, H2, patientId, H3);
+        await deliver(gw(H1), H3);
+        expect(Object.keys(await read(gw(H2), [recordId, other], H3))).toEqual([other]);
+        await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, '{}', '')), 'INVALID_ARGUMENT');
       });
 
       test('refused as a whole: to itself, unregistered grantee, empty, not JSON, too many, not a gateway', async () => {

@@ -172,12 +172,14 @@ export class AccessContract extends Contract {
    * The caller's own envelopes for many records at once (evaluate on its own peer), for
    * the custody outbox to re-wrap: JSON array of recordIds (at most the batch size); the
    * answer maps each record the caller may open and holds an envelope for to it. Records
-   * it may not open or holds none for are left out.
+   * it may not open or holds none for are left out, and so are those `exceptHeldBy` (a
+   * grantee, or '') holds already: nothing left means nothing to deliver.
    */
   @Transaction(false)
   @Returns('string')
-  public async GetEnvelopes(ctx: Context, recordIds: string): Promise<string> {
+  public async GetEnvelopes(ctx: Context, recordIds: string, exceptHeldBy: string): Promise<string> {
     const { mspId } = requireRole(ctx, 'gateway');
+    const except = v.optional(exceptHeldBy, 'exceptHeldBy', v.mspId);
     const ids = v.json('recordIds', recordIds);
     if (!Array.isArray(ids) || ids.length > MAX_BATCH) throw invalidArg(`recordIds must be a JSON array of at most ${MAX_BATCH}`);
     const out: Record<string, string> = {};
@@ -187,6 +189,7 @@ export class AccessContract extends Contract {
       if (!record || record.status === 'erased') continue;
       const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, record.patientId));
       if (!patient || (await accessBasis(ctx, id, record, patient, mspId, null)) === null) continue;
+      if (except !== null && (await holds(ctx, id, except))) continue;
       const bytes = await ctx.stub.getPrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, id));
       if (bytes && bytes.length > 0) out[id] = fromBytes<Envelope>(bytes).envelope;
     }

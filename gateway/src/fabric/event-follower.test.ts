@@ -129,8 +129,12 @@ describe('EventFollower', () => {
             status: 'active',
             revokedAt: null,
         }),
-        readOwnEnvelopes: async (recordIds) =>
-            new Map(recordIds.map((recordId) => [recordId, wrapKey(dataKeys.get(recordId)!, keysOf[me].publicKey, { recordId, mspId: me })])),
+        readOwnEnvelopes: async (recordIds, exceptHeldBy) =>
+            new Map(
+                recordIds
+                    .filter((recordId) => !(exceptHeldBy && received(exceptHeldBy).has(recordId)))
+                    .map((recordId) => [recordId, wrapKey(dataKeys.get(recordId)!, keysOf[me].publicKey, { recordId, mspId: me })]),
+            ),
         deliverEnvelopes: async (grantee, envelopes) => {
             await new Promise((r) => setTimeout(r, 5));
             if (down.has(grantee)) throw Object.assign(new Error(`14 UNAVAILABLE: ${grantee}'s peer does not answer`), { code: 14 });
@@ -260,6 +264,20 @@ describe('EventFollower', () => {
         await runUntil(follower({ mspId: H2, events, homeDelayMs: 50 }), '20 deliveries from the home', () => received(H3).size === 20);
         expect(batches).toEqual([{ grantee: H3, size: 20, by: H2 }]);
         for (const [recordId, key] of dataKeys) expect(received(H3).get(recordId)?.equals(key)).toBe(true);
+    });
+
+    it('the home hospital submits nothing for records the custodian delivered already', async () => {
+        const events = [event(7n, 'ConsentGranted', { patientId: 'pat-001', grantee: H3, consentId: 'c-3' })];
+        delivered.set(H3, new Map(dataKeys));
+        const f = follower({ mspId: H2, events, homeDelayMs: 200 });
+        f.start();
+        try {
+            await until('the grant to be expanded', () => f.outbox.stats().byKind.deliver === 20);
+            await until('the outbox to empty', () => f.outbox.stats().queued === 0);
+        } finally {
+            await f.stop();
+        }
+        expect(batches).toEqual([]);
     });
 
     it('a record created under a consent goes to the grantee; an erasure purges and unpins', async () => {

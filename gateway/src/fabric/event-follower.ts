@@ -333,7 +333,8 @@ export class EventFollower {
         try {
             const target = (await this.#o.ledger.listHospitals()).find((h) => h.mspId === grantee);
             if (!target) return recordIds.map(() => done);
-            const own = await this.#o.ledger.readOwnEnvelopes(recordIds);
+            // Those the grantee holds already (the other holder delivered them) are left out.
+            const own = await this.#o.ledger.readOwnEnvelopes(recordIds, grantee);
             const envelopes = new Map<string, string>();
             for (const recordId of recordIds) {
                 const mine = own.get(recordId);

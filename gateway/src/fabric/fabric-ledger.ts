@@ -187,8 +187,11 @@ export class FabricLedger implements Ledger, CustodyLedger {
         return { txId, delivered: result.delivered, skipped: result.skipped, refused: result.refused };
     }
 
-    async readOwnEnvelopes(recordIds: readonly string[]): Promise<Map<string, string>> {
-        const out = await evaluate<Record<string, string>>(this.#conn.resilient, 'Access:GetEnvelopes', [JSON.stringify(recordIds)]);
+    async readOwnEnvelopes(recordIds: readonly string[], exceptHeldBy?: string): Promise<Map<string, string>> {
+        const out = await evaluate<Record<string, string>>(this.#conn.resilient, 'Access:GetEnvelopes', [
+            JSON.stringify(recordIds),
+            exceptHeldBy ?? '',
+        ]);
         return new Map(Object.entries(out));
     }
 
