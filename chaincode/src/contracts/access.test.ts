@@ -193,6 +193,10 @@ describe('Access', () => {
         await deliver(gw(H1), H3);
         expect(Object.keys(await read(gw(H2), [recordId, other], H3))).toEqual([other]);
         await rejects(ledger, ledger.invoke(gw(H1), (ctx) => c.access.GetEnvelopes(ctx, '{}', '')), 'INVALID_ARGUMENT');
+        // A full batch of record IDs is longer than an ordinary JSON argument may be.
+        const many = [recordId, ...Array.from({ length: 999 }, () => newId())];
+        expect(Object.keys(await read(gw(H1), many))).toEqual([recordId]);
+        await rejects(ledger, read(gw(H1), [...many, newId()]), 'INVALID_ARGUMENT');
       });
 
       test('refused as a whole: to itself, unregistered grantee, empty, not JSON, too many, not a gateway', async () => {

@@ -41,8 +41,8 @@ describe('parseConfig', () => {
             custody: {
                 journalPath: '/srv/h1/state/custody-outbox.json',
                 statusPath: '/srv/h1/state/custody-status.json',
-                batchSize: 250,
-                laneConcurrency: 2,
+                batchSize: 125,
+                laneConcurrency: 4,
                 initialBackoffMs: 1_000,
                 maxBackoffMs: 60_000,
                 homeDelayMs: 5_000,

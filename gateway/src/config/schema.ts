@@ -179,9 +179,9 @@ export function configSchema(baseDir: string) {
                     /** Its summary for `network.sh status`; default: custody-status.json beside the checkpoint. */
                     statusPath: filePath.optional(),
                     /** Envelopes per Access:DeliverEnvelopes transaction (the chaincode takes at most 1000). */
-                    batchSize: z.number().int().min(1).max(1000).default(250),
-                    /** Batches in flight per grantee: one's wrapping overlaps another's commit. */
-                    laneConcurrency: z.number().int().min(1).max(16).default(2),
+                    batchSize: z.number().int().min(1).max(1000).default(125),
+                    /** Batches in flight per grantee (one while its last attempt failed): one's wrapping overlaps another's commit. */
+                    laneConcurrency: z.number().int().min(1).max(16).default(4),
                     initialBackoffMs: millis.default(1_000),
                     maxBackoffMs: millis.default(60_000),
                     /** The home hospital's delay before delivering records of another custodian. */

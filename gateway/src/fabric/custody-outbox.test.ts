@@ -141,6 +141,33 @@ describe('CustodyOutbox', () => {
         await box.drained(2);
     });
 
+    it('runs a few batches of one grantee at once, but one at a time while its last attempt failed', async () => {
+        let inFlight = 0;
+        let most = 0;
+        let failing = true;
+        const box = outbox({
+            laneConcurrency: 3,
+            batchSize: 1,
+            execute: async (tasks) => {
+                inFlight++;
+                most = Math.max(most, inFlight);
+                await new Promise((r) => setTimeout(r, 5));
+                inFlight--;
+                return tasks.map(() => (failing ? { done: false, error: 'UNAVAILABLE' } : { done: true }));
+            },
+        });
+        box.add(['a', 'b', 'c', 'd', 'e', 'f'].map((r) => deliver(r, 'H3')));
+        box.start();
+        await until('a failure', () => box.stats().retrying > 0);
+        most = 0;
+        await new Promise((r) => setTimeout(r, 150));
+        expect(most).toBe(1);
+        failing = false;
+        box.add(['g', 'h', 'i', 'j', 'k', 'l'].map((r) => deliver(r, 'H3')));
+        await box.drained(2);
+        expect(most).toBe(3);
+    });
+
     it('delays tasks added with a delay', async () => {
         const box = outbox();
         box.start();

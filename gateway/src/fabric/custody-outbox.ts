@@ -96,8 +96,9 @@ export interface CustodyOutboxOptions {
     batchSize: number;
     /**
      * Batches in flight per grantee (default 1). Batches of one grantee write disjoint
-     * keys, so a few at once overlap one's wrapping with another's commit; a grantee
-     * that is down holds at most this many of the `concurrency` slots.
+     * keys, so a few at once overlap one's wrapping with another's commit. A lane whose
+     * last attempt failed (a grantee that is down) gets one at a time, so it never holds
+     * more than one of the `concurrency` slots.
      */
     laneConcurrency?: number;
     /** Backoff after the first failure; doubles per failure up to maxBackoffMs, with jitter. */
@@ -128,6 +129,8 @@ export class CustodyOutbox {
     readonly #running = new Set<string>();
     /** Groups in flight per lane. */
     readonly #busyLanes = new Map<string, number>();
+    /** Lanes whose last attempt failed: one group at a time until one succeeds. */
+    readonly #failingLanes = new Set<string>();
     /** Tasks added again while running: rerun once more when they finish. */
     readonly #again = new Set<string>();
     #seq = 0;
@@ -264,7 +267,7 @@ export class CustodyOutbox {
     }
 
     #laneFull(lane: string): boolean {
-        const limit = lane.startsWith('deliver:') ? (this.#o.laneConcurrency ?? 1) : 1;
+        const limit = lane.startsWith('deliver:') && !this.#failingLanes.has(lane) ? (this.#o.laneConcurrency ?? 1) : 1;
         return (this.#busyLanes.get(lane) ?? 0) >= limit;
     }
 
@@ -309,6 +312,9 @@ export class CustodyOutbox {
             e.lastError = outcome.error.slice(0, 500);
             e.dueAt = now + this.#backoff(e.attempts);
         }
+        const lane = laneOf(group[0].id, group[0].task);
+        if (done < group.length) this.#failingLanes.add(lane);
+        else this.#failingLanes.delete(lane);
         const kind = group[0].task.kind;
         if (done > 0) this.#o.onAttempt?.(kind, 'done', done);
         if (done < group.length) this.#o.onAttempt?.(kind, 'failed', group.length - done);
