@@ -1,10 +1,9 @@
 import express, { type Express, type RequestHandler, type Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Endpoint, Input, RequestSpec } from './api/endpoint.js';
 import { expressPath } from './api/endpoint.js';
 import * as api from './api/endpoints.js';
-import { contentDisposition, isActiveType, isJsonType, readUpload, requireJson, requireUploadType } from './api/media.js';
+import { isJsonType, readUpload, requireJson, requireUploadType, sendStoredDocument } from './api/media.js';
 import { openApiDocument } from './api/openapi.js';
 import { inputOf, validate } from './api/validate.js';
 import { authenticate, requireRole } from './auth/middleware.js';
@@ -167,17 +166,7 @@ export function createApp(deps: AppDependencies): Express {
         const opened = await records.open(actor, params.recordId, headers['x-purpose-of-use'], {
             purposeDefaulted: req.get('x-purpose-of-use') === undefined,
         });
-        const { contentType, fileName } = opened.head;
-        res.status(200);
-        // The type as stored, whatever the file name's extension says; never sniffed, never run:
-        // active types (HTML, SVG, XML, scripts, unknown) only as an attachment, and in a sandbox.
-        res.setHeader('Content-Type', contentType || 'application/octet-stream');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
-        if (fileName || isActiveType(contentType)) res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
-        res.setHeader('X-Access-Tx-Id', opened.accessTxId);
-        res.setHeader('Cache-Control', 'no-store');
-        await pipeline(opened.body, res);
+        await sendStoredDocument(res, opened);
     });
     mount(api.verifyRecord, async ({ params }, actor, res) => status(res, 200, await records.verify(actor, params.recordId)));
     mount(api.eraseRecord, async ({ params }, actor, res) => status(res, 200, await records.erase(actor, params.recordId)));

@@ -4,9 +4,11 @@
  * never run by a browser.
  */
 import busboy from 'busboy';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BadRequestError, UnsupportedMediaTypeError } from '../http/problem.js';
+import type { OpenedContent } from '../services/records.js';
 
 export const JSON_TYPES = ['application/json'] as const;
 
@@ -225,4 +227,21 @@ export function contentDisposition(disposition: 'attachment' | 'inline', fileNam
     const fallback = fileName.replace(/[^\x20-\x7e]|["\\%]/g, '_');
     const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
     return `${disposition}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+/**
+ * Streams an opened document as stored (REST content and FHIR ITI-68 alike): the stored
+ * type whatever a file name says, never sniffed, never run — active types only as an
+ * attachment, and in a sandbox — with the access transaction that logged the read.
+ */
+export async function sendStoredDocument(res: Response, opened: OpenedContent): Promise<void> {
+    const { contentType, fileName } = opened.head;
+    res.status(200);
+    res.setHeader('Content-Type', contentType || 'application/octet-stream');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
+    if (fileName || isActiveType(contentType)) res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
+    res.setHeader('X-Access-Tx-Id', opened.accessTxId);
+    res.setHeader('Cache-Control', 'no-store');
+    await pipeline(opened.body, res);
 }

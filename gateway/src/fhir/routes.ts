@@ -9,8 +9,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import type { Bundle, BundleEntry, Consent as FhirConsent, DocumentReference, FhirResource, Reference } from 'fhir/r4.js';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { contentDisposition, essence, hasBody, isActiveType } from '../api/media.js';
+import { essence, hasBody, sendStoredDocument } from '../api/media.js';
 import { authenticate, requireRole } from '../auth/middleware.js';
 import type { RateLimiters } from '../auth/rate-limit.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
@@ -351,16 +350,8 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const id = checkedUuid(String(req.params.id), 'Binary');
         const { purpose, defaulted } = purposeOfRead(req);
         const opened = await records.open(actorOf(res), id, purpose, { purposeDefaulted: defaulted });
-        const { contentType, fileName } = opened.head;
         // The bytes as stored (ITI-68), never wrapped in a Binary resource, so they stream.
-        res.status(200);
-        res.setHeader('Content-Type', contentType || 'application/octet-stream');
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
-        if (fileName || isActiveType(contentType)) res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
-        res.setHeader('X-Access-Tx-Id', opened.accessTxId);
-        res.setHeader('Cache-Control', 'no-store');
-        await pipeline(opened.body, res);
+        await sendStoredDocument(res, opened);
     });
 
     // ITI-65: a transaction Bundle with one DocumentReference and its Binary (or inline data).
