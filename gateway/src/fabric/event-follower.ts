@@ -5,7 +5,7 @@ import { type Keyring, wrapKey } from '../crypto/index.js';
 import type { Actor } from '../domain.js';
 import { type BlobStore, type CustodyLedger, DependencyUnavailableError } from '../ports.js';
 import { CustodyOutbox, type CustodyKind, type CustodyTask, type OutboxStats, type TaskOutcome } from './custody-outbox.js';
-import { TransactionConflictError, TransactionInvalidError } from './errors.js';
+import { codedMessage, TransactionConflictError, TransactionInvalidError } from './errors.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 
 /** Where the follower reads chaincode events from (the peer's event service). */
@@ -62,11 +62,8 @@ export interface EventFollowerOptions {
 const SYSTEM: Actor = { id: 'gateway-event-follower', role: 'admin' };
 const utf8 = new TextDecoder();
 
-function chaincodeCode(err: unknown): string | undefined {
-    const e = err as { message?: string; details?: { message?: string }[] };
-    const text = [e?.message ?? '', ...(e?.details ?? []).map((d) => d.message ?? '')].join('\n');
-    return /\b(INVALID_ARGUMENT|FORBIDDEN|NOT_FOUND|CONFLICT|GONE):/.exec(text)?.[1];
-}
+/** The chaincode's refusal code, read by the gateway's one parser (fabric/errors.ts). */
+const chaincodeCode = (err: unknown): string | undefined => codedMessage(err)?.code;
 
 /** gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED, or a network error reaching IPFS. */
 function isTransient(err: unknown): boolean {
