@@ -157,7 +157,8 @@ function fabricConnection(h) {
         identity: { mspId: h.mspId, credentials: readFileSync(path.join(msp, 'signcerts/cert.pem')) },
         signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(path.join(msp, 'keystore/key.pem')))),
     });
-    return { contract: gateway.getNetwork('ehr').getContract('ehr'), close: () => (gateway.close(), client.close()) };
+    const network = gateway.getNetwork('ehr');
+    return { network, contract: network.getContract('ehr'), close: () => (gateway.close(), client.close()) };
 }
 
 function peakRssMb(hospitalName) {
@@ -174,9 +175,9 @@ async function* zeroes(total, chunk = 1 << 20) {
 let statusDoc;
 /**
  * A patient with `n` records at hospital 1 grants hospital 3 a consent: how long until
- * every record is readable there (its envelope committed in hospital 3's collection,
- * polled with Access:ListHeld as hospital 3's gateway; a sample read through the REST
- * API confirms). Per-record readiness is when a poll first saw the record held.
+ * every record is readable there (its envelope committed on hospital 3's peer: the
+ * EnvelopesDelivered events of its batches; Access:ListHeld and a sample read through
+ * the REST API confirm). Per-record readiness is the commit of the batch that carried it.
  */
 async function consentFanOut(h1, h3, clin1, n) {
     progress(`consent fan-out: ${n} records at hospital 1, then a consent to hospital 3`);
@@ -198,19 +199,32 @@ async function consentFanOut(h1, h3, clin1, n) {
         }),
     );
     const fab = fabricConnection(h3);
+    // Readiness as hospital 3's peer sees it: the commit of each batch delivery (its
+    // EnvelopesDelivered event on hospital 3's peer), checked against Access:ListHeld after.
+    const wanted = new Set(ids);
+    const readyAt = new Map();
+    const events = await fab.network.getChaincodeEvents('ehr');
     const patient = token(1, patientId, 'patient');
     const t0 = performance.now();
+    const watching = (async () => {
+        for await (const e of events) {
+            if (e.eventName !== 'EnvelopesDelivered') continue;
+            const payload = JSON.parse(new TextDecoder().decode(e.payload));
+            if (payload.grantee !== h3.mspId) continue;
+            const now = performance.now() - t0;
+            for (const id of payload.recordIds) if (wanted.has(id) && !readyAt.has(id)) readyAt.set(id, now);
+            if (readyAt.size === ids.length) return;
+        }
+    })();
     await call(`${h1.gatewayUrl}/api/v1/patients/${patientId}/consents`, json(patient, { grantee: h3.mspId, purposes: ['treatment'] }), 201);
     const grantedMs = performance.now() - t0;
-    const readyAt = new Map();
-    const deadline = t0 + 300_000;
-    while (readyAt.size < ids.length) {
-        if (performance.now() > deadline) throw new Error(`consent fan-out: ${readyAt.size} of ${ids.length} held after 300 s`);
-        const held = JSON.parse(new TextDecoder().decode(await fab.contract.evaluateTransaction('Access:ListHeld', patientId)));
-        const now = performance.now() - t0;
-        for (const { recordId } of held) if (!readyAt.has(recordId)) readyAt.set(recordId, now);
-        if (readyAt.size < ids.length) await new Promise((r) => setTimeout(r, 50));
-    }
+    const timeout = setTimeout(() => events.close(), 300_000);
+    await watching.catch(() => undefined);
+    clearTimeout(timeout);
+    events.close();
+    if (readyAt.size < ids.length) throw new Error(`consent fan-out: ${readyAt.size} of ${ids.length} delivered after 300 s`);
+    const held = JSON.parse(new TextDecoder().decode(await fab.contract.evaluateTransaction('Access:ListHeld', patientId)));
+    if (held.length !== ids.length) throw new Error(`consent fan-out: hospital 3 holds ${held.length} of ${ids.length}`);
     fab.close();
     const allReadableMs = Math.max(...readyAt.values());
     const clin3 = token(3, 'bench-clinician-3', 'clinician');
