@@ -12,6 +12,7 @@
 import {
     createCipheriv,
     createDecipheriv,
+    createECDH,
     createPrivateKey,
     createPublicKey,
     diffieHellman,
@@ -38,10 +39,13 @@ export interface WrapContext {
 
 export function wrapKey(dataKey: Uint8Array, recipientPublicKeyPem: string | KeyObject, context: WrapContext): string {
     if (dataKey.length !== DATA_KEY_LENGTH) throw new RangeError(`data key must be ${DATA_KEY_LENGTH} bytes`);
-    const recipient = toPublicKey(recipientPublicKeyPem);
-    const ephemeral = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const ephemeralPoint = rawPoint(ephemeral.publicKey);
-    const kek = deriveKek(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient }), ephemeralPoint, rawPoint(recipient));
+    const recipientPoint = rawPoint(toPublicKey(recipientPublicKeyPem));
+    // The ephemeral key is a bare ECDH key, not a generated KeyObject: on Node 20, exporting
+    // a KeyObject from generateKeyPairSync while the garbage collector finalises that
+    // generation job deadlocks the process (seen: a gateway frozen in ExportJWK under load).
+    const ephemeral = createECDH('prime256v1');
+    const ephemeralPoint = ephemeral.generateKeys();
+    const kek = deriveKek(ephemeral.computeSecret(recipientPoint), ephemeralPoint, recipientPoint);
     const nonce = randomBytes(NONCE_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', kek, nonce);
     cipher.setAAD(associatedData(context));
@@ -94,9 +98,12 @@ function toPublicKey(key: string | KeyObject): KeyObject {
     return object;
 }
 
+/** The uncompressed point of a P-256 public key: the last 65 bytes of its SPKI encoding. */
 function rawPoint(key: KeyObject): Buffer {
-    const jwk = key.export({ format: 'jwk' });
-    return Buffer.concat([Buffer.of(4), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+    const spki = key.export({ type: 'spki', format: 'der' });
+    const point = spki.subarray(spki.length - POINT_LENGTH);
+    if (point[0] !== 4) throw new TypeError('expected an uncompressed P-256 point');
+    return Buffer.from(point);
 }
 
 function pointToPublicKey(point: Buffer): KeyObject {
