@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { hospital, network, status, type HospitalStatus, type InstanceStatus } from '../support/instance.js';
-import { blockFile, clusterAdd, clusterAuth, ipfsBlocks } from '../support/ipfs.js';
+import { clusterAdd, clusterAuth } from '../support/ipfs.js';
 import { Rest, expectStatus, token } from '../support/rest.js';
 import { eventually } from '../support/tools.js';
 
@@ -10,8 +10,8 @@ import { eventually } from '../support/tools.js';
 // for longer than EHR_CLUSTER_REPIN_AFTER (default 30 s, the instance's setting): every
 // blob is back to replication min on the others, also those whose pin named only the
 // killed peer and one other; `up` brings the peer back and it takes its place again.
-// Erasure: once the custodian's gateway unpinned the blob cluster-wide it runs Cluster's
-// /ipfs/gc, so no hospital's Kubo repo keeps a block of it.
+// Erasure: the custodian's gateway unpins the blob cluster-wide (garbage collection is
+// off by default, see the erasure test).
 
 const REPIN_AFTER_S = Number(process.env.EHR_CLUSTER_REPIN_AFTER ?? 30);
 const MIN = 2;
@@ -152,25 +152,22 @@ describe('storage that heals', () => {
     await eventually(`${fresh} pinned on hospital${KILLED}`, async () => ((await pinnedAt(1, fresh)).includes(KILLED) ? true : undefined), 60_000, 500);
   }, 600_000);
 
-  test('erasure: no Kubo repo keeps a block of the blob', async () => {
+  test('erasure: the blob is unpinned on every Cluster peer', async () => {
+    // Garbage collection after erasure is off by default (ipfs.collectGarbageOnErasure):
+    // Kubo's GC also drops blocks a concurrent store has written but not yet pinned, so
+    // the unpinned ciphertext stays on disk (noise without its keys) until a safe GC.
     const { recordId, cid } = await store(1, randomBytes(600_000));
-    const blocks = await ipfsBlocks(hospital(s, 1).kubo.rpc, cid);
-    expect(blocks.length).toBeGreaterThan(1);
-    const files = () => [1, 2, 3].flatMap((n) => blocks.map((b) => blockFile(hospital(s, n), b)).filter((f) => existsSync(f)));
-    await eventually('the blob in at least two repos', async () => {
-      const held = [1, 2, 3].filter((n) => blocks.every((b) => existsSync(blockFile(hospital(s, n), b))));
-      return held.length >= MIN ? held : undefined;
-    });
-
-    const erased = Date.now();
+    await eventually('the blob pinned on two peers', async () => ((await pinnedAt(1, cid)).length >= MIN ? true : undefined));
     expectStatus(await rest.call(1, 'DELETE', `/api/v1/records/${recordId}`, { token: await token(1, patients[1], 'patient') }), 200);
-    const gone = await eventually(
-      `no block of ${cid} left in any hospital's repo`,
-      async () => (files().length === 0 ? Date.now() - erased : undefined),
+    await eventually(
+      `${cid} unpinned on every peer`,
+      async () => {
+        const st = await pinStatus(hospital(s, 1), cid);
+        return Object.values(st.peer_map).every((p) => p.status === 'unpinned') ? true : undefined;
+      },
       120_000,
       500,
     );
-    process.stderr.write(`[storage-healing] erased ${cid} (${blocks.length} blocks): gone from every repo after ${gone} ms\n`);
     const st = await pinStatus(hospital(s, 1), cid);
     expect(Object.values(st.peer_map).every((p) => p.status === 'unpinned')).toBe(true);
   }, 300_000);

@@ -38,6 +38,12 @@ export interface ClusterBlobStoreOptions {
     integrity?: Partial<IntegrityOptions>;
     /** How an unpinned blob is then garbage-collected from every peer's Kubo; defaults in ERASURE_GC_DEFAULTS. */
     erasureGc?: Partial<ErasureGcOptions>;
+    /**
+     * Run a cluster-wide garbage collection after an erasure. Off by default: Kubo's GC
+     * deletes every unpinned block, including those a concurrent add has written to a
+     * peer but not yet pinned, so a store racing it could lose its blob.
+     */
+    collectGarbageOnErasure?: boolean;
 }
 
 /** Deadline of one cluster-wide `POST /ipfs/gc` (repo/gc on every peer's Kubo, one after another). */
@@ -328,13 +334,16 @@ export class ClusterBlobStore implements BlobStore {
             (pin) => (pin as { allocations?: string[] } | undefined)?.allocations ?? [],
             () => [],
         );
+        const collect = () => {
+            if (this.#options.collectGarbageOnErasure) this.#erasureGc.schedule(cid, holders);
+        };
         try {
             await this.#rest('DELETE', `/pins/${encodeURIComponent(cid)}`);
         } catch (err) {
-            if (err instanceof IpfsApiError && err.status === 404) this.#erasureGc.schedule(cid, holders);
+            if (err instanceof IpfsApiError && err.status === 404) collect();
             throw err;
         }
-        this.#erasureGc.schedule(cid, holders);
+        collect();
     }
 
     async health(): Promise<ComponentHealth[]> {
