@@ -19,14 +19,14 @@ CLUSTER_METRIC_TTL="${EHR_CLUSTER_METRIC_TTL:-10s}"
 # re-allocates every pin that named the gone one. So the ping interval is half of
 # this and repinning starts between REPIN_AFTER/2 and REPIN_AFTER + check
 # interval after the peer's last ping (a restart quicker than that repins nothing).
-CLUSTER_REPIN_AFTER="${EHR_CLUSTER_REPIN_AFTER:-30}"
+CLUSTER_REPIN_AFTER="${EHR_CLUSTER_REPIN_AFTER:-10}"
 [[ "$CLUSTER_REPIN_AFTER" =~ ^[0-9]+$ ]] && ((CLUSTER_REPIN_AFTER >= 4)) ||
   die "EHR_CLUSTER_REPIN_AFTER must be a whole number of seconds, at least 4 (got '${CLUSTER_REPIN_AFTER}')"
 CLUSTER_PING_INTERVAL="$((CLUSTER_REPIN_AFTER / 2))s"
 CLUSTER_CHECK_INTERVAL="$((CLUSTER_REPIN_AFTER / 6 > 2 ? (CLUSTER_REPIN_AFTER / 6 < 15 ? CLUSTER_REPIN_AFTER / 6 : 15) : 2))s"
 # How often a peer retries its pins (and unpins) in an error state, e.g. after its
 # Kubo came back (Cluster's pin_recover_interval).
-CLUSTER_PIN_RECOVER_INTERVAL="${EHR_CLUSTER_PIN_RECOVER_INTERVAL:-60s}"
+CLUSTER_PIN_RECOVER_INTERVAL="${EHR_CLUSTER_PIN_RECOVER_INTERVAL:-2m0s}"
 
 kubo_repo() { echo "$(hospital_dir "$1")/kubo"; }
 cluster_home() { echo "$(hospital_dir "$1")/cluster"; }

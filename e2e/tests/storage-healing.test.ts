@@ -7,13 +7,13 @@ import { Rest, expectStatus, token } from '../support/rest.js';
 import { eventually } from '../support/tools.js';
 
 // Storage heals (DESIGN §9, THREATS #8). A hospital's Cluster peer and Kubo killed (-9)
-// for longer than EHR_CLUSTER_REPIN_AFTER (default 30 s, the instance's setting): every
+// for longer than EHR_CLUSTER_REPIN_AFTER (default 10 s, the instance's setting): every
 // blob is back to replication min on the others, also those whose pin named only the
 // killed peer and one other; `up` brings the peer back and it takes its place again.
 // Erasure: the custodian's gateway unpins the blob cluster-wide (garbage collection is
 // off by default, see the erasure test).
 
-const REPIN_AFTER_S = Number(process.env.EHR_CLUSTER_REPIN_AFTER ?? 30);
+const REPIN_AFTER_S = Number(process.env.EHR_CLUSTER_REPIN_AFTER ?? 10);
 const MIN = 2;
 const KILLED = 3;
 
