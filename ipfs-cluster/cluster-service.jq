@@ -15,7 +15,6 @@
 | .cluster.disable_repinning = false
 | .cluster.pin_recover_interval = $pinRecover
 | .cluster.monitor_ping_interval = $pingInterval
-| .monitor.pubsubmon.check_interval = $checkInterval
 | .consensus.crdt.cluster_name = "ehr-consortium"
 | .consensus.crdt.trusted_peers = $trusted
 | .api.restapi.http_listen_multiaddress = $rest

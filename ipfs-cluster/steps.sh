@@ -15,15 +15,15 @@ CLUSTER_METRIC_TTL="${EHR_CLUSTER_METRIC_TTL:-10s}"
 # allocated to it are re-pinned on other peers (back to replication min). In
 # Cluster v1.1.5 a peer is "gone" when its "ping" metric expires: pings go out
 # every monitor_ping_interval and live twice that, and the monitor looks for
-# expired metrics every pubsubmon.check_interval; the closest live peer then
-# re-allocates every pin that named the gone one. So the ping interval is half of
-# this and repinning starts between REPIN_AFTER/2 and REPIN_AFTER + check
-# interval after the peer's last ping (a restart quicker than that repins nothing).
+# expired metrics every pubsubmon.check_interval (Cluster's default, 15 s: a
+# shorter one was tried and the peers' CRDT states then lagged in CI); the
+# closest live peer then re-allocates every pin that named the gone one. So the
+# ping interval is half of this and repinning starts between REPIN_AFTER/2 and
+# REPIN_AFTER + 15 s after the peer's last ping.
 CLUSTER_REPIN_AFTER="${EHR_CLUSTER_REPIN_AFTER:-10}"
 [[ "$CLUSTER_REPIN_AFTER" =~ ^[0-9]+$ ]] && ((CLUSTER_REPIN_AFTER >= 4)) ||
   die "EHR_CLUSTER_REPIN_AFTER must be a whole number of seconds, at least 4 (got '${CLUSTER_REPIN_AFTER}')"
 CLUSTER_PING_INTERVAL="$((CLUSTER_REPIN_AFTER / 2))s"
-CLUSTER_CHECK_INTERVAL="$((CLUSTER_REPIN_AFTER / 6 > 2 ? (CLUSTER_REPIN_AFTER / 6 < 15 ? CLUSTER_REPIN_AFTER / 6 : 15) : 2))s"
 # How often a peer retries its pins (and unpins) in an error state, e.g. after its
 # Kubo came back (Cluster's pin_recover_interval).
 CLUSTER_PIN_RECOVER_INTERVAL="${EHR_CLUSTER_PIN_RECOVER_INTERVAL:-2m0s}"
@@ -124,7 +124,7 @@ configure_cluster() {
     --arg rest "/ip4/${listen}/tcp/$(port "$h" "$OFF_CLUSTER_REST")" \
     --arg kubo "/unix$(kubo_socket "$h")" \
     --arg user "ehr-admin" --rawfile pass "$(secrets_dir "$h")/cluster-rest" --arg metricTtl "$CLUSTER_METRIC_TTL" \
-    --arg pingInterval "$CLUSTER_PING_INTERVAL" --arg checkInterval "$CLUSTER_CHECK_INTERVAL" \
+    --arg pingInterval "$CLUSTER_PING_INTERVAL" \
     --arg pinRecover "$CLUSTER_PIN_RECOVER_INTERVAL" \
     --argjson min "$CLUSTER_REPLICATION_MIN" --argjson max "$CLUSTER_REPLICATION_MAX" \
     --argjson trusted "$(printf '%s\n' "${trusted[@]}" | jq -R . | jq -s .)" \
