@@ -118,6 +118,19 @@ describe('IPFS private swarm and IPFS Cluster', () => {
     );
 
     await network('stop', 'hospital2-cluster', 'hospital2-kubo');
+    // Wait for the condition the add needs, not for time: until hospital 1's Cluster peer
+    // no longer holds a valid allocation metric of the stopped peer, an add may still be
+    // allocated to it and then depends on a repin.
+    await eventually(
+      "hospital 1 to stop counting hospital 2's Cluster peer as a candidate",
+      async () => {
+        const res = await fetch(`${h1.cluster.rest}/monitor/metrics/freespace`, { headers: { authorization: clusterAuth(h1) } });
+        const metrics = ((await res.json()) as { peer: string; valid: boolean }[] | null) ?? [];
+        return metrics.filter((m) => m.valid).length === 2 ? true : undefined;
+      },
+      60_000,
+      500,
+    );
 
     const during = randomBytes(62_300);
     const cid = await clusterAdd(h1, during);
