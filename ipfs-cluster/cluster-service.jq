@@ -16,6 +16,11 @@
 | .cluster.pin_recover_interval = $pinRecover
 | .cluster.monitor_ping_interval = $pingInterval
 | .consensus.crdt.cluster_name = "ehr-consortium"
+# A peer that missed a head broadcast learns it at the next rebroadcast, and a state
+# left dirty by a failed DAG fetch is repaired at the next repair (defaults 1m and 1h).
+# Repins are decided from each peer's own state, so a lagging peer would miss them.
+| .consensus.crdt.rebroadcast_interval = "10s"
+| .consensus.crdt.repair_interval = "1m"
 | .consensus.crdt.trusted_peers = $trusted
 | .api.restapi.http_listen_multiaddress = $rest
 | .api.restapi.basic_auth_credentials = {($user): ($pass | rtrimstr("\n"))}

@@ -152,3 +152,12 @@ export async function ipfsBlocks(api: string, cid: string): Promise<string[]> {
     .map((l) => (JSON.parse(l) as { Ref: string }).Ref);
   return [cid, ...refs];
 }
+
+/** Whether a node's repo holds the block itself (offline: never fetched from a peer for the question). */
+export async function ipfsHasBlock(api: string, cid: string): Promise<boolean> {
+  const res = await httpCall(api, `/api/v0/block/stat?arg=${encodeURIComponent(cid)}&offline=true`);
+  if (res.status === 200) return true;
+  const message = res.body.toString('utf8');
+  if (/not found|could not find/i.test(message)) return false;
+  throw new Error(`block/stat ${cid} at ${api}: HTTP ${res.status} ${message}`);
+}

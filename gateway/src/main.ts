@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         onRetry: (event) => fabricLog.warn(event, 'fabric call failed; retrying'),
     });
     const fabricLedger = new FabricLedger(connection, config.hospital.mspId);
-    const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim(), erasureGc: { logger: logger.child({ component: 'erasure-gc' }) } });
+    const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
     const app = createApp({

@@ -188,6 +188,12 @@ export interface BlobStore {
     cat(cid: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
     pins(cid: string): Promise<PinLocation[]>;
     unpin(cid: string): Promise<void>;
+    /**
+     * Removes the blob's blocks from the hospital's own IPFS node (erasure) and answers how
+     * many it removed (0: it held none). Throws BlobStillPinnedError while this node still
+     * pins the blob: the cluster-wide unpin has not reached it yet.
+     */
+    discard(cid: string): Promise<number>;
     /** Entries named `kubo` and `cluster`. Must not throw. */
     health(): Promise<ComponentHealth[]>;
 }
@@ -275,6 +281,17 @@ export class BlobCorruptedError extends Error {
     constructor(cid: string, message: string, options?: ErrorOptions) {
         super(message, options);
         this.name = 'BlobCorruptedError';
+        this.cid = cid;
+    }
+}
+
+/** Discarding an erased blob's blocks waits until this hospital's node no longer pins it. */
+export class BlobStillPinnedError extends Error {
+    readonly cid: string;
+
+    constructor(cid: string, options?: ErrorOptions) {
+        super(`blob ${cid} is still pinned on this hospital's IPFS node (the cluster-wide unpin has not reached it yet)`, options);
+        this.name = 'BlobStillPinnedError';
         this.cid = cid;
     }
 }

@@ -10,7 +10,12 @@ export interface LedgerEvents {
   PatientRegistered: { patientId: string; homeHospital: string };
   /** holders: the MSP IDs that got an envelope with the record, sorted. */
   RecordCreated: { recordId: string; patientId: string; custodian: string; holders: string[] };
-  RecordErased: { recordId: string; patientId: string; custodian: string; erasedBy: string };
+  /**
+   * cid: the erased ciphertext's, so every hospital can discard its blocks from its own
+   * IPFS node, also one that holds them as a Cluster replica without a basis to read the
+   * record (a CID of ciphertext discloses nothing).
+   */
+  RecordErased: { recordId: string; patientId: string; custodian: string; erasedBy: string; cid: string };
   ConsentGranted: { consentId: string; patientId: string; grantee: string };
   ConsentRevoked: { consentId: string; patientId: string; grantee: string };
   AccessRequested: { requestId: string; patientId: string; requester: string; homeHospital: string };

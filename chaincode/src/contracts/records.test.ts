@@ -179,7 +179,7 @@ describe('Records', () => {
       expect(ledger.privateData.get(`_implicit_org_${H1}`)!.has(envelopeKey(recordId))).toBe(false);
       expect(ledger.privateData.get(`_implicit_org_${H2}`)!.has(envelopeKey(recordId))).toBe(true);
       expect(ledger.purged).toEqual([{ collection: `_implicit_org_${H1}`, key: envelopeKey(recordId) }]);
-      expect(ledger.lastEvent).toMatchObject({ name: 'RecordErased', payload: { recordId, patientId, custodian: H1, erasedBy: H1 } });
+      expect(ledger.lastEvent).toMatchObject({ name: 'RecordErased', payload: { recordId, patientId, custodian: H1, erasedBy: H1, cid: expect.any(String) } });
       expect(await ledger.invoke(gw(H2), (ctx) => c.records.GetRecord(ctx, recordId))).toMatchObject({ status: 'erased' });
       const holders = await ledger.invoke(gw(H2), (ctx) => c.access.ListHolders(ctx, recordId));
       expect(holders).toEqual([expect.objectContaining({ mspId: H2 })]);

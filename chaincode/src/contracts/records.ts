@@ -149,7 +149,7 @@ export class RecordsContract extends Contract {
     const erased: RecordMeta = { ...record, status: 'erased' };
     await putJson(ctx, key(ctx, KEY.record, id), erased);
     if (await holds(ctx, id, mspId)) await purgeEnvelope(ctx, id, mspId);
-    emit(ctx, 'RecordErased', { recordId: id, patientId: record.patientId, custodian: record.custodian, erasedBy: mspId });
+    emit(ctx, 'RecordErased', { recordId: id, patientId: record.patientId, custodian: record.custodian, erasedBy: mspId, cid: record.cid });
     return JSON.stringify({ recordId: id, ...erased });
   }
 }

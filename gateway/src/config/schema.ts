@@ -93,11 +93,6 @@ export function configSchema(baseDir: string) {
                 trustMs: millis.default(2_000),
             })
             .prefault({}),
-        /**
-         * Garbage-collect every Kubo after an erasure (cluster-wide /ipfs/gc). Off by default:
-         * a GC also deletes blocks a concurrent store has written but not yet pinned.
-         */
-        collectGarbageOnErasure: z.boolean().default(false),
         /** How a read heals a corrupted local copy of a blob (see ipfs/cluster-blob-store.ts). */
         integrity: z
             .object({

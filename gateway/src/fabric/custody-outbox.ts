@@ -15,10 +15,12 @@ export type CustodyTask =
     /** Purge every envelope this hospital holds for the patient (its consent ended). */
     | { kind: 'purgePatient'; patientId: string }
     | { kind: 'purge'; recordId: string }
-    | { kind: 'unpin'; recordId: string };
+    | { kind: 'unpin'; recordId: string }
+    /** Remove an erased blob's blocks from this hospital's own IPFS node (every hospital). */
+    | { kind: 'discard'; cid: string };
 
 export type CustodyKind = CustodyTask['kind'];
-export const CUSTODY_KINDS: readonly CustodyKind[] = ['grant', 'created', 'deliver', 'purgePatient', 'purge', 'unpin'];
+export const CUSTODY_KINDS: readonly CustodyKind[] = ['grant', 'created', 'deliver', 'purgePatient', 'purge', 'unpin', 'discard'];
 
 const taskSchema = z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('grant'), patientId: z.string().min(1), grantee: z.string().min(1) }),
@@ -27,6 +29,7 @@ const taskSchema = z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('purgePatient'), patientId: z.string().min(1) }),
     z.object({ kind: z.literal('purge'), recordId: z.string().min(1) }),
     z.object({ kind: z.literal('unpin'), recordId: z.string().min(1) }),
+    z.object({ kind: z.literal('discard'), cid: z.string().min(1) }),
 ]);
 
 const entrySchema = z.object({
@@ -57,6 +60,8 @@ export function taskId(task: CustodyTask): string {
             return `purge:${task.recordId}`;
         case 'unpin':
             return `unpin:${task.recordId}`;
+        case 'discard':
+            return `discard:${task.cid}`;
     }
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Keyring, generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/index.js';
 import type { Consent, Hospital, RecordMeta } from '../domain.js';
-import type { BlobStore, CustodyLedger } from '../ports.js';
+import { BlobStillPinnedError, type BlobStore, type CustodyLedger } from '../ports.js';
 import { EventFollower } from './event-follower.js';
 
 const H1 = 'Hospital1MSP';
@@ -106,6 +106,9 @@ describe('EventFollower', () => {
     let expiresAt: string | null;
     let purged: Map<string, number>;
     let unpinned: string[];
+    /** CIDs discarded from the node, each after a refusal while still pinned (the unpin not yet there). */
+    let discarded: string[];
+    let stillPinned: string[];
     let home: string;
 
     const received = (grantee: string) => delivered.get(grantee) ?? new Map<string, Buffer>();
@@ -176,6 +179,14 @@ describe('EventFollower', () => {
                 unpin: async (cid: string) => {
                     unpinned.push(cid);
                 },
+                discard: async (cid: string) => {
+                    if (!stillPinned.includes(cid)) {
+                        stillPinned.push(cid);
+                        throw new BlobStillPinnedError(cid);
+                    }
+                    discarded.push(cid);
+                    return 3;
+                },
             } as BlobStore,
             mspId,
             keys: new Keyring(keysOf[mspId].privateKey),
@@ -208,6 +219,8 @@ describe('EventFollower', () => {
         expiresAt = null;
         purged = new Map();
         unpinned = [];
+        discarded = [];
+        stillPinned = [];
         home = H2;
     });
 
@@ -280,17 +293,32 @@ describe('EventFollower', () => {
         expect(batches).toEqual([]);
     });
 
-    it('a record created under a consent goes to the grantee; an erasure purges and unpins', async () => {
+    it('a record created under a consent goes to the grantee; an erasure purges, unpins and discards the blocks', async () => {
         home = H3;
         delivered.set(H2, new Map()); // H2 holds a consent
-        const recordId = record(3).recordId;
+        const { recordId, cid } = record(3);
         const events = [
             event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2] }),
-            event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1 }),
+            event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1, cid }),
         ];
         expiresAt = new Date(Date.now() - 1).toISOString(); // purges allowed
-        await runUntil(follower({ events }), 'delivery, purge and unpin', () => received(H2).has(recordId) && purged.has(recordId) && unpinned.length === 1);
+        await runUntil(
+            follower({ events }),
+            'delivery, purge, unpin and discard',
+            () => received(H2).has(recordId) && purged.has(recordId) && unpinned.length === 1 && discarded.length === 1,
+        );
         expect(batches).toEqual([{ grantee: H2, size: 1, by: H1 }]);
+        // Refused once while the node still pinned it, then retried by the outbox.
+        expect(stillPinned).toEqual([cid]);
+        expect(discarded).toEqual([cid]);
+    });
+
+    it('an erasure at another custodian: this hospital discards its replica of the blocks, and unpins nothing', async () => {
+        const { recordId, cid } = record(4);
+        const events = [event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1, cid })];
+        await runUntil(follower({ mspId: H3, events }), 'the discard', () => discarded.length === 1);
+        expect(unpinned).toEqual([]);
+        expect(discarded).toEqual([cid]);
     });
 
     describe('as the grantee of a consent with an expiry', () => {

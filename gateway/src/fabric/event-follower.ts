@@ -211,6 +211,8 @@ export class EventFollower {
             case 'RecordErased': {
                 const tasks: CustodyTask[] = [{ kind: 'purge', recordId: String(payload.recordId) }];
                 if (payload.custodian === me) tasks.push({ kind: 'unpin', recordId: String(payload.recordId) });
+                // Every hospital: its node may hold the blocks as a Cluster replica or a read's cache.
+                if (typeof payload.cid === 'string' && payload.cid !== '') tasks.push({ kind: 'discard', cid: payload.cid });
                 this.#outbox.add(tasks);
                 break;
             }
@@ -315,6 +317,13 @@ export class EventFollower {
                 } catch (err) {
                     if ((err as { status?: number }).status !== 404) throw err;
                 }
+                return;
+            }
+            case 'discard': {
+                // Fails (and is retried) while this node still pins the blob: the cluster-wide
+                // unpin reaches each peer in its own time, and a peer that is down later.
+                const removed = await this.#o.blobs.discard(task.cid);
+                this.#o.logger.info({ cid: task.cid, blocks: removed }, 'erased blob discarded from this hospital\'s IPFS node');
                 return;
             }
         }

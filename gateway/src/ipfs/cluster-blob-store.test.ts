@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BlobCorruptedError, BlobIntegrityMonitor, BlobUnretrievableError, type BlobIntegrityEvent } from '../ports.js';
+import { BlobCorruptedError, BlobIntegrityMonitor, BlobStillPinnedError, BlobUnretrievableError, type BlobIntegrityEvent } from '../ports.js';
 import { rawSha256Of } from './cid.js';
 import { ClusterBlobStore } from './cluster-blob-store.js';
 import { parseRepoVerify } from './kubo-integrity.js';
@@ -55,8 +55,45 @@ class FakeKubo {
         rmSync(this.dir, { recursive: true, force: true });
     }
 
+    /** Blocks this node holds (CID -> its links), and the pinned ones, for refs and block/rm. */
+    readonly blocks = new Map<string, string[]>();
+    readonly pinned = new Set<string>();
+
     #handle(req: IncomingMessage, res: ServerResponse): void {
         const url = new URL(req.url ?? '/', 'http://kubo');
+        if (url.pathname === '/api/v0/refs') {
+            expect(url.searchParams.get('offline')).toBe('true');
+            const root = url.searchParams.get('arg')!;
+            if (!this.blocks.has(root)) {
+                res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: `block was not found locally (offline): ipld: could not find ${root}`, Code: 0, Type: 'error' }));
+                return;
+            }
+            const lines: string[] = [];
+            const walk = (c: string) => {
+                for (const child of this.blocks.get(c) ?? []) {
+                    if (!this.blocks.has(child)) lines.push(JSON.stringify({ Ref: '', Err: `could not find ${child}` }));
+                    else {
+                        lines.push(JSON.stringify({ Ref: child, Err: '' }));
+                        walk(child);
+                    }
+                }
+            };
+            walk(root);
+            res.writeHead(200, { 'content-type': 'application/json' }).end(lines.map((l) => l + '\n').join(''));
+            return;
+        }
+        if (url.pathname === '/api/v0/block/rm') {
+            expect(url.searchParams.get('force')).toBe('true');
+            // Kubo's pin check: a block under a pinned root is pinned (indirectly) too.
+            const under = (root: string, c: string): boolean => root === c || (this.blocks.get(root) ?? []).some((child) => under(child, c));
+            const lines = url.searchParams.getAll('arg').map((c) => {
+                if ([...this.pinned].some((p) => under(p, c))) return { Hash: c, Error: `pinned via ${[...this.pinned][0]}` };
+                this.blocks.delete(c);
+                return { Hash: c };
+            });
+            res.writeHead(200, { 'content-type': 'application/json' }).end(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+            return;
+        }
         if (url.pathname === '/api/v0/repo/verify') {
             this.drops++;
             expect(url.searchParams.get('drop')).toBe('true');
@@ -200,6 +237,57 @@ describe('ClusterBlobStore cat: integrity', () => {
         const [a, b] = await Promise.all([readAll(store.cat(rawCid(blob))), readAll(store.cat(rawCid(blob)))]);
         expect(a.equals(blob) && b.equals(blob)).toBe(true);
         expect(kubo.drops).toBe(1);
+    });
+});
+
+describe('ClusterBlobStore discard: an erased blob leaves the node', () => {
+    let kubo: FakeKubo;
+    let store: ClusterBlobStore;
+    const root = 'bafyroot';
+    const others = { 'bafyother': ['bafyotherleaf'], 'bafyotherleaf': [] };
+
+    beforeEach(async () => {
+        kubo = new FakeKubo(Buffer.alloc(0));
+        await kubo.listen();
+        store = new ClusterBlobStore({
+            kuboApiUrl: `unix://${kubo.socket}`,
+            clusterRestUrl: 'http://127.0.0.1:1',
+            timeoutMs: 2_000,
+            replicationMin: 2,
+            allocation: { metrics: ['tag:group'], waitMs: 0, probeIntervalMs: 1, trustMs: 0 },
+        });
+        for (const [c, links] of Object.entries({ [root]: ['bafyn1', 'bafyl3'], bafyn1: ['bafyl1', 'bafyl2'], bafyl1: [], bafyl2: [], bafyl3: [], ...others })) {
+            kubo.blocks.set(c, links);
+        }
+        kubo.pinned.add('bafyother');
+    });
+
+    afterEach(async () => {
+        await kubo.close();
+    });
+
+    it("deletes every block of the blob this node holds, and only those", async () => {
+        await expect(store.discard(root)).resolves.toBe(5);
+        expect([...kubo.blocks.keys()].sort()).toEqual(['bafyother', 'bafyotherleaf']);
+    });
+
+    it('refuses while this node still pins the blob, and deletes nothing', async () => {
+        kubo.pinned.add(root);
+        await expect(store.discard(root)).rejects.toBeInstanceOf(BlobStillPinnedError);
+        expect(kubo.blocks.has(root) && kubo.blocks.has('bafyl2')).toBe(true);
+    });
+
+    it('answers 0 when the node holds none of it (never fetched, or discarded already)', async () => {
+        await store.discard(root);
+        await expect(store.discard(root)).resolves.toBe(0);
+        await expect(store.discard('bafynever')).resolves.toBe(0);
+    });
+
+    it('deletes what is there when the node holds part of the blob (a partial read cached some blocks)', async () => {
+        kubo.blocks.delete('bafyn1');
+        kubo.blocks.delete('bafyl1');
+        await expect(store.discard(root)).resolves.toBe(2);
+        expect(kubo.blocks.has(root) || kubo.blocks.has('bafyl3')).toBe(false);
     });
 });
 

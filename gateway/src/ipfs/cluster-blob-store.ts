@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { ComponentHealth } from '../domain.js';
 import {
     BlobCorruptedError,
+    BlobStillPinnedError,
     BlobUnretrievableError,
     DependencyUnavailableError,
     blobIntegrity,
@@ -14,7 +15,6 @@ import {
 } from '../ports.js';
 import { AllocationGate, AllocationUnavailableError, isAllocationFailure, type ClusterMetric } from './allocation-gate.js';
 import { rawSha256Of } from './cid.js';
-import { ErasureCollector, type ErasureGcOptions } from './erasure-gc.js';
 import { call, parseEndpoint, streamError, text, type HttpEndpoint } from './http-call.js';
 import { isCorruptionMessage, KuboCorruptBlockError, parseRepoVerify, type DropReport } from './kubo-integrity.js';
 
@@ -36,18 +36,10 @@ export interface ClusterBlobStoreOptions {
     allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
     /** How reads heal a corrupted local copy; defaults in INTEGRITY_DEFAULTS. */
     integrity?: Partial<IntegrityOptions>;
-    /** How an unpinned blob is then garbage-collected from every peer's Kubo; defaults in ERASURE_GC_DEFAULTS. */
-    erasureGc?: Partial<ErasureGcOptions>;
-    /**
-     * Run a cluster-wide garbage collection after an erasure. Off by default: Kubo's GC
-     * deletes every unpinned block, including those a concurrent add has written to a
-     * peer but not yet pinned, so a store racing it could lose its blob.
-     */
-    collectGarbageOnErasure?: boolean;
 }
 
-/** Deadline of one cluster-wide `POST /ipfs/gc` (repo/gc on every peer's Kubo, one after another). */
-const CLUSTER_GC_TIMEOUT_MS = 600_000;
+/** Blocks per `block/rm` call (a 1 GiB blob has about 4,000). */
+const DISCARD_BATCH = 256;
 
 export interface IntegrityOptions {
     /** A cat that yields nothing for this long fails (BlobUnretrievableError): Kubo waits for a missing block forever. */
@@ -101,7 +93,6 @@ export class ClusterBlobStore implements BlobStore {
     readonly #integrity: IntegrityOptions;
     /** The one `repo/verify?drop=true` under way: concurrent reads that meet corruption share it. */
     #dropping: Promise<DropReport> | undefined;
-    readonly #erasureGc: ErasureCollector;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
@@ -117,24 +108,6 @@ export class ClusterBlobStore implements BlobStore {
             latestMetrics: async (name, signal) =>
                 ((await this.#rest('GET', `/monitor/metrics/${encodeURIComponent(name)}`, signal)) as ClusterMetric[] | null) ?? [],
         });
-        this.#erasureGc = new ErasureCollector(
-            {
-                pinStatus: async (cid) => {
-                    const body = (await this.#rest('GET', `/pins/${encodeURIComponent(cid)}`)) as { peer_map?: Record<string, { status: string }> };
-                    return Object.fromEntries(Object.entries(body.peer_map ?? {}).map(([peer, p]) => [peer, p.status]));
-                },
-                collectGarbage: async () => {
-                    const body = (await this.#rest('POST', '/ipfs/gc', undefined, CLUSTER_GC_TIMEOUT_MS)) as { peer_map?: Record<string, { error?: string }> };
-                    return Object.fromEntries(Object.entries(body.peer_map ?? {}).map(([peer, r]) => [peer, r.error || undefined]));
-                },
-            },
-            options.erasureGc,
-        );
-    }
-
-    /** Erased blobs still waiting for some peer's garbage collection. */
-    get uncollected(): string[] {
-        return this.#erasureGc.pending;
     }
 
     /**
@@ -322,28 +295,52 @@ export class ClusterBlobStore implements BlobStore {
             .sort((a, b) => a.peerName.localeCompare(b.peerName));
     }
 
-    /**
-     * Removes the cluster-wide pin, then (in the background, never holding the caller up)
-     * garbage-collects the blocks from every peer's Kubo once each has released the pin,
-     * retrying for a peer that is down (erasure leaves no ciphertext in any repo). Also
-     * when the pin is already gone (404): a node may still cache the blocks.
-     */
+    /** Removes the cluster-wide pin; every peer then releases its Kubo pin (also one that is down, when it returns). */
     async unpin(cid: string): Promise<void> {
-        // The peers the pin names: their repos hold the blocks even if they are down now.
-        const holders = await this.#rest('GET', `/allocations/${encodeURIComponent(cid)}`).then(
-            (pin) => (pin as { allocations?: string[] } | undefined)?.allocations ?? [],
-            () => [],
-        );
-        const collect = () => {
-            if (this.#options.collectGarbageOnErasure) this.#erasureGc.schedule(cid, holders);
-        };
+        await this.#rest('DELETE', `/pins/${encodeURIComponent(cid)}`);
+    }
+
+    /**
+     * Deletes this blob's blocks from the hospital's own Kubo. Not `repo/gc`: a GC also
+     * deletes the blocks a concurrent add has written but not yet pinned, so a store
+     * racing it would lose its blob; this touches only the erased blob's blocks, and Kubo
+     * refuses to delete a pinned one. Only blocks the node holds are listed (offline), and
+     * the root goes last, so an interrupted run leaves it to list the rest the next time.
+     */
+    async discard(cid: string): Promise<number> {
+        const signal = () => AbortSignal.timeout(this.#options.timeoutMs);
+        const arg = encodeURIComponent(cid);
+        const children: string[] = [];
         try {
-            await this.#rest('DELETE', `/pins/${encodeURIComponent(cid)}`);
+            const res = await this.#kuboCall(`/api/v0/refs?arg=${arg}&recursive=true&unique=true&offline=true`, signal());
+            for (const line of (await text(res)).split('\n')) {
+                if (!line.trim()) continue;
+                const ref = (JSON.parse(line) as { Ref?: string }).Ref;
+                // A line with Err instead: a block this node lacks (nothing to delete below it).
+                if (ref) children.push(ref);
+            }
         } catch (err) {
-            if (err instanceof IpfsApiError && err.status === 404) collect();
+            // The root is not here: never fetched, or discarded already (the root goes last).
+            if (err instanceof IpfsApiError && /not found|could not find/i.test(err.message)) return 0;
             throw err;
         }
-        collect();
+        const blocks = [...children, cid];
+        let removed = 0;
+        const pinned: string[] = [];
+        for (let i = 0; i < blocks.length; i += DISCARD_BATCH) {
+            const args = blocks.slice(i, i + DISCARD_BATCH).map((c) => `arg=${encodeURIComponent(c)}`).join('&');
+            // force: blocks already gone are not an error (a retry after a partial run).
+            const res = await this.#kuboCall(`/api/v0/block/rm?${args}&force=true`, signal());
+            for (const line of (await text(res)).split('\n')) {
+                if (!line.trim()) continue;
+                const out = JSON.parse(line) as { Hash?: string; Error?: string };
+                if (!out.Error) removed++;
+                else if (/pinned/i.test(out.Error)) pinned.push(out.Hash ?? cid);
+                else throw new IpfsApiError('kubo', `Kubo block/rm of ${out.Hash ?? cid}: ${out.Error}`, 200);
+            }
+        }
+        if (pinned.length > 0) throw new BlobStillPinnedError(cid);
+        return removed;
     }
 
     async health(): Promise<ComponentHealth[]> {

@@ -19,6 +19,7 @@ export function instrumentBlobStore(store: BlobStore, metrics: Metrics): BlobSto
         cat: (cid, signal) => timedIterable(metrics, store.cat(cid, signal)),
         pins: (cid) => metrics.timeIpfs('pins', () => store.pins(cid)),
         unpin: (cid) => metrics.timeIpfs('unpin', () => store.unpin(cid)),
+        discard: (cid) => metrics.timeIpfs('discard', () => store.discard(cid)),
         health: () => store.health(),
     };
 }

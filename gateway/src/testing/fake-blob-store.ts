@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ComponentHealth } from '../domain.js';
-import { BlobCorruptedError, blobIntegrity, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
+import { BlobCorruptedError, BlobStillPinnedError, blobIntegrity, type BlobStore, type PinLocation, type StoredBlob } from '../ports.js';
 
 /** IPFS in a Map: content-addressed by SHA-256, streamed out in small chunks. */
 export class FakeBlobStore implements BlobStore {
@@ -55,6 +55,11 @@ export class FakeBlobStore implements BlobStore {
 
     async unpin(cid: string): Promise<void> {
         this.pinned.delete(cid);
+    }
+
+    async discard(cid: string): Promise<number> {
+        if (this.pinned.has(cid)) throw new BlobStillPinnedError(cid);
+        return this.blobs.delete(cid) ? 1 : 0;
     }
 
     async health(): Promise<ComponentHealth[]> {
