@@ -117,20 +117,28 @@ async function main() {
     const clients = Array.from({ length: Number(opts.concurrency) }, client);
 
     const timeline = [];
+    // A failed `up` is a finding too: the run goes on to check what was acknowledged.
+    let upFailure;
     await sleep(10_000);
-    for (const fault of FAULTS) {
-        const what = `hospital${fault.hospital} ${fault.components.join('+')}`;
-        progress(`kill -9 ${what} (${acked.length} acknowledged so far)`);
-        for (const c of fault.components) kill(status.stateDir, fault.hospital, c);
-        const t = Date.now();
-        await sleep(Number(opts['fault-ms']));
-        network('up');
-        timeline.push({ fault: what, downMs: Date.now() - t });
-        progress(`${what} back`);
-        await sleep(10_000);
+    try {
+        for (const fault of FAULTS) {
+            const what = `hospital${fault.hospital} ${fault.components.join('+')}`;
+            progress(`kill -9 ${what} (${acked.length} acknowledged so far)`);
+            for (const c of fault.components) kill(status.stateDir, fault.hospital, c);
+            const t = Date.now();
+            await sleep(Number(opts['fault-ms']));
+            network('up');
+            timeline.push({ fault: what, downMs: Date.now() - t });
+            progress(`${what} back`);
+            await sleep(10_000);
+        }
+    } catch (err) {
+        upFailure = String(err.message ?? err).split('\n')[0];
+        progress(`up failed: ${upFailure}`);
     }
     stop = true;
     await Promise.all(clients);
+    if (upFailure) network('up');
     progress(`load over: ${acked.length} acknowledged; checking each at its custodian`);
 
     let lost = 0;
@@ -156,11 +164,12 @@ async function main() {
         losses,
         serverErrors: serverErrors.length,
         serverErrorSamples: serverErrors.slice(0, 10),
+        upFailure,
         durationS: Math.round((Date.now() - started) / 1000),
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     progress(`${acked.length} acknowledged, ${lost} lost, ${serverErrors.length} answers 5xx other than 503`);
-    return lost === 0 && serverErrors.length === 0;
+    return lost === 0 && serverErrors.length === 0 && !upFailure;
 }
 
 let ok = false;

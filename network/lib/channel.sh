@@ -29,11 +29,23 @@ osnadmin_cli() {
     --client-cert "$(admin_client_cert "$h")" --client-key "$(admin_client_key "$h")"
 }
 
+orderer_admin_answers() { osnadmin_cli "$1" list 2>/dev/null | grep -q '^Status: 200'; }
+
+orderer_has_channel() { osnadmin_cli "$1" list --channelID "$CHANNEL_NAME" 2>/dev/null | grep -q '^Status: 200'; }
+
 join_orderer() {
   local h=$1
-  if osnadmin_cli "$h" list --channelID "$CHANNEL_NAME" 2>/dev/null | grep -q '^Status: 200'; then return 0; fi
-  osnadmin_cli "$h" join --channelID "$CHANNEL_NAME" --config-block "$(genesis_block)" >>"$(log_file osnadmin)" 2>&1 ||
-    die "orderer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file osnadmin)"
+  # An orderer restarted after a crash answers /healthz before its admin API lists
+  # channels; deciding "not joined" from a list that failed would try a join that
+  # fails, since the channel exists in its ledger.
+  wait_until "$(hospital_name "$h")-orderer's admin API to answer" 60 orderer_admin_answers "$h" ||
+    die "orderer admin API of $(hospital_name "$h") does not answer; see $(log_file "$(hospital_name "$h")-orderer")"
+  orderer_has_channel "$h" && return 0
+  if ! osnadmin_cli "$h" join --channelID "$CHANNEL_NAME" --config-block "$(genesis_block)" >>"$(log_file osnadmin)" 2>&1; then
+    orderer_has_channel "$h" ||
+      die "orderer of $(hospital_name "$h") could not join ${CHANNEL_NAME}; see $(log_file osnadmin)"
+    return 0
+  fi
   log "$(hospital_name "$h")-orderer: joined ${CHANNEL_NAME}"
 }
 
