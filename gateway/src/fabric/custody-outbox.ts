@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { z } from 'zod';
+import { readStateFile, writeStateFile } from './state-file.js';
 
 /**
  * The custody work of a hospital (DESIGN §9): each delivery, purge and unpin is a
@@ -346,16 +346,7 @@ export class CustodyOutbox {
     #save(): void {
         clearTimeout(this.#saveTimer);
         this.#saveTimer = undefined;
-        const tmp = `${this.#o.path}.tmp`;
-        const text = JSON.stringify({ version: 1, seq: this.#seq, tasks: [...this.#entries.values()] });
-        const fd = openSync(tmp, 'w', 0o600);
-        try {
-            writeSync(fd, text);
-            fsyncSync(fd);
-        } finally {
-            closeSync(fd);
-        }
-        renameSync(tmp, this.#o.path);
+        writeStateFile(this.#o.path, { version: 1, seq: this.#seq, tasks: [...this.#entries.values()] }, { sync: true });
         this.#status(true);
     }
 
@@ -373,20 +364,5 @@ export class CustodyOutbox {
 }
 
 function load(path: string): z.infer<typeof journalSchema> | undefined {
-    let text: string;
-    try {
-        text = readFileSync(path, 'utf8');
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
-    }
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch (err) {
-        throw new Error(`${path} is not valid JSON`, { cause: err });
-    }
-    const parsed = journalSchema.safeParse(json);
-    if (!parsed.success) throw new Error(`${path} is not a custody journal: ${parsed.error.message}`);
-    return parsed.data;
+    return readStateFile(path, journalSchema, 'a custody journal');
 }

@@ -1,5 +1,4 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
-import { renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type Keyring, wrapKey } from '../crypto/index.js';
 import type { Actor } from '../domain.js';
@@ -7,6 +6,7 @@ import { type BlobStore, type CustodyLedger, DependencyUnavailableError } from '
 import { CustodyOutbox, type CustodyKind, type CustodyTask, type OutboxStats, type TaskOutcome } from './custody-outbox.js';
 import { codedMessage, TransactionConflictError, TransactionInvalidError } from './errors.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { writeStateFile } from './state-file.js';
 
 /** Where the follower reads chaincode events from (the peer's event service). */
 export interface ChaincodeEventSource {
@@ -376,7 +376,5 @@ function finalCode(err: unknown): boolean {
 
 /** `network.sh status` reads this: queued, retrying, oldest age, per grantee. */
 function writeStatus(path: string, stats: OutboxStats): void {
-    const tmp = `${path}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ ...stats, updatedAt: new Date().toISOString() }), { mode: 0o600 });
-    renameSync(tmp, path);
+    writeStateFile(path, { ...stats, updatedAt: new Date().toISOString() });
 }

@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readStateFile, writeStateFile } from './state-file.js';
 
 const expirySchema = z.object({
     consentId: z.string().min(1),
@@ -37,27 +37,10 @@ export class ExpirySchedule {
 
     /** Written whole and renamed into place, so a crash leaves the old or the new list, never half of one. */
     #save(): void {
-        const tmp = `${this.#path}.tmp`;
-        writeFileSync(tmp, JSON.stringify([...this.#entries.values()], null, 2), { mode: 0o600 });
-        renameSync(tmp, this.#path);
+        writeStateFile(this.#path, [...this.#entries.values()]);
     }
 }
 
 function load(path: string): Expiry[] {
-    let text: string;
-    try {
-        text = readFileSync(path, 'utf8');
-    } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-    }
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch (err) {
-        throw new Error(`${path} is not valid JSON`, { cause: err });
-    }
-    const parsed = z.array(expirySchema).safeParse(json);
-    if (!parsed.success) throw new Error(`${path} is not a list of consent expiries: ${parsed.error.message}`);
-    return parsed.data;
+    return readStateFile(path, z.array(expirySchema), 'a list of consent expiries') ?? [];
 }
