@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import request from 'supertest';
 import { unwrapKey, wrapKey } from './crypto/key-wrap.js';
-import { createHarness, type Harness } from './testing/harness.js';
+import { createHarness, createHarnessWithCast, type Harness } from './testing/harness.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -17,14 +17,7 @@ describe('gateway REST API', () => {
     let patientId: string;
 
     beforeEach(async () => {
-        h = await createHarness({ bodyLimitBytes: 256 * 1024 });
-        clinician1 = await h.token('dr-ana', 'clinician');
-        clinician2 = await h.token('dr-ben', 'clinician');
-        auditor = await h.token('aud-1', 'auditor');
-        patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
-        patient = await h.token(patientId, 'patient');
-        const res = await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId });
-        expect(res.status).toBe(201);
+        ({ h, clinician1, clinician2, auditor, patient, patientId } = await createHarnessWithCast({ bodyLimitBytes: 256 * 1024 }));
     });
 
     async function store(body: Buffer, contentType = 'application/pdf', query = 'category=imaging&title=MRI%20report&fileName=mri.pdf') {

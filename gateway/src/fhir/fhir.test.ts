@@ -1,8 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Bundle, CapabilityStatement, Consent, DocumentReference, FhirResource, OperationOutcome } from 'fhir/r4.js';
 import request from 'supertest';
 import { unwrapKey, wrapKey } from '../crypto/key-wrap.js';
-import { createHarness, type Harness } from '../testing/harness.js';
+import { createHarnessWithCast, type Harness } from '../testing/harness.js';
 import { validateResource } from './validator.js';
 
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
@@ -73,13 +73,7 @@ describe('FHIR R4 endpoint', () => {
     let patientId: string;
 
     beforeEach(async () => {
-        h = await createHarness({ bodyLimitBytes: 256 * 1024 });
-        clinician1 = await h.token('dr-ana', 'clinician');
-        clinician2 = await h.token('dr-ben', 'clinician');
-        auditor = await h.token('aud-1', 'auditor');
-        patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
-        patient = await h.token(patientId, 'patient');
-        expect((await request(h.apps.h1).post('/api/v1/patients').set(auth(clinician1)).send({ patientId })).status).toBe(201);
+        ({ h, clinician1, clinician2, auditor, patient, patientId } = await createHarnessWithCast({ bodyLimitBytes: 256 * 1024 }));
     });
 
     const post = (app: Harness['apps']['h1'], path: string, token: string, body: unknown, type = 'application/fhir+json') =>

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { pino } from 'pino';
+import request from 'supertest';
 import { createApp } from '../app.js';
 import type { RateLimits } from '../auth/rate-limit.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
@@ -90,4 +92,29 @@ function sign(key: CryptoKey, claims: Record<string, unknown>, o: { lifetimeSeco
     if (iat !== null) jwt.setIssuedAt(iat);
     if (exp !== null) jwt.setExpirationTime(exp);
     return jwt.sign(key);
+}
+
+/** The people of most REST tests: two clinicians and an auditor of hospital 1, and a patient registered there. */
+export interface Cast {
+    clinician1: string;
+    clinician2: string;
+    auditor: string;
+    patient: string;
+    patientId: string;
+}
+
+/** A harness with the usual cast; the patient is registered at hospital 1 (through its REST API, as an EHR would). */
+export async function createHarnessWithCast(options: Parameters<typeof createHarness>[0] = {}): Promise<{ h: Harness } & Cast> {
+    const h = await createHarness(options);
+    const patientId = `Hospital1MSP:p-${randomBytes(4).toString('hex')}`;
+    const cast = {
+        clinician1: await h.token('dr-ana', 'clinician'),
+        clinician2: await h.token('dr-ben', 'clinician'),
+        auditor: await h.token('aud-1', 'auditor'),
+        patient: await h.token(patientId, 'patient'),
+        patientId,
+    };
+    const res = await request(h.apps.h1).post('/api/v1/patients').set({ Authorization: `Bearer ${cast.clinician1}` }).send({ patientId });
+    if (res.status !== 201) throw new Error(`registering ${patientId}: ${res.status} ${JSON.stringify(res.body)}`);
+    return { h, ...cast };
 }
