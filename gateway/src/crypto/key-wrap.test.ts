@@ -1,6 +1,6 @@
 import { DecryptionError } from './errors.js';
 import { newDataKey } from './data-key.js';
-import { generateEncryptionKeyPair, unwrapKey, wrapKey } from './key-wrap.js';
+import { generateEncryptionKeyPair, unwrapKey, wrapKey, wrapKeys } from './key-wrap.js';
 import { Keyring } from './keyring.js';
 
 describe('wrapKey / unwrapKey', () => {
@@ -46,6 +46,33 @@ describe('wrapKey / unwrapKey', () => {
 
     it('refuses a non-P-256 recipient key', () => {
         expect(() => wrapKey(dataKey, '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n', context)).toThrow(TypeError);
+    });
+});
+
+describe('wrapKeys (a batch to one recipient)', () => {
+    const recipient = generateEncryptionKeyPair();
+    const other = generateEncryptionKeyPair();
+    const batch = Array.from({ length: 5 }, (_, i) => ({ dataKey: newDataKey(), context: { recordId: `rec-${i}`, mspId: 'Hospital3MSP' } }));
+
+    it('makes envelopes that each open on their own, to the same keys', () => {
+        const envelopes = wrapKeys(batch, recipient.publicKey);
+        expect(envelopes).toHaveLength(5);
+        envelopes.forEach((e, i) => expect(unwrapKey(e, recipient.privateKey, batch[i].context).equals(batch[i].dataKey)).toBe(true));
+    });
+
+    it('shares one ephemeral key but never a nonce, and no envelope opens for another record, hospital or key', () => {
+        const envelopes = wrapKeys(batch, recipient.publicKey).map((e) => Buffer.from(e, 'base64'));
+        expect(new Set(envelopes.map((b) => b.subarray(1, 66).toString('hex'))).size).toBe(1);
+        expect(new Set(envelopes.map((b) => b.subarray(66, 78).toString('hex'))).size).toBe(5);
+        const first = envelopes[0].toString('base64');
+        expect(() => unwrapKey(first, recipient.privateKey, batch[1].context)).toThrow(DecryptionError);
+        expect(() => unwrapKey(first, recipient.privateKey, { ...batch[0].context, mspId: 'Hospital2MSP' })).toThrow(DecryptionError);
+        expect(() => unwrapKey(first, other.privateKey, batch[0].context)).toThrow(DecryptionError);
+    });
+
+    it('refuses a batch with a key of the wrong length, and wraps nothing for an empty batch', () => {
+        expect(() => wrapKeys([...batch, { dataKey: Buffer.alloc(16), context: batch[0].context }], recipient.publicKey)).toThrow(RangeError);
+        expect(wrapKeys([], recipient.publicKey)).toEqual([]);
     });
 });
 

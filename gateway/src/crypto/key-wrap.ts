@@ -38,7 +38,18 @@ export interface WrapContext {
 }
 
 export function wrapKey(dataKey: Uint8Array, recipientPublicKeyPem: string | KeyObject, context: WrapContext): string {
-    if (dataKey.length !== DATA_KEY_LENGTH) throw new RangeError(`data key must be ${DATA_KEY_LENGTH} bytes`);
+    return wrapKeys([{ dataKey, context }], recipientPublicKeyPem)[0];
+}
+
+/**
+ * Wraps many data keys to one recipient with one ephemeral key (a batch delivery): one
+ * key agreement instead of one per record. Each envelope still has its own nonce and
+ * its own record and hospital in the associated data, so none can stand in for another;
+ * the format is unchanged, and unwrapKey opens each envelope on its own.
+ */
+export function wrapKeys(keys: readonly { dataKey: Uint8Array; context: WrapContext }[], recipientPublicKeyPem: string | KeyObject): string[] {
+    for (const { dataKey } of keys) if (dataKey.length !== DATA_KEY_LENGTH) throw new RangeError(`data key must be ${DATA_KEY_LENGTH} bytes`);
+    if (keys.length === 0) return [];
     const recipientPoint = rawPoint(toPublicKey(recipientPublicKeyPem));
     // The ephemeral key is a bare ECDH key, not a generated KeyObject: on Node 20, exporting
     // a KeyObject from generateKeyPairSync while the garbage collector finalises that
@@ -46,11 +57,17 @@ export function wrapKey(dataKey: Uint8Array, recipientPublicKeyPem: string | Key
     const ephemeral = createECDH('prime256v1');
     const ephemeralPoint = ephemeral.generateKeys();
     const kek = deriveKek(ephemeral.computeSecret(recipientPoint), ephemeralPoint, recipientPoint);
-    const nonce = randomBytes(NONCE_LENGTH);
-    const cipher = createCipheriv('aes-256-gcm', kek, nonce);
-    cipher.setAAD(associatedData(context));
-    const ciphertext = Buffer.concat([cipher.update(dataKey), cipher.final()]);
-    return Buffer.concat([Buffer.of(VERSION), ephemeralPoint, nonce, ciphertext, cipher.getAuthTag()]).toString('base64');
+    try {
+        return keys.map(({ dataKey, context }) => {
+            const nonce = randomBytes(NONCE_LENGTH);
+            const cipher = createCipheriv('aes-256-gcm', kek, nonce);
+            cipher.setAAD(associatedData(context));
+            const ciphertext = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+            return Buffer.concat([Buffer.of(VERSION), ephemeralPoint, nonce, ciphertext, cipher.getAuthTag()]).toString('base64');
+        });
+    } finally {
+        kek.fill(0);
+    }
 }
 
 export function unwrapKey(envelope: string, privateKeyPem: string | KeyObject, context: WrapContext): Buffer {
@@ -64,7 +81,7 @@ export function unwrapKey(envelope: string, privateKeyPem: string | KeyObject, c
     const tag = bytes.subarray(offset);
     try {
         const ephemeral = pointToPublicKey(ephemeralPoint);
-        const kek = deriveKek(diffieHellman({ privateKey, publicKey: ephemeral }), ephemeralPoint, rawPoint(createPublicKey(privateKey)));
+        const kek = deriveKek(diffieHellman({ privateKey, publicKey: ephemeral }), ephemeralPoint, ownPoint(privateKey));
         const decipher = createDecipheriv('aes-256-gcm', kek, nonce);
         decipher.setAAD(associatedData(context));
         decipher.setAuthTag(tag);
@@ -104,6 +121,17 @@ function rawPoint(key: KeyObject): Buffer {
     const point = spki.subarray(spki.length - POINT_LENGTH);
     if (point[0] !== 4) throw new TypeError('expected an uncompressed P-256 point');
     return Buffer.from(point);
+}
+
+/** A private key's own public point, derived once per key (every unwrap needs it). */
+const ownPoints = new WeakMap<KeyObject, Buffer>();
+function ownPoint(privateKey: KeyObject): Buffer {
+    let point = ownPoints.get(privateKey);
+    if (!point) {
+        point = rawPoint(createPublicKey(privateKey));
+        ownPoints.set(privateKey, point);
+    }
+    return point;
 }
 
 function pointToPublicKey(point: Buffer): KeyObject {

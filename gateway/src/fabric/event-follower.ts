@@ -1,6 +1,6 @@
 import { checkpointers, type ChaincodeEvent, type Checkpointer, type CloseableAsyncIterable } from '@hyperledger/fabric-gateway';
 import type { Logger } from 'pino';
-import { type Keyring, wrapKey } from '../crypto/index.js';
+import { type Keyring, wrapKeys } from '../crypto/index.js';
 import type { Actor } from '../domain.js';
 import { type BlobStore, type CustodyLedger, DependencyUnavailableError } from '../ports.js';
 import { CustodyOutbox, type CustodyKind, type CustodyTask, type OutboxStats, type TaskOutcome } from './custody-outbox.js';
@@ -341,16 +341,18 @@ export class EventFollower {
             if (!target) return recordIds.map(() => done);
             // Those the grantee holds already (the other holder delivered them) are left out.
             const own = await this.#o.ledger.readOwnEnvelopes(recordIds, grantee);
+            const keys: { dataKey: Buffer; context: { recordId: string; mspId: string } }[] = [];
             const envelopes = new Map<string, string>();
-            for (const recordId of recordIds) {
-                const mine = own.get(recordId);
-                if (!mine) continue;
-                const dataKey = this.#o.keys.unwrap(mine, { recordId, mspId: this.#o.mspId });
-                try {
-                    envelopes.set(recordId, wrapKey(dataKey, target.publicKey, { recordId, mspId: grantee }));
-                } finally {
-                    dataKey.fill(0);
+            try {
+                for (const recordId of recordIds) {
+                    const mine = own.get(recordId);
+                    if (mine) keys.push({ dataKey: this.#o.keys.unwrap(mine, { recordId, mspId: this.#o.mspId }), context: { recordId, mspId: grantee } });
                 }
+                // One key agreement for the whole batch (key-wrap.ts wrapKeys).
+                const wrapped = wrapKeys(keys, target.publicKey);
+                keys.forEach((k, i) => envelopes.set(k.context.recordId, wrapped[i]));
+            } finally {
+                for (const k of keys) k.dataKey.fill(0);
             }
             if (envelopes.size > 0) {
                 const result = await this.#o.ledger.deliverEnvelopes(grantee, envelopes);
