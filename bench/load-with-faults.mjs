@@ -11,39 +11,23 @@
 // peer, or gateway; `up` brings it back after --fault-ms. Every answer is counted by
 // status; the run fails when a record answered 201 is missing or differs afterwards
 // (read back at its custodian, SHA-256 compared), or when any answer was a 500.
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchOptions, networkOf } from './instance.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: opts } = parseArgs({
-    options: {
-        instance: { type: 'string', default: 'faults' },
-        'port-base': { type: 'string', default: '25000' },
+const opts = benchOptions(
+    import.meta.url,
+    { instance: 'faults', portBase: '25000' },
+    {
         concurrency: { type: 'string', default: '12' },
         'fault-ms': { type: 'string', default: '20000' },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
     },
-});
-if (opts.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n') + '\n');
-    process.exit(0);
-}
+    13,
+);
 const progress = (msg) => process.stderr.write(`[faults] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function network(...args) {
-    return execFileSync('bash', [path.join(root, 'network/network.sh'), '--instance', opts.instance, '--port-base', opts['port-base'], ...args], {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-        maxBuffer: 64 * 1024 * 1024,
-    });
-}
+const network = networkOf(opts);
 const token = (h, sub, role) => network('token', `hospital${h}`, sub, role).trim();
 
 /** The faults, in turn: each kills one hospital's process(es); hospitals rotate so each meets several. */

@@ -8,43 +8,27 @@
 //   npm run bench -- --fan-out 500      records of the patient whose consent is timed (consentFanOut)
 import * as grpc from '@grpc/grpc-js';
 import { connect, signers } from '@hyperledger/fabric-gateway';
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchOptions, networkOf } from './instance.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values: opts } = parseArgs({
-    options: {
-        instance: { type: 'string', default: 'bench' },
-        'port-base': { type: 'string', default: '27000' },
+const opts = benchOptions(
+    import.meta.url,
+    { instance: 'bench', portBase: '27000' },
+    {
         iterations: { type: 'string', default: '30' },
         large: { type: 'string', default: '0' },
         'fan-out': { type: 'string', default: '500' },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
     },
-});
-if (opts.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 9).join('\n') + '\n');
-    process.exit(0);
-}
+    9,
+);
 const N = Number(opts.iterations);
 const DOC_BYTES = 62_300; // the seed paper's MRI report
 const progress = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-function network(...args) {
-    return execFileSync('bash', [path.join(root, 'network/network.sh'), '--instance', opts.instance, '--port-base', opts['port-base'], ...args], {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-        maxBuffer: 64 * 1024 * 1024,
-    });
-}
+const network = networkOf(opts);
 const token = (h, sub, role) => network('token', `hospital${h}`, sub, role).trim();
 
 function summary(samplesMs, bytesEach = 0) {

@@ -138,6 +138,18 @@ class FakeKubo {
     }
 }
 
+/** A store whose Kubo is the fake one; Cluster is never reached (reads and discards go to Kubo only). */
+function storeOn(kubo: FakeKubo, options: Partial<ConstructorParameters<typeof ClusterBlobStore>[0]> = {}): ClusterBlobStore {
+    return new ClusterBlobStore({
+        kuboApiUrl: `unix://${kubo.socket}`,
+        clusterRestUrl: 'http://127.0.0.1:1',
+        timeoutMs: 2_000,
+        replicationMin: 2,
+        allocation: { metrics: ['tag:group'], waitMs: 0, probeIntervalMs: 1, trustMs: 0 },
+        ...options,
+    });
+}
+
 async function readAll(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const c of source) chunks.push(Buffer.from(c));
@@ -157,14 +169,7 @@ describe('ClusterBlobStore cat: integrity', () => {
         monitor = new BlobIntegrityMonitor();
         events = [];
         monitor.subscribe((e) => events.push(e));
-        store = new ClusterBlobStore({
-            kuboApiUrl: `unix://${kubo.socket}`,
-            clusterRestUrl: 'http://127.0.0.1:1',
-            timeoutMs: 2_000,
-            replicationMin: 2,
-            allocation: { metrics: ['tag:group'], waitMs: 0, probeIntervalMs: 1, trustMs: 0 },
-            integrity: { idleMs: 1_000, refetchMs: 300, monitor },
-        });
+        store = storeOn(kubo, { integrity: { idleMs: 1_000, refetchMs: 300, monitor } });
     });
 
     afterEach(async () => {
@@ -249,13 +254,7 @@ describe('ClusterBlobStore discard: an erased blob leaves the node', () => {
     beforeEach(async () => {
         kubo = new FakeKubo(Buffer.alloc(0));
         await kubo.listen();
-        store = new ClusterBlobStore({
-            kuboApiUrl: `unix://${kubo.socket}`,
-            clusterRestUrl: 'http://127.0.0.1:1',
-            timeoutMs: 2_000,
-            replicationMin: 2,
-            allocation: { metrics: ['tag:group'], waitMs: 0, probeIntervalMs: 1, trustMs: 0 },
-        });
+        store = storeOn(kubo);
         for (const [c, links] of Object.entries({ [root]: ['bafyn1', 'bafyl3'], bafyn1: ['bafyl1', 'bafyl2'], bafyl1: [], bafyl2: [], bafyl3: [], ...others })) {
             kubo.blocks.set(c, links);
         }
