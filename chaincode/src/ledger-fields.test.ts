@@ -15,9 +15,10 @@ const FIELDS: Record<string, string[]> = {
   holder: ['deliveredBy', 'since'],
 };
 const INDEXES = ['patient~record', 'patient~grantee~consent', 'patient~request'];
+// cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',
-  'requestId', 'requester', 'status', 'accessor', 'purpose', 'basis', 'deliveredBy', 'txId',
+  'requestId', 'requester', 'status', 'accessor', 'purpose', 'basis', 'deliveredBy', 'txId', 'cid',
 ]);
 
 describe('ledger values and events', () => {
