@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the consortium's pinned third-party binaries (Fabric, Fabric CA, Kubo,
-# IPFS Cluster) from their Go modules into a versioned cache outside the tree.
+# IPFS Cluster) from their Go modules, and fetches the pinned Node LTS, into a
+# versioned cache outside the tree.
 set -euo pipefail
 
 NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +15,8 @@ usage() {
 Usage: network/install.sh [--check] [--help]
 
 Builds the pinned toolchain listed in network/versions.env from the Go module
-proxy into ${TOOLS_CACHE}/<component>-<version>/bin.
+proxy, and fetches the pinned Node LTS from the npm registry (integrity checked),
+into ${TOOLS_CACHE}/<component>-<version>/bin.
 A warm cache makes this a no-op that takes seconds.
 
   --check   only report which binaries are missing; exit 1 if any are
@@ -157,6 +159,35 @@ build_ipfs_cluster() {
   mark_ready "$dir"
 }
 
+# The pinned Node LTS from the npm registry (see NODE_* in versions.env): the
+# tarball is checked against the pinned SHA-512 before it is unpacked, and the
+# binary must then report the pinned version.
+install_node() {
+  local dir tmp tarball actual
+  dir=$(node_dir)
+  if tool_ready "$dir"; then log "node ${NODE_VERSION}: cached"; return; fi
+  [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] ||
+    die "the pinned Node build is for Linux x86_64; on $(uname -s)-$(uname -m), install Node ${NODE_VERSION%%.*} LTS yourself and set EHR_TOOLS_CACHE to a cache whose node-${NODE_VERSION}/bin holds it"
+  tmp=$(mktemp -d)
+  log "node ${NODE_VERSION}: fetching ${NODE_PACKAGE}@${NODE_VERSION} from the npm registry (about 50 MB)"
+  (cd "$tmp" && npm pack "${NODE_PACKAGE}@${NODE_VERSION}" --silent >/dev/null) ||
+    { rm -rf "$tmp"; die "fetching ${NODE_PACKAGE}@${NODE_VERSION} failed; check that the npm registry is reachable (npm ping)"; }
+  tarball=$(ls "$tmp"/*.tgz)
+  actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+  if [[ "$actual" != "$NODE_INTEGRITY" ]]; then
+    rm -rf "$tmp"
+    die "${NODE_PACKAGE}@${NODE_VERSION} has integrity ${actual}, expected ${NODE_INTEGRITY} (network/versions.env)"
+  fi
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  tar -xzf "$tarball" -C "$dir" --strip-components=1 package/bin/node package/include package/LICENSE
+  rm -rf "$tmp"
+  [[ "$("${dir}/bin/node" --version)" == "v${NODE_VERSION}" ]] ||
+    die "the unpacked node reports $("${dir}/bin/node" --version 2>&1), expected v${NODE_VERSION}"
+  mark_ready "$dir"
+  log "node ${NODE_VERSION}: ready in ${dir}/bin"
+}
+
 main() {
   local check=0
   while (($#)); do
@@ -178,6 +209,7 @@ main() {
   build_fabric_ca
   build_kubo
   build_ipfs_cluster
+  install_node
   log "toolchain ready in $((SECONDS - started))s under ${TOOLS_CACHE}"
   toolchain_summary
 }

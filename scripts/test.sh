@@ -8,7 +8,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "${ROOT}/network/lib/common.sh"
 
 bash "${ROOT}/scripts/prepare.sh"
+# shellcheck source=../network/lib/toolchain.sh
+source "${ROOT}/network/lib/toolchain.sh"
+use_toolchain
 cd "$ROOT"
+log "node $(node --version) (the pinned LTS, network/versions.env)"
 log "lint"
 npx eslint .
 export NODE_OPTIONS=--experimental-vm-modules

@@ -58,7 +58,7 @@ ensure_consortium_secrets() {
 mint_token() {
   local h=$1 sub=$2 role=$3 ttl=$4
   [[ -s "$(jwt_signing_key "$h")" ]] || die "no signing key for $(hospital_name "$h"); run: network/network.sh up"
-  node "${NETWORK_DIR}/lib/token.mjs" --key "$(jwt_signing_key "$h")" --sub "$sub" --role "$role" \
+  "$(node_bin)" "${NETWORK_DIR}/lib/token.mjs" --key "$(jwt_signing_key "$h")" --sub "$sub" --role "$role" \
     --ttl "$ttl" --issuer "$(gateway_issuer "$h")" --audience "$(gateway_audience "$h")"
 }
 
