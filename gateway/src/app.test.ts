@@ -168,11 +168,20 @@ describe('gateway REST API', () => {
             expect(read.text).toBe('');
         });
 
-        it('logs the access before disclosing anything', async () => {
+        it('logs the access before disclosing anything, and after reading the envelope (which discloses nothing)', async () => {
             const stored = await store(Buffer.from('hello'));
             h.network.calls.length = 0;
-            await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1));
-            expect(h.network.calls.indexOf('logAccess')).toBeLessThan(h.network.calls.indexOf('readEnvelope'));
+            // What the ledger had been asked when the blob was first fetched.
+            let callsAtCat: string[] | undefined;
+            const cat = h.blobs.cat.bind(h.blobs);
+            h.blobs.cat = (cid: string) => {
+                callsAtCat ??= [...h.network.calls];
+                return cat(cid);
+            };
+            const res = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1));
+            expect(res.status).toBe(200);
+            expect(h.network.calls.indexOf('readEnvelope')).toBeLessThan(h.network.calls.indexOf('logAccess'));
+            expect(callsAtCat).toContain('logAccess');
             expect(h.network.events.filter((e) => e.type === 'RecordAccessed')).toHaveLength(1);
         });
 
@@ -446,6 +455,8 @@ describe('gateway REST API', () => {
             const pending = await request(h.apps.h2).get(path).set(auth(clinician2));
             expect(pending.status).toBe(503);
             expect(pending.headers['retry-after']).toBe('3');
+            // Nothing was disclosed, so nothing was logged: the envelope is read before the access is committed.
+            expect(h.network.events.filter((e) => e.type === 'RecordAccessed')).toHaveLength(0);
 
             // What the custodian's event follower does: deliver an envelope to the grantee.
             deliverEnvelope(h, recordId, 'Hospital1MSP', 'Hospital2MSP');
@@ -453,6 +464,7 @@ describe('gateway REST API', () => {
             const read = await request(h.apps.h2).get(path).set(auth(clinician2));
             expect(read.status).toBe(200);
             expect(read.text).toBe('lab values');
+            expect(h.network.events.filter((e) => e.type === 'RecordAccessed' && e.hospital === 'Hospital2MSP')).toHaveLength(1);
             expect((await request(h.apps.h2).get(path).set(auth(clinician2)).set('X-Purpose-Of-Use', 'research')).status).toBe(403);
 
             const list = await request(h.apps.h1).get(`/api/v1/patients/${patientId}/consents`).set(auth(clinician1));

@@ -161,20 +161,32 @@ export class RecordService {
         return this.#ctx.ledger.listRecords(actor, patientId);
     }
 
-    /** Audit before disclosure: the access is committed on the ledger before the first byte is fetched. */
+    /**
+     * Audit before disclosure: the access is committed on the ledger before the first byte
+     * is fetched. The record and this hospital's envelope are read first, at once: both are
+     * evaluations, which disclose nothing and log nothing, so a read refused or answered 503
+     * (no envelope delivered yet) leaves no access entry for something nobody saw.
+     */
     async open(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions = {}): Promise<OpenedContent> {
         const { ledger, blobs, identity } = this.#ctx;
-        const record = await this.#get(actor, recordId);
+        const [record, read] = await Promise.all([
+            this.#get(actor, recordId),
+            ledger.readEnvelope(actor, recordId, purpose).then(
+                (envelope) => ({ envelope }),
+                (err: unknown) => ({ err }),
+            ),
+        ]);
         if (record.status === 'erased') throw new Gone(`record ${recordId} was erased`);
+        if ('err' in read) throw await this.#explainDenial(read.err, actor, { ...record, recordId }, purpose, options);
+        const { envelope } = read;
+        if (!envelope) {
+            throw new Unavailable("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
+        }
         let logged;
         try {
             logged = await ledger.logAccess(actor, recordId, purpose);
         } catch (err) {
             throw await this.#explainDenial(err, actor, { ...record, recordId }, purpose, options);
-        }
-        const envelope = await ledger.readEnvelope(actor, recordId, purpose);
-        if (!envelope) {
-            throw new Unavailable("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
         }
         const dataKey = identity.keys.unwrap(envelope, { recordId, mspId: identity.mspId });
         const decryptor = decryptStream(dataKey);
