@@ -1,9 +1,21 @@
-import { instance, network } from './network-lifecycle.mjs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { instance, network, stateDir } from './network-lifecycle.mjs';
 
 export default async function globalTeardown() {
     if (process.env.EHR_KEEP_TEST_NETWORK === '1') {
         process.stderr.write(`[e2e] keeping instance '${instance}' (EHR_KEEP_TEST_NETWORK=1)\n`);
         return;
+    }
+    // The components' logs outlive the instance, so a failure seen once can be read
+    // afterwards (they hold IDs and codes, never PHI or secrets).
+    const logs = path.join(stateDir(), 'logs');
+    if (existsSync(logs)) {
+        const kept = path.join(process.env.EHR_TEST_LOGS_DIR ?? path.join(tmpdir(), 'ehr-test-logs'), `${instance}-${new Date().toISOString().replace(/[:.]/g, '')}`);
+        mkdirSync(path.dirname(kept), { recursive: true, mode: 0o700 });
+        cpSync(logs, kept, { recursive: true });
+        process.stderr.write(`[e2e] the instance's logs are kept in ${kept}\n`);
     }
     network('clean', '--yes');
 }

@@ -1,6 +1,7 @@
 // Jest global setup/teardown helpers. Plain ESM (not TypeScript): Jest loads
 // global hooks outside its module transform.
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,4 +14,10 @@ export function network(...args) {
         cwd: root,
         stdio: ['ignore', 'inherit', 'inherit'],
     });
+}
+
+/** The instance's state directory, as network/lib/instance.sh places it. */
+export function stateDir() {
+    const stateRoot = process.env.EHR_STATE_HOME ?? path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local/state'), 'ehr-consortium');
+    return path.join(stateRoot, instance);
 }
