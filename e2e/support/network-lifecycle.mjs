@@ -18,6 +18,10 @@ export function network(...args) {
 
 /** The instance's state directory, as network/lib/instance.sh places it. */
 export function stateDir() {
-    const stateRoot = process.env.EHR_STATE_HOME ?? path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local/state'), 'ehr-consortium');
-    return path.join(stateRoot, instance);
+    return path.join(stateRoot(), instance);
+}
+
+/** Where every instance's state lives (EHR_STATE_HOME, else the XDG state home), under the user's home. */
+export function stateRoot() {
+    return process.env.EHR_STATE_HOME ?? path.join(process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local/state'), 'ehr-consortium');
 }
