@@ -14,7 +14,7 @@ const FIELDS: Record<string, string[]> = {
   access: ['accessor', 'actor', 'at', 'basis', 'purpose', 'role'],
   holder: ['deliveredBy', 'since'],
 };
-const INDEXES = ['patient~record', 'patient~grantee~consent', 'patient~request'];
+const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request'];
 // cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',

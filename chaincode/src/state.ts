@@ -9,6 +9,9 @@ export const KEY = {
   patient: 'patient',
   record: 'record',
   patientRecord: 'patient~record',
+  // cid -> the one record naming it: an honest ciphertext never repeats, and a
+  // second record on someone else's blob could be erased to delete that blob.
+  recordCid: 'cid~record',
   consent: 'consent',
   patientConsent: 'patient~grantee~consent',
   request: 'request',

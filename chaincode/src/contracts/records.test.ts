@@ -1,6 +1,6 @@
 import { FakeLedger, type Identity } from '../testing/fake-ledger';
 import {
-  admin, c, CID, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, H4, newId, patientActor,
+  admin, c, CID, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, H4, newCid, newId, patientActor,
   registerPatient, rejects,
 } from '../testing/fixtures';
 
@@ -22,7 +22,7 @@ describe('Records', () => {
           ctx,
           args.recordId ?? newId(),
           args.patientId ?? patientId,
-          args.cid ?? CID,
+          args.cid ?? newCid(),
           args.size ?? '63800',
           args.category ?? 'lab',
           args.supersedes ?? '',
@@ -34,7 +34,7 @@ describe('Records', () => {
   test('a gateway creates a record: custodian = caller, fields of §4, envelopes for custodian and home', async () => {
     const recordId = newId();
     const envs: Record<string, string> = { [H1]: envelope(), [H2]: envelope() };
-    const out = await create(gw(H1), { recordId }, { envelopes: JSON.stringify(envs) });
+    const out = await create(gw(H1), { recordId, cid: CID }, { envelopes: JSON.stringify(envs) });
     expect(out).toEqual({
       recordId, patientId, custodian: H1, cid: CID, size: 63800, category: 'lab', supersedes: null,
       status: 'active', createdAt: '2030-01-01T00:00:00.000Z', createdBy: 'dr-7f3a',
@@ -53,6 +53,21 @@ describe('Records', () => {
       { mspId: H1, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
       { mspId: H2, since: '2030-01-01T00:00:00.000Z', deliveredBy: H1 },
     ]);
+  });
+
+  test('a CID already named by a record is refused, for any hospital and even once that record is erased', async () => {
+    const cid = newCid();
+    const first = newId();
+    await create(gw(H1), { recordId: first, cid });
+    const other = await registerPatient(ledger, H3);
+    await rejects(
+      ledger,
+      create(gw(H3), { patientId: other, cid }, { envelopes: JSON.stringify({ [H3]: envelope() }) }),
+      'CONFLICT',
+      /cid/,
+    );
+    await ledger.invoke(gw(H1), (ctx) => c.records.EraseRecord(ctx, first, patientActor(patientId)));
+    await rejects(ledger, create(gw(H1), { cid }), 'CONFLICT', /cid/);
   });
 
   test('when custodian and home are the same hospital one envelope suffices', async () => {
@@ -168,7 +183,7 @@ describe('Records', () => {
   describe('erasure', () => {
     let recordId: string;
     beforeEach(async () => {
-      recordId = await createRecord(ledger, H1, patientId, H2);
+      recordId = await createRecord(ledger, H1, patientId, H2, { cid: CID });
     });
     const erase = (id: Identity, who = patientActor(patientId), rid = recordId) =>
       ledger.invoke(id, (ctx) => c.records.EraseRecord(ctx, rid, who));

@@ -6,7 +6,7 @@ import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../enve
 import { requireRole } from '../identity';
 import { getHospital, requirePatient, requireRecord } from '../lookups';
 import type { RecordMeta } from '@ehr/ledger-model';
-import { exists, history, key, KEY, putIndex, putJson, txTime } from '../state';
+import { exists, history, key, KEY, putIndex, putJson, scan, txTime } from '../state';
 import { requirePatientView, requireVisibleRecord } from '../need-to-know';
 import * as v from '../validate';
 
@@ -55,6 +55,7 @@ export class RecordsContract extends Contract {
     const envelopes = transientEnvelopes(ctx);
 
     if (await exists(ctx, key(ctx, KEY.record, id))) throw conflict(`record ${id} already exists`);
+    if ((await scan(ctx, KEY.recordCid, [record.cid])).length > 0) throw conflict('another record already names this cid');
     const patient = await requirePatient(ctx, record.patientId);
     for (const required of new Set([mspId, patient.homeHospital])) {
       if (!envelopes.has(required)) throw invalid(`an envelope for ${required} is required`);
@@ -77,6 +78,7 @@ export class RecordsContract extends Contract {
 
     await putJson(ctx, key(ctx, KEY.record, id), record);
     await putIndex(ctx, KEY.patientRecord, record.patientId, id);
+    await putIndex(ctx, KEY.recordCid, record.cid, id);
     const holders = [...envelopes.keys()].sort();
     for (const target of holders) await storeEnvelope(ctx, id, target, envelopes.get(target) as string, mspId);
     emit(ctx, 'RecordCreated', { recordId: id, patientId: record.patientId, custodian: mspId, holders });

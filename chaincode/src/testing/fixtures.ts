@@ -23,6 +23,26 @@ export const clinician = actor('dr-7f3a', 'clinician');
 export const patientActor = (patientId: string) => actor(patientId, 'patient');
 
 export const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
+
+/** A fresh CIDv1 (raw, sha2-256) of random bytes: the ledger refuses a CID used twice. */
+export function newCid(): string {
+  const bytes = Buffer.concat([Buffer.from([0x01, 0x55, 0x12, 0x20]), randomBytes(32)]);
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  let bits = 0;
+  let acc = 0;
+  let out = 'b';
+  for (const byte of bytes) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += alphabet[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += alphabet[(acc << (5 - bits)) & 31];
+  return out;
+}
 export const envelope = () => randomBytes(125).toString('base64');
 export const newId = () => randomUUID();
 
@@ -69,6 +89,7 @@ export interface RecordOptions {
   supersedes?: string;
   envelopes?: Record<string, string>;
   recordId?: string;
+  cid?: string;
 }
 
 export async function createRecord(ledger: FakeLedger, custodian: string, patientId: string, home: string, o: RecordOptions = {}) {
@@ -76,7 +97,7 @@ export async function createRecord(ledger: FakeLedger, custodian: string, patien
   const envelopes = o.envelopes ?? { [custodian]: envelope(), [home]: envelope() };
   await ledger.invoke(
     gw(custodian),
-    (ctx) => c.records.CreateRecord(ctx, recordId, patientId, CID, '63800', o.category ?? 'imaging', o.supersedes ?? '', clinician),
+    (ctx) => c.records.CreateRecord(ctx, recordId, patientId, o.cid ?? newCid(), '63800', o.category ?? 'imaging', o.supersedes ?? '', clinician),
     { transient: { envelopes: JSON.stringify(envelopes) } },
   );
   return recordId;
