@@ -138,6 +138,8 @@ Environment:
   EHR_HOST, EHR_HOST_<n>       address other nodes use to reach hospital n (default 127.0.0.1)
   EHR_LISTEN, EHR_LISTEN_<n>   address hospital n's services listen on (default: its host)
   EHR_STATE_HOME               where instances keep their state (default ~/.local/state/ehr-consortium)
+  EHR_GATEWAY_READY_TIMEOUT    seconds 'up' waits for each gateway's /health (default 180)
+  EHR_CLUSTER_ALLOCATION_TIMEOUT  seconds 'up' waits until IPFS Cluster can allocate (default 120)
 
 Run 'network/network.sh <command> --help' for a command's own help.
 HELP

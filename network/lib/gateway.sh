@@ -14,9 +14,13 @@ gateways_up() {
 }
 
 # Ready once /health answers, which is after the gateway has registered (or
-# rotated) its encryption key on the ledger.
+# rotated) its encryption key on the ledger. Right after a peer or orderer
+# restart under load that registration can wait for a Raft election and a
+# catching-up peer, so the bound is generous and configurable.
+GATEWAY_READY_TIMEOUT="${EHR_GATEWAY_READY_TIMEOUT:-180}"
 await_gateway() {
-  await_ready "$(hospital_name "$1")-gateway" 60 curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_GATEWAY")/health"
+  [[ "$GATEWAY_READY_TIMEOUT" =~ ^[1-9][0-9]{0,4}$ ]] || die "EHR_GATEWAY_READY_TIMEOUT must be a number of seconds, e.g. 180 (got '${GATEWAY_READY_TIMEOUT}')"
+  await_ready "$(hospital_name "$1")-gateway" "$GATEWAY_READY_TIMEOUT" curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_GATEWAY")/health"
 }
 
 start_gateway() {
