@@ -7,7 +7,7 @@ set -euo pipefail
 umask 077
 
 NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for lib in common args toolchain instance process render ca fabric channel chaincode keys gateway status; do
+for lib in common args toolchain instance process render ca fabric channel chaincode keys gateway status membership departure; do
   # shellcheck disable=SC1090
   source "${NETWORK_DIR}/lib/${lib}.sh"
 done
@@ -107,6 +107,50 @@ New envelopes are wrapped to the new key. The old private key stays under
 envelopes already wrapped to it still open.
 HELP
 
+define_command add-hospital "" "new-hospital" "bring a new hospital into the running consortium (MAJORITY-signed channel update)" <<'HELP'
+Usage: network/network.sh add-hospital [--instance NAME] hospital<n>
+Brings hospital<n> (the next number: hospital4 in a three-hospital instance)
+into the running consortium, in seven steps, each shown as it runs:
+  1. the new hospital starts its own CA, issues its identities (peer, orderer,
+     admin, gateway) and keys, and exports its organisation definition;
+  2. a channel configuration update is made from it (new application org with
+     its anchor peer, new orderer org, one more Raft consenter), signed by a
+     MAJORITY of the members' admins, each with its own identity, the update
+     passing from one to the next as a file under
+     <state>/consortium/join/hospital<n>/, and submitted by the last signer;
+  3. the new orderer joins the channel as a consenter and catches up;
+  4. the new peer joins from the genesis block and catches up;
+  5. its Kubo joins the private swarm; every Cluster peer is restarted, one at a
+     time, trusting the new one;
+  6. it approves the chaincode definition in force;
+  7. its gateway starts and registers its encryption key on the ledger.
+Every member must be running. The endorsement policy (MAJORITY of the channel's
+organisations) counts the new hospital from step 2 on. A run that stopped
+half-way resumes where it stopped when run again; 'down' stops the joining
+hospital's processes too.
+HELP
+
+define_command remove-hospital "" "hospital" "take a hospital out of the running consortium (MAJORITY-approved)" <<'HELP'
+Usage: network/network.sh remove-hospital [--instance NAME] hospital<n> [--yes]
+Takes hospital<n> out of the running consortium, in five steps:
+  1. a MAJORITY of the members' admins (not the leaving one's) approve its
+     departure on the ledger, each with its own identity: the consents it holds
+     are revoked at once and its gateway purges the envelopes they gave it;
+  2. its Cluster peer stops and every blob is re-pinned until replication-min
+     of the remaining peers hold it;
+  3. the same majority signs the channel update that removes its organisations
+     and its Raft consenter (the update travels between them as a file under
+     <state>/consortium/join/hospital<n>/), and the ledger then stops counting it
+     for the endorsement majority;
+  4. its processes stop; its state directory stays (it is that hospital's);
+  5. the private swarm key and the Cluster secret are replaced, and every
+     remaining Kubo and Cluster peer restarts with them.
+Records it stored stay readable at their patients' home hospitals and under
+consents. Every other member must run. A run that stopped half-way resumes
+where it stopped when run again. It names the hospital first and, on a
+terminal, asks you to type its name; without a terminal it needs --yes.
+HELP
+
 define_command help "" "[command]" "this overview, or one command's help" <<'HELP'
 Usage: network/network.sh help [<command>]
 Prints the overview of every command, or the help of one command.
@@ -139,6 +183,7 @@ Environment:
   EHR_LISTEN, EHR_LISTEN_<n>   address hospital n's services listen on (default: its host)
   EHR_STATE_HOME               where instances keep their state (default ~/.local/state/ehr-consortium)
   EHR_GATEWAY_READY_TIMEOUT    seconds 'up' waits for each gateway's /health (default 180)
+  EHR_GATEWAY_HTTPS=1          gateways serve HTTPS with their identity's TLS certificate (hospital CA)
   EHR_CLUSTER_ALLOCATION_TIMEOUT  seconds 'up' waits until IPFS Cluster can allocate (default 120)
 
 Run 'network/network.sh <command> --help' for a command's own help.
@@ -340,6 +385,43 @@ cmd_rotate_key() {
   start_gateway "$h"
   await_gateway "$h"
   log "${name}: encryption key rotated and registered on the ledger; the previous key is kept at ${kept}"
+}
+
+cmd_add_hospital() {
+  require_instance
+  use_toolchain
+  local h=${1#hospital}
+  [[ "$h" =~ ^[0-9]{1,3}$ ]] || usage_error "name the hospital to add as hospital<n>, e.g. hospital$((HOSPITAL_COUNT + 1))"
+  h=$((10#$h))
+  if ((h <= HOSPITAL_COUNT)); then
+    log "hospital${h} is already a member of instance '${INSTANCE}'; nothing to do"
+    return 0
+  fi
+  ((h == HOSPITAL_COUNT + 1)) || usage_error "the next hospital of instance '${INSTANCE}' is hospital$((HOSPITAL_COUNT + 1)), not hospital${h}"
+  [[ -z "$JOINING_HOSPITAL" || "$JOINING_HOSPITAL" == "$h" ]] ||
+    die "hospital${JOINING_HOSPITAL} is joining; finish it first: network/network.sh add-hospital hospital${JOINING_HOSPITAL}"
+  ((PORT_BASE + PORTS_PER_HOSPITAL * h + PORTS_PER_HOSPITAL - 1 <= $(last_port "$PORT_BASE"))) ||
+    die "instance '${INSTANCE}' has no free block of ports for hospital${h}"
+  all_up || die "every member must run before a hospital joins; run: network/network.sh up --instance ${INSTANCE}"
+  add_hospital "$h"
+  print_summary
+}
+
+cmd_remove_hospital() {
+  require_instance
+  use_toolchain
+  local h; h=$(hospital_number "$1")
+  (($(hospitals | wc -l) > 2)) || die "instance '${INSTANCE}' has $(hospitals | wc -l) hospitals; a consortium of fewer than two cannot endorse by MAJORITY"
+  local m
+  for m in $(hospitals); do
+    ((m == h)) && continue
+    for c in peer orderer kubo cluster; do
+      is_running "$(hospital_name "$m")-${c}" || die "$(hospital_name "$m")-${c} does not run; every other member must run; run: network/network.sh up --instance ${INSTANCE}"
+    done
+  done
+  confirm_destructive "remove $(hospital_name "$h") ($(hospital_msp "$h")) from instance '${INSTANCE}': its consents are revoked and it leaves the channel and the swarm"
+  remove_hospital "$h"
+  print_summary
 }
 
 cmd_help() { show_help "${1:-}"; }

@@ -2,7 +2,7 @@
 // who may act for a patient, and what a new consent must satisfy.
 import type { Context } from 'fabric-contract-api';
 import { conflict, forbidden, invalid, notFound } from './errors';
-import { getHospital, requirePatient, requireRecord } from './lookups';
+import { getMember, requirePatient, requireRecord } from './lookups';
 import { exists, key, KEY, putIndex, putJson, txTime } from './state';
 import { consentInForce, type Actor, type Consent, type Patient, type Purpose, type Scope } from '@ehr/ledger-model';
 
@@ -41,7 +41,7 @@ export async function writeConsent(ctx: Context, c: NewConsent): Promise<Consent
     throw invalid('expiresAt must be in the future');
   }
   if (c.grantee === c.patient.homeHospital) throw invalid('the home hospital needs no consent');
-  if (!(await getHospital(ctx, c.grantee))) throw notFound(`hospital ${c.grantee} is not registered`);
+  if (!(await getMember(ctx, c.grantee))) throw notFound(`hospital ${c.grantee} is not registered or has left the consortium`);
   const k = key(ctx, KEY.consent, c.consentId);
   if (await exists(ctx, k)) throw conflict(`consent ${c.consentId} already exists`);
   const consent: Consent = {

@@ -2,7 +2,7 @@
 // (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries), and events carry IDs and codes only.
 import { FakeLedger } from './testing/fake-ledger';
 import {
-  actor, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
+  actor, admin, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
 } from './testing/fixtures';
 
 const FIELDS: Record<string, string[]> = {
@@ -13,12 +13,15 @@ const FIELDS: Record<string, string[]> = {
   request: ['consentId', 'decidedAt', 'patientId', 'purpose', 'reason', 'requestedAt', 'requestedBy', 'requester', 'scope', 'status'],
   access: ['accessor', 'actor', 'at', 'basis', 'purpose', 'role'],
   holder: ['deliveredBy', 'since'],
+  departure: ['approvedAt'],
+  departed: ['approvals', 'channelLeftAt', 'departedAt'],
 };
 const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request'];
 // cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',
   'requestId', 'requester', 'status', 'accessor', 'purpose', 'basis', 'deliveredBy', 'txId', 'cid',
+  'approver', 'patientIds',
 ]);
 
 describe('ledger values and events', () => {
@@ -35,6 +38,8 @@ describe('ledger values and events', () => {
     const consentId = await grant(ledger, H2, patientId, H1, { purposes: '["research"]', expiresAt: '2031-01-01T00:00:00Z' });
     await ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, consentId, patientActor(patientId)));
     await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+    for (const by of [H1, H2]) await ledger.invoke(admin(by), (ctx) => c.membership.ApproveDeparture(ctx, H3));
+    await ledger.invoke(admin(H1), (ctx) => c.membership.ConfirmChannelExit(ctx, H3));
   });
 
   test('every public value has exactly its §4 fields, serialised with sorted keys', () => {
@@ -72,7 +77,7 @@ describe('ledger values and events', () => {
       for (const k of Object.keys(event!.payload)) expect(EVENT_KEYS).toContain(k);
     }
     expect([...names].sort()).toEqual(
-      ['AccessRequested', 'ConsentGranted', 'ConsentRevoked', 'EnvelopeDelivered', 'HospitalRegistered', 'PatientRegistered',
+      ['AccessRequested', 'ConsentGranted', 'ConsentRevoked', 'DepartureApproved', 'EnvelopeDelivered', 'HospitalDeparted', 'HospitalRegistered', 'HospitalRemoved', 'PatientRegistered',
         'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided'].sort(),
     );
   });

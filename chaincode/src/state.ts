@@ -19,6 +19,8 @@ export const KEY = {
   access: 'access',
   holder: 'holder',
   envelope: 'envelope',
+  departure: 'departure',
+  departed: 'departed',
 } as const;
 
 // Fabric treats an empty value as a delete, so index entries carry one byte.

@@ -42,12 +42,18 @@ export interface InstanceStatus {
   hospitals: HospitalStatus[];
 }
 
-/** Runs network.sh against the test instance; rejects with its output on failure. */
-export async function network(...args: string[]): Promise<string> {
+/** An instance the tests drive: the shared test instance, or one a suite starts for itself. */
+export interface InstanceRef {
+  name: string;
+  portBase: string;
+}
+
+/** Runs network.sh against an instance; rejects with its output on failure. */
+export async function networkOn(target: InstanceRef, ...args: string[]): Promise<string> {
   try {
     const { stdout } = await run(
       'bash',
-      [networkScript, '--instance', testInstance.name, '--port-base', testInstance.portBase, ...args],
+      [networkScript, '--instance', target.name, '--port-base', target.portBase, ...args],
       { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024, env: process.env },
     );
     return stdout;
@@ -57,9 +63,14 @@ export async function network(...args: string[]): Promise<string> {
   }
 }
 
-export async function status(): Promise<InstanceStatus> {
-  return JSON.parse(await network('status', '--json')) as InstanceStatus;
+/** Runs network.sh against the test instance. */
+export const network = (...args: string[]): Promise<string> => networkOn(testInstance, ...args);
+
+export async function statusOf(target: InstanceRef): Promise<InstanceStatus> {
+  return JSON.parse(await networkOn(target, 'status', '--json')) as InstanceStatus;
 }
+
+export const status = (): Promise<InstanceStatus> => statusOf(testInstance);
 
 export function hospital(s: InstanceStatus, n: number): HospitalStatus {
   const h = s.hospitals.find((x) => x.name === `hospital${n}`);

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- reply bodies are untyped JSON; the tests narrow them with expectations */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { hospital, network, status, type InstanceStatus } from './instance.js';
+import { hospital, networkOn, status, testInstance, type InstanceRef, type InstanceStatus } from './instance.js';
 
 /** A role a dev token can carry (DESIGN §7). */
 export type Role = 'clinician' | 'patient' | 'auditor' | 'admin';
@@ -25,14 +25,20 @@ export interface Problem {
 
 const tokenCache = new Map<string, string>();
 
-/** A dev JWT from `network.sh token` for hospital n's gateway (cached per hospital, sub and role). */
+/** A dev JWT from `network.sh token` for hospital n's gateway of the test instance (cached per hospital, sub and role). */
 export async function token(n: number, sub: string, role: Role, ttlSeconds?: number): Promise<string> {
   const key = `${n}|${sub}|${role}`;
   if (ttlSeconds === undefined && tokenCache.has(key)) return tokenCache.get(key)!;
-  const args = ['token', `hospital${n}`, sub, role, ...(ttlSeconds === undefined ? [] : ['--ttl', String(ttlSeconds)])];
-  const jwt = (await network(...args)).trim();
-  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(jwt)) throw new Error(`network.sh token printed no JWT: ${jwt}`);
+  const jwt = await tokenOn(testInstance, n, sub, role, ttlSeconds);
   if (ttlSeconds === undefined) tokenCache.set(key, jwt);
+  return jwt;
+}
+
+/** A dev JWT from `network.sh token` for hospital n's gateway of any instance. */
+export async function tokenOn(target: InstanceRef, n: number, sub: string, role: Role, ttlSeconds?: number): Promise<string> {
+  const args = ['token', `hospital${n}`, sub, role, ...(ttlSeconds === undefined ? [] : ['--ttl', String(ttlSeconds)])];
+  const jwt = (await networkOn(target, ...args)).trim();
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(jwt)) throw new Error(`network.sh token printed no JWT: ${jwt}`);
   return jwt;
 }
 

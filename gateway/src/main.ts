@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { createTokenVerifier } from './auth/index.js';
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
         limits: { bodyLimitBytes: config.server.bodyLimitBytes, jsonLimitBytes: config.server.jsonLimitBytes },
         retryAfterSeconds: config.server.retryAfterSeconds,
         rateLimits: config.rateLimits,
-        publicUrl: `http://${config.server.host}:${config.server.port}`,
+        publicUrl: `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`,
     });
 
     const follower = new EventFollower({
@@ -94,13 +95,16 @@ async function main(): Promise<void> {
     metrics.watchCustody(() => follower.outbox.stats());
     follower.start();
 
-    const server = createServer(app);
+    const tls = config.server.tls;
+    const server = tls
+        ? createTlsServer({ cert: await readFile(tls.certPath), key: await readFile(tls.keyPath), minVersion: 'TLSv1.2' }, app)
+        : createServer(app);
     // Uploads and downloads stream for as long as data flows; only idle sockets time out.
     server.requestTimeout = 0;
     server.headersTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
-    logger.info({ host: config.server.host, port: config.server.port, mspId: config.hospital.mspId }, 'gateway listening');
+    logger.info({ host: config.server.host, port: config.server.port, https: Boolean(tls), mspId: config.hospital.mspId }, 'gateway listening');
     // The FHIR R4 schema compiles once (about a second): now, rather than in the first FHIR write.
     setImmediate(() => warmUpValidator());
 

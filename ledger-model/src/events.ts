@@ -7,6 +7,12 @@ import type { Purpose, RequestDecision } from './vocabulary.js';
 export interface LedgerEvents {
   HospitalRegistered: { mspId: string };
   HospitalKeyRotated: { mspId: string };
+  /** One member's admin approved that mspId leave; not yet a majority. */
+  DepartureApproved: { mspId: string; approver: string };
+  /** mspId left (a majority approved); patientIds: those whose consents to it were revoked, sorted. */
+  HospitalDeparted: { mspId: string; patientIds: string[] };
+  /** The channel update that removed mspId was confirmed: it no longer counts for endorsement. */
+  HospitalRemoved: { mspId: string };
   PatientRegistered: { patientId: string; homeHospital: string };
   /** holders: the MSP IDs that got an envelope with the record, sorted. */
   RecordCreated: { recordId: string; patientId: string; custodian: string; holders: string[] };
@@ -36,6 +42,9 @@ export type EventPayload<N extends EventName> = LedgerEvents[N] & { txId: string
 export const EVENT_NAMES = [
   'HospitalRegistered',
   'HospitalKeyRotated',
+  'DepartureApproved',
+  'HospitalDeparted',
+  'HospitalRemoved',
   'PatientRegistered',
   'RecordCreated',
   'RecordErased',

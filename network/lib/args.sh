@@ -250,6 +250,7 @@ check_operands() {
       log) check_log_name "$operand" ;;
       command) [[ -n "${CMD_HELP[$operand]+x}" ]] ||
         usage_error "unknown command '${operand}'$(did_you_mean "$operand" "${COMMANDS[@]}")" ;;
+      new-hospital) [[ "$operand" =~ ^hospital[0-9]{1,3}$ ]] || usage_error "name the hospital to add as hospital<n>, e.g. hospital$((HOSPITAL_COUNT + 1))" ;;
       user) [[ "$operand" =~ ^[a-z0-9][a-z0-9._-]{1,62}$ ]] || usage_error "user name '${operand}' must match [a-z0-9][a-z0-9._-]{1,62}" ;;
     esac
   done
@@ -317,7 +318,7 @@ confirm_destructive() {
   log "${ARG_COMMAND} --instance ${INSTANCE}: about to ${what}"
   ((ARG_YES)) && return 0
   if [[ ! -t 0 ]]; then
-    usage_error "not confirmed: '${ARG_COMMAND}' deletes instance '${INSTANCE}' (${STATE_DIR}) and there is no terminal to ask on; if that is the instance you mean, pass --yes: network/network.sh ${ARG_COMMAND} --instance ${INSTANCE} --yes"
+    usage_error "not confirmed: '${ARG_COMMAND}' would ${what}, and there is no terminal to ask on; if that is what you mean, pass --yes: network/network.sh ${ARG_COMMAND} ${ARG_OPERANDS[*]:+${ARG_OPERANDS[*]} }--instance ${INSTANCE} --yes"
   fi
   printf "Type the instance name '%s' to confirm, anything else to cancel: " "$INSTANCE" >&2
   read -r answer || answer=""

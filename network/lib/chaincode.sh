@@ -71,13 +71,24 @@ approve_chaincode() {
   log "$(hospital_name "$h"): approved ${CHAINCODE_NAME} sequence ${seq}"
 }
 
-commit_chaincode() {
-  local seq=$1 h peers=()
-  (($(committed_sequence 1) >= seq)) && return 0
+# running_peer_flags [excluded]: PEER_FLAGS names every member's reachable peer
+# (but the excluded hospital's) as an endorser (--peerAddresses and its TLS
+# root), for a MAJORITY-endorsed invoke.
+running_peer_flags() {
+  local h excluded=${1:-}
+  PEER_FLAGS=()
   for h in $(hospitals); do
+    [[ "$h" == "$excluded" ]] && continue
     tcp_open "$(hospital_host "$h")" "$(port "$h" "$OFF_PEER")" || continue
-    peers+=(--peerAddresses "$(endpoint "$h" "$OFF_PEER")" --tlsRootCertFiles "$(hospital_dir "$h")/peer/tls/ca.crt")
+    PEER_FLAGS+=(--peerAddresses "$(endpoint "$h" "$OFF_PEER")" --tlsRootCertFiles "$(hospital_dir "$h")/peer/tls/ca.crt")
   done
+}
+
+commit_chaincode() {
+  local seq=$1
+  (($(committed_sequence "$(hospitals | head -n1)") >= seq)) && return 0
+  running_peer_flags
+  local peers=("${PEER_FLAGS[@]}")
   local o; o=$(live_orderer_hospital)
   # shellcheck disable=SC2046
   peer_cli "$o" lifecycle chaincode commit $(orderer_flags "$o") --channelID "$CHANNEL_NAME" \

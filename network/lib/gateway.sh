@@ -20,11 +20,22 @@ gateways_up() {
 GATEWAY_READY_TIMEOUT="${EHR_GATEWAY_READY_TIMEOUT:-180}"
 await_gateway() {
   [[ "$GATEWAY_READY_TIMEOUT" =~ ^[1-9][0-9]{0,4}$ ]] || die "EHR_GATEWAY_READY_TIMEOUT must be a number of seconds, e.g. 180 (got '${GATEWAY_READY_TIMEOUT}')"
-  await_ready "$(hospital_name "$1")-gateway" "$GATEWAY_READY_TIMEOUT" curl -sf "http://$(hospital_host "$1"):$(port "$1" "$OFF_GATEWAY")/health"
+  await_ready "$(hospital_name "$1")-gateway" "$GATEWAY_READY_TIMEOUT" curl -sf --cacert "$(hospital_tls_root "$1")" "$(gateway_url "$1")/health"
 }
+
+# HTTPS when the gateway's configuration names a certificate: EHR_GATEWAY_HTTPS=1,
+# or server.tls in the hospital's gateway/overrides.json.
+gateway_scheme() {
+  local cfg; cfg="$(hospital_dir "$1")/gateway/config.json"
+  if [[ -f "$cfg" ]] && jq -e '.server.tls' "$cfg" >/dev/null 2>&1; then echo https; else echo http; fi
+}
+gateway_url() { echo "$(gateway_scheme "$1")://$(hospital_host "$1"):$(port "$1" "$OFF_GATEWAY")"; }
 
 start_gateway() {
   local h=$1 cfg; cfg="$(hospital_dir "$h")/gateway/config.json"
+  # A running gateway keeps the configuration it started with, and so does its file
+  # (status and the readiness probe read its scheme from it).
+  is_running "$(hospital_name "$h")-gateway" && return 0
   write_gateway_config "$h" "$cfg"
   start_process "$(hospital_name "$h")-gateway" "$GATEWAY_DIR" - env EHR_GATEWAY_CONFIG="$cfg" node "${GATEWAY_DIR}/dist/main.js"
 }
@@ -58,6 +69,12 @@ write_gateway_config() {
       auth: {jwtPublicKeyPath: $jwt, issuer: $iss, audience: $aud},
       events: {checkpointPath: $checkpoint},
       log: {level: $level}}' >"${out}.new"
+  # The gateway identity's TLS certificate from the hospital CA (its names include
+  # the hospital's host): clients trust the hospital's TLS root.
+  if [[ "${EHR_GATEWAY_HTTPS:-0}" == 1 ]]; then
+    jq --arg cert "${hd}/users/gateway/tls/server.crt" --arg key "${hd}/users/gateway/tls/server.key" \
+      '.server.tls = {certPath: $cert, keyPath: $key}' "${out}.new" >"${out}.tls" && mv "${out}.tls" "${out}.new"
+  fi
   # The file is rewritten on every start (ports, paths and keys follow the
   # instance); an admin's own settings live in overrides.json beside it and are
   # merged over it, key by key.

@@ -26,6 +26,8 @@ init_instance() {
     recorded=$(sed -n 's/^PORT_BASE=//p' "${STATE_DIR}/instance.env")
     local hospitals_recorded; hospitals_recorded=$(sed -n 's/^HOSPITALS=//p' "${STATE_DIR}/instance.env")
     HOSPITAL_COUNT=${hospitals_recorded:-$HOSPITAL_COUNT}
+    JOINING_HOSPITAL=$(sed -n 's/^JOINING=//p' "${STATE_DIR}/instance.env")
+    LEFT_HOSPITALS=$(sed -n 's/^LEFT=//p' "${STATE_DIR}/instance.env")
   fi
   PORT_BASE="${given:-${recorded:-7000}}"
   [[ "$PORT_BASE" =~ ^[0-9]{1,5}$ ]] || usage_error "port base '${PORT_BASE}' is not a number; e.g. --port-base 7000"
@@ -76,7 +78,18 @@ record_instance() {
   fi
 }
 
-hospitals() { seq 1 "$HOSPITAL_COUNT"; }
+JOINING_HOSPITAL=""
+LEFT_HOSPITALS=""
+# The members: hospital1..hospital<HOSPITALS> but those that left (numbers are never reused).
+hospitals() {
+  local h
+  for h in $(seq 1 "$HOSPITAL_COUNT"); do
+    [[ " ${LEFT_HOSPITALS} " == *" ${h} "* ]] || echo "$h"
+  done
+}
+# The members and a hospital that an unfinished add-hospital is bringing in:
+# its processes run, so they stop and show with the instance's.
+present_hospitals() { hospitals; [[ -z "$JOINING_HOSPITAL" ]] || echo "$JOINING_HOSPITAL"; }
 hospital_name() { echo "hospital$1"; }
 hospital_msp() { echo "Hospital$1MSP"; }
 hospital_dir() { echo "${STATE_DIR}/hospital$1"; }

@@ -67,7 +67,7 @@ stop_hospital_process() { stop_process "$(hospital_name "$2")-$1"; }
 # hospital in parallel and fails if any of them failed.
 stop_everywhere() {
   local h pid rc=0 pids=()
-  for h in $(hospitals); do
+  for h in $(present_hospitals); do
     "$@" "$h" &
     pids+=("$!")
   done

@@ -32,7 +32,7 @@ hospital_json() {
   local h=$1 n; n=$(hospital_name "$h")
   local host; host=$(hospital_host "$h")
   jq -n --arg name "$n" --arg msp "$(hospital_msp "$h")" \
-    --arg gateway "http://${host}:$(port "$h" "$OFF_GATEWAY")" --arg gwState "$(running_word "${n}-gateway")" \
+    --arg gateway "$(gateway_url "$h")" --arg gwState "$(running_word "${n}-gateway")" \
     --arg peer "$(endpoint "$h" "$OFF_PEER")" --arg peerState "$(running_word "${n}-peer")" \
     --arg peerOps "$(peer_ops_url "$h")" --arg peerTls "$(peer_tls_name "$h")" \
     --arg orderer "$(endpoint "$h" "$OFF_ORDERER")" --arg ordererState "$(running_word "${n}-orderer")" \
@@ -91,7 +91,7 @@ print_summary() {
     n=$(hospital_name "$h")
     local host; host=$(hospital_host "$h")
     printf '  %s (%s)\n' "$n" "$(hospital_msp "$h")"
-    printf '    gateway   http://%s:%s  [%s]\n' "$host" "$(port "$h" "$OFF_GATEWAY")" "$(running_word "${n}-gateway")"
+    printf '    gateway   %s  [%s]\n' "$(gateway_url "$h")" "$(running_word "${n}-gateway")"
     printf '    custody   %s\n' "$(custody_line "$h")"
     printf '    peer      %s  [%s]\n' "$(endpoint "$h" "$OFF_PEER")" "$(running_word "${n}-peer")"
     printf '    orderer   %s  [%s]\n' "$(endpoint "$h" "$OFF_ORDERER")" "$(running_word "${n}-orderer")"

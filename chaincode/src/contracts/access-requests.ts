@@ -3,7 +3,7 @@ import { checkScopeRecords, requirePatientAtHome, writeConsent } from '../consen
 import { conflict, forbidden, invalid, notFound } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
-import { getHospital, requirePatient, requireRequest } from '../lookups';
+import { getMember, requirePatient, requireRequest } from '../lookups';
 import type { AccessRequest } from '@ehr/ledger-model';
 import { exists, key, KEY, putIndex, putJson, txTime } from '../state';
 import { requestVisible, unknownPatient, visibleRequests } from '../need-to-know';
@@ -37,7 +37,7 @@ export class AccessRequestsContract extends Contract {
     if (who.role !== 'clinician') throw forbidden('access requests are made by clinicians');
     const patient = await requirePatient(ctx, pid);
     if (patient.homeHospital === mspId) throw invalid('the home hospital needs no access request');
-    if (!(await getHospital(ctx, mspId))) throw forbidden(`hospital ${mspId} must register before requesting access`);
+    if (!(await getMember(ctx, mspId))) throw forbidden(`hospital ${mspId} must be a registered member to request access`);
     const k = key(ctx, KEY.request, id);
     if (await exists(ctx, k)) throw conflict(`access request ${id} already exists`);
     await checkScopeRecords(ctx, pid, s);

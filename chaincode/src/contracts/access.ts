@@ -4,7 +4,7 @@ import { conflict, forbidden, gone, invalid as invalidArg, notFound } from '../e
 import { emit } from '../events';
 import { holds, MAX_BATCH, purgeEnvelope, storeEnvelope, transientBatch, transientEnvelope } from '../envelopes';
 import { requireRole } from '../identity';
-import { getHospital, requirePatient, requireRecord } from '../lookups';
+import { getMember, requirePatient, requireRecord } from '../lookups';
 import { accessBasis as judgeAccess, type AccessEntry, type Envelope, type Holder, type Patient, type RecordMeta } from '@ehr/ledger-model';
 import { fromBytes, getJson, implicitCollection, key, KEY, putJson, scan, txTime } from '../state';
 import { requireVisibleRecord } from '../need-to-know';
@@ -94,7 +94,7 @@ export class AccessContract extends Contract {
       throw forbidden('envelopes are delivered by the custodian or the home hospital');
     }
     if (grantee === mspId) throw forbidden('a hospital does not deliver to itself');
-    if (!(await getHospital(ctx, grantee))) throw notFound(`hospital ${grantee} is not registered`);
+    if (!(await getMember(ctx, grantee))) throw notFound(`hospital ${grantee} is not registered or has left the consortium`);
     if ((await accessBasis(ctx, id, record, patient, grantee, null)) === null) {
       throw forbidden(`${grantee} has no access to record ${id}`);
     }
@@ -119,7 +119,7 @@ export class AccessContract extends Contract {
     const grantee = v.mspId(granteeMsp, 'granteeMsp');
     const batch = transientBatch(ctx);
     if (grantee === mspId) throw forbidden('a hospital does not deliver to itself');
-    if (!(await getHospital(ctx, grantee))) throw notFound(`hospital ${grantee} is not registered`);
+    if (!(await getMember(ctx, grantee))) throw notFound(`hospital ${grantee} is not registered or has left the consortium`);
     const delivered: string[] = [];
     const skipped: string[] = [];
     const refused: Record<string, string> = {};

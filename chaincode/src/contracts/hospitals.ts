@@ -52,7 +52,12 @@ export class HospitalsContract extends Contract {
   @Transaction(false)
   @Returns('string')
   public async ListHospitals(ctx: Context): Promise<string> {
-    const rows = await scan(ctx, KEY.hospital, []);
+    // The channel's hospitals: one that left the channel counts for no endorsement majority
+    // (a departed one still in the channel does, until ConfirmChannelExit).
+    const gone = new Set(
+      (await scan(ctx, KEY.departed, [])).filter((r) => fromBytes<{ channelLeftAt: string | null }>(r.value).channelLeftAt !== null).map((r) => r.attributes[0]),
+    );
+    const rows = (await scan(ctx, KEY.hospital, [])).filter((r) => !gone.has(r.attributes[0]));
     const list: HospitalView[] = rows.map((r) => ({ mspId: r.attributes[0], ...fromBytes<Hospital>(r.value) }));
     return JSON.stringify(list);
   }

@@ -4,7 +4,7 @@ import { conflict, forbidden, gone, invalid, notFound } from '../errors';
 import { emit } from '../events';
 import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../envelopes';
 import { requireRole } from '../identity';
-import { getHospital, requirePatient, requireRecord } from '../lookups';
+import { getMember, requirePatient, requireRecord } from '../lookups';
 import type { RecordMeta } from '@ehr/ledger-model';
 import { exists, history, key, KEY, putIndex, putJson, scan, txTime } from '../state';
 import { requirePatientView, requireVisibleRecord } from '../need-to-know';
@@ -61,7 +61,7 @@ export class RecordsContract extends Contract {
       if (!envelopes.has(required)) throw invalid(`an envelope for ${required} is required`);
     }
     for (const target of envelopes.keys()) {
-      if (!(await getHospital(ctx, target))) throw notFound(`hospital ${target} is not registered`);
+      if (!(await getMember(ctx, target))) throw notFound(`hospital ${target} is not registered or has left the consortium`);
       if ((await accessBasis(ctx, id, record, patient, target, null)) === null) {
         throw forbidden(`${target} has no access to this record, so it may not hold an envelope`);
       }

@@ -5,6 +5,7 @@ import { AccessContract } from '../contracts/access';
 import { AuditContract } from '../contracts/audit';
 import { ConsentsContract } from '../contracts/consents';
 import { HospitalsContract } from '../contracts/hospitals';
+import { MembershipContract } from '../contracts/membership';
 import { PatientsContract } from '../contracts/patients';
 import { RecordsContract } from '../contracts/records';
 import { FakeLedger, type Identity } from './fake-ledger';
@@ -57,6 +58,7 @@ export const c = {
   requests: new AccessRequestsContract(),
   access: new AccessContract(),
   audit: new AuditContract(),
+  membership: new MembershipContract(),
 };
 
 /** Asserts a coded failure that left the ledger untouched (nothing committed, no event). */

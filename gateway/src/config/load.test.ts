@@ -57,6 +57,13 @@ describe('parseConfig', () => {
         expect(config.auth.jwtPublicKeyPath).toBe('/etc/jwt.pub');
     });
 
+    it('serves HTTPS when a certificate and key are configured (paths resolved), and refuses half a pair', () => {
+        const config = parseConfig({ ...minimal, server: { tls: { certPath: 'tls/gw.crt', keyPath: '/etc/gw.key' } } }, {}, '/srv/h1');
+        expect(config.server.tls).toEqual({ certPath: '/srv/h1/tls/gw.crt', keyPath: '/etc/gw.key' });
+        expect(() => parseConfig({ ...minimal, server: { tls: { certPath: 'tls/gw.crt' } } }, {}, '/srv/h1')).toThrow(ConfigError);
+        expect(() => parseConfig({ ...minimal, server: { tls: { certPath: 'a', keyPath: 'b', ca: 'c' } } }, {}, '/srv/h1')).toThrow(ConfigError);
+    });
+
     it('applies environment overrides', () => {
         const config = parseConfig(minimal, { EHR_GATEWAY_PORT: '9000', EHR_GATEWAY_HOST: '0.0.0.0', EHR_GATEWAY_KUBO_API_URL: 'http://10.0.0.2:5001' });
         expect(config.server.port).toBe(9000);

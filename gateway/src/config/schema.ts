@@ -23,6 +23,11 @@ export function configSchema(baseDir: string) {
         shutdownGraceMs: millis.default(10_000),
         /** Retry-After (seconds) sent with 503s. */
         retryAfterSeconds: z.number().int().positive().default(5),
+        /**
+         * HTTPS with this certificate and key (PEM files); plain HTTP without. A gateway
+         * reached from other hosts serves HTTPS: tokens and documents cross the wire.
+         */
+        tls: z.object({ certPath: filePath, keyPath: filePath }).strict().optional(),
     });
 
     const hospital = z.object({

@@ -321,6 +321,22 @@ describe('EventFollower', () => {
         expect(discarded).toEqual([cid]);
     });
 
+    const departed = event(11n, 'HospitalDeparted', { mspId: H2, patientIds: ['pat-001'] });
+
+    it('when this hospital leaves the consortium it purges the envelopes its revoked consents gave it', async () => {
+        expiresAt = new Date(Date.now() - 1).toISOString(); // the consents no longer hold: purges allowed
+        await runUntil(follower({ mspId: H2, events: [departed] }), '20 purges', () => purged.size === 20);
+        expect(batches).toEqual([]);
+    });
+
+    it('another hospital leaving makes this one purge nothing', async () => {
+        expiresAt = new Date(Date.now() - 1).toISOString();
+        await runUntil(follower({ mspId: H3, events: [departed] }), 'the event to be handled', () => written<unknown>('checkpoint.json') !== undefined);
+        // The journal is written before the checkpoint moves past the event: no task was queued.
+        expect(JSON.stringify(written<unknown>('custody.json') ?? [])).not.toContain('purge');
+        expect(purged.size).toBe(0);
+    });
+
     describe('as the grantee of a consent with an expiry', () => {
         const grantedToH2: ChaincodeEvent = { ...consentGranted, transactionId: 'tx-consent-h2' };
         const scheduled = () => JSON.parse(readFileSync(path.join(dir, 'expiries.json'), 'utf8')) as { consentId: string }[];

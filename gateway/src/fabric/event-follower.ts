@@ -208,6 +208,12 @@ export class EventFollower {
                     this.#expiries.remove(String(payload.consentId));
                 }
                 break;
+            case 'HospitalDeparted':
+                // This hospital left: the consents it held are revoked, so it drops the envelopes they gave it.
+                if (payload.mspId === me && Array.isArray(payload.patientIds)) {
+                    this.#outbox.add((payload.patientIds as unknown[]).map((p) => ({ kind: 'purgePatient' as const, patientId: String(p) })));
+                }
+                break;
             case 'RecordErased': {
                 const tasks: CustodyTask[] = [{ kind: 'purge', recordId: String(payload.recordId) }];
                 if (payload.custodian === me) tasks.push({ kind: 'unpin', recordId: String(payload.recordId) });

@@ -2,7 +2,7 @@ import { generateEncryptionKeyPair } from '../crypto/index.js';
 import type { Contract } from '@hyperledger/fabric-gateway';
 import type { FabricConnection } from './connection.js';
 import { ResilientContract } from './resilient.js';
-import { FabricLedger, UnknownLedgerKeyError } from './fabric-ledger.js';
+import { FabricLedger, UnknownLedgerKeyError, combinations } from './fabric-ledger.js';
 
 const MSP = 'Hospital1MSP';
 const utf8 = new TextEncoder();
@@ -68,5 +68,14 @@ describe('FabricLedger.registerSelf', () => {
         const { connection, submitted } = fakeConnection(stranger.publicKey);
         await expect(new FabricLedger(connection, MSP).registerSelf('hospital1', current.publicKey, { replaceUnknown: true })).resolves.toBe('rotated');
         expect(submitted.map((s) => s.name)).toEqual(['Hospitals:RotateKey']);
+    });
+});
+
+describe('combinations (choices of endorsers to top a plan up to a majority)', () => {
+    it('lists every k-subset once, in order', () => {
+        expect(combinations(['H2', 'H3', 'H4'], 2)).toEqual([['H2', 'H3'], ['H2', 'H4'], ['H3', 'H4']]);
+        expect(combinations(['H2', 'H3'], 1)).toEqual([['H2'], ['H3']]);
+        expect(combinations(['H2'], 0)).toEqual([[]]);
+        expect(combinations(['H2'], 2)).toEqual([]);
     });
 });

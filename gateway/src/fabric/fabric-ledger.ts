@@ -29,6 +29,7 @@ import type {
 import { codedMessage } from './errors.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
+import { ChannelOrganisations } from './channel-orgs.js';
 import { createPublicKey, randomUUID } from 'node:crypto';
 
 const utf8 = new TextEncoder();
@@ -59,10 +60,12 @@ export class FabricLedger implements Ledger, CustodyLedger {
     readonly #mspId: string;
     /** txId → block number never changes once committed. */
     readonly #blockOfTx = new Map<string, number>();
+    readonly #channelOrgs: ChannelOrganisations;
 
     constructor(conn: FabricConnection, mspId: string) {
         this.#conn = conn;
         this.#mspId = mspId;
+        this.#channelOrgs = new ChannelOrganisations(conn.network);
     }
 
     async listHospitals(): Promise<Hospital[]> {
@@ -302,21 +305,21 @@ export class FabricLedger implements Ledger, CustodyLedger {
     /**
      * Endorsement plans for a write into the named hospitals' implicit
      * collections: each owner (its own Endorsement policy) plus this hospital,
-     * topped up to a majority of the consortium for the public writes. The
+     * topped up to a majority of the channel's organisations (what the MAJORITY
+     * policy counts, also while a hospital joins or leaves) for the public writes. The
      * peer's gateway refuses to choose endorsers itself when transient data is
      * involved, so the top-up is named too; one plan per choice of top-up, so
      * a hospital that is down can be skipped.
      */
     async #endorsementPlans(collectionOwners: string[]): Promise<string[][]> {
         const required = [...new Set([this.#mspId, ...collectionOwners])];
-        const all = (await this.listHospitals()).map((h) => h.mspId);
+        const all = await this.#channelOrgs.list();
         const missing = Math.floor(all.length / 2) + 1 - required.length;
         if (missing <= 0) return [required.sort()];
         const others = all.filter((m) => !required.includes(m));
-        const plans: string[][] = [];
-        for (let i = 0; i + missing <= others.length; i++) {
-            plans.push([...required, ...others.slice(i, i + missing)].sort());
-        }
+        // Every choice of top-up, not only neighbours: with four hospitals and one
+        // down, only some pairs of the other three avoid it.
+        const plans = combinations(others, missing).map((extra) => [...required, ...extra].sort());
         return plans.length ? plans : [required.sort()];
     }
 
@@ -371,4 +374,12 @@ export class FabricLedger implements Ledger, CustodyLedger {
         }
         return events;
     }
+}
+
+/** The k-element subsets of items, in order (items are a consortium's hospitals: few). */
+export function combinations<T>(items: readonly T[], k: number): T[][] {
+    if (k === 0) return [[]];
+    if (k > items.length) return [];
+    const [first, ...rest] = items;
+    return [...combinations(rest, k - 1).map((c) => [first, ...c]), ...combinations(rest, k)];
 }
