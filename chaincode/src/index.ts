@@ -3,6 +3,7 @@ import { AccessRequestsContract } from './contracts/access-requests';
 import { AccessContract } from './contracts/access';
 import { AuditContract } from './contracts/audit';
 import { ConsentsContract } from './contracts/consents';
+import { EmergencyAccessContract } from './contracts/emergency-access';
 import { HospitalsContract } from './contracts/hospitals';
 import { PatientsContract } from './contracts/patients';
 import { RecordsContract } from './contracts/records';
@@ -12,6 +13,7 @@ export {
   AccessRequestsContract,
   AuditContract,
   ConsentsContract,
+  EmergencyAccessContract,
   HospitalsContract,
   PatientsContract,
   RecordsContract,
@@ -25,4 +27,5 @@ export const contracts: (new () => object)[] = [
   AccessRequestsContract,
   AccessContract,
   AuditContract,
+  EmergencyAccessContract,
 ];
