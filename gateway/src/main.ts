@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
+import { BreakGlassService } from './break-glass/service.js';
+import { JustificationStore } from './break-glass/justification-store.js';
+import { FabricBreakGlassLedger } from './fabric/break-glass-ledger.js';
 import { createTokenVerifier } from './auth/index.js';
 import { Keyring } from './crypto/index.js';
 import { loadConfig, type GatewayConfig } from './config/index.js';
@@ -78,6 +81,11 @@ async function main(): Promise<void> {
         retryAfterSeconds: config.server.retryAfterSeconds,
         rateLimits: config.rateLimits,
         publicUrl: `http://${config.server.host}:${config.server.port}`,
+        breakGlass: new BreakGlassService(
+            new FabricBreakGlassLedger(connection),
+            new JustificationStore(config.breakGlass.justificationsPath),
+            logger.child({ component: 'break-glass' }),
+        ),
     });
 
     const follower = new EventFollower({
