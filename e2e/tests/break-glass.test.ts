@@ -125,6 +125,14 @@ describe('break-glass emergency access', () => {
   test('the patient sees the grant at home; auditors review it, the declaring one with the justification', async () => {
     const mine = await consentsOfPatient();
     expect(mine).toEqual([expect.objectContaining({ consentId: grant.consentId, purposes: ['emergency'], emergency: expect.objectContaining({ reasonCode: 'unconscious' }) })]);
+    // ... and in their audit trail: declared by the clinician at hospital 3.
+    const trail = expectStatus<{ type: string; hospital: string; actor: string; consentId?: string }[]>(
+      await rest.call(1, 'GET', `/api/v1/audit/patients/${encodeURIComponent(patientId)}`, { token: await patient() }),
+      200,
+    );
+    expect(trail.filter((e) => e.consentId === grant.consentId && e.type === 'ConsentGranted')).toEqual([
+      expect.objectContaining({ hospital: rest.mspId(3), actor: 'dr-bg-h3' }),
+    ]);
     // FHIR: a Consent labelled break-the-glass, its provision's purpose emergency treatment.
     const fhir = expectStatus(await rest.call(1, 'GET', `/fhir/R4/Consent/${grant.consentId}`, { token: await patient() }), 200);
     expect(fhir.meta?.security).toEqual([expect.objectContaining({ code: 'BTG' })]);
