@@ -98,14 +98,22 @@ export async function consentEntries(
     for (const h of await history<Consent>(ctx, key(ctx, KEY.consent, consentId))) {
       if (!h.value) continue;
       const c = h.value;
+      // A break-glass grant is made by the declaring clinician at the grantee; the patient ends it at home.
+      const declared = c.status === 'active' ? c.emergency : undefined;
       out.push({
         txId: h.txId,
         timestamp: h.timestamp,
         action: c.status === 'active' ? 'ConsentGranted' : 'ConsentRevoked',
         subject: { type: 'consent', id: consentId },
-        hospital: home,
-        actor: patientId,
-        details: { grantee: c.grantee, scope: c.scope, purposes: c.purposes, expiresAt: c.expiresAt },
+        hospital: declared ? c.grantee : home,
+        actor: declared ? declared.declaredBy : patientId,
+        details: {
+          grantee: c.grantee,
+          scope: c.scope,
+          purposes: c.purposes,
+          expiresAt: c.expiresAt,
+          ...(c.emergency ? { emergencyReason: c.emergency.reasonCode } : {}),
+        },
       });
     }
   }

@@ -4,7 +4,7 @@ import type { Context } from 'fabric-contract-api';
 import { conflict, forbidden, invalid, notFound } from './errors';
 import { getMember, requirePatient, requireRecord } from './lookups';
 import { exists, key, KEY, putIndex, putJson, txTime } from './state';
-import { consentInForce, type Actor, type Consent, type Patient, type Purpose, type Scope } from '@ehr/ledger-model';
+import { consentInForce, type Actor, type Consent, type EmergencyGrant, type Patient, type Purpose, type Scope } from '@ehr/ledger-model';
 
 /** Consent decisions go through the patient's home hospital, acting for that very patient. */
 export async function requirePatientAtHome(ctx: Context, mspId: string, who: Actor, patientId: string): Promise<Patient> {
@@ -33,6 +33,8 @@ export interface NewConsent {
   scope: Scope;
   purposes: Purpose[];
   expiresAt: string | null;
+  /** Only for break-glass grants (contracts/emergency-access.ts). */
+  emergency?: EmergencyGrant;
 }
 
 export async function writeConsent(ctx: Context, c: NewConsent): Promise<Consent> {
@@ -53,6 +55,7 @@ export async function writeConsent(ctx: Context, c: NewConsent): Promise<Consent
     expiresAt: c.expiresAt,
     status: 'active',
     revokedAt: null,
+    ...(c.emergency ? { emergency: c.emergency } : {}),
   };
   await putJson(ctx, k, consent);
   await putIndex(ctx, KEY.patientConsent, c.patientId, c.grantee, c.consentId);

@@ -3,6 +3,7 @@ import { AccessRequestsContract } from './contracts/access-requests';
 import { AccessContract } from './contracts/access';
 import { AuditContract } from './contracts/audit';
 import { ConsentsContract } from './contracts/consents';
+import { EmergencyAccessContract } from './contracts/emergency-access';
 import { HospitalsContract } from './contracts/hospitals';
 import { MembershipContract } from './contracts/membership';
 import { PatientsContract } from './contracts/patients';
@@ -13,6 +14,7 @@ export {
   AccessRequestsContract,
   AuditContract,
   ConsentsContract,
+  EmergencyAccessContract,
   HospitalsContract,
   MembershipContract,
   PatientsContract,
@@ -28,4 +30,5 @@ export const contracts: (new () => object)[] = [
   AccessContract,
   AuditContract,
   MembershipContract,
+  EmergencyAccessContract,
 ];

@@ -1,5 +1,8 @@
 // No PHI on the ledger: every stored value carries exactly the fields of DESIGN §4
-// (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries), and events carry IDs and codes only.
+// (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries, emergency on
+// break-glass grants, and the break-glass setting), and events carry IDs and codes only.
+import { DEFAULT_BREAK_GLASS_SETTINGS } from '@ehr/ledger-model';
+import { EmergencyAccessContract } from './contracts/emergency-access';
 import { FakeLedger } from './testing/fake-ledger';
 import {
   actor, admin, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
@@ -15,8 +18,13 @@ const FIELDS: Record<string, string[]> = {
   holder: ['deliveredBy', 'since'],
   departure: ['approvedAt'],
   departed: ['approvals', 'channelLeftAt', 'departedAt'],
+  'breakglass~settings': ['approvedAt', 'approvedBy', 'settings', 'version'],
+  'breakglass~approval': ['actor', 'approvedAt', 'settings'],
 };
-const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request'];
+// A break-glass grant is a consent with one more field: codes, a pseudonym and a digest (no free text).
+const VARIANTS: Record<string, string[]> = { consent: [...FIELDS.consent, 'emergency'].sort() };
+const EMERGENCY_FIELDS = ['declaredBy', 'declaredRole', 'justificationDigest', 'reasonCode'];
+const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request', 'emergency~consent'];
 // cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',
@@ -37,6 +45,12 @@ describe('ledger values and events', () => {
     await ledger.invoke(gw(H3), (ctx) => c.access.LogAccess(ctx, recordId, 'treatment', actor('dr-2', 'clinician')));
     const consentId = await grant(ledger, H2, patientId, H1, { purposes: '["research"]', expiresAt: '2031-01-01T00:00:00Z' });
     await ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, consentId, patientActor(patientId)));
+    const bg = new EmergencyAccessContract();
+    await ledger.invoke(gw(H3), (ctx) => bg.DeclareEmergency(ctx, newId(), patientId, 'unconscious', 'b'.repeat(64), '', '', clinician));
+    const off = JSON.stringify({ ...DEFAULT_BREAK_GLASS_SETTINGS, enabled: false });
+    await ledger.invoke(gw(H1), (ctx) => bg.ApproveSettings(ctx, off, actor('adm-1', 'admin')));
+    await ledger.invoke(gw(H2), (ctx) => bg.ApproveSettings(ctx, off, actor('adm-2', 'admin')));
+    await ledger.invoke(gw(H3), (ctx) => bg.ApproveSettings(ctx, JSON.stringify(DEFAULT_BREAK_GLASS_SETTINGS), actor('adm-3', 'admin')));
     await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
     for (const by of [H1, H2]) await ledger.invoke(admin(by), (ctx) => c.membership.ApproveDeparture(ctx, H3));
     await ledger.invoke(admin(H1), (ctx) => c.membership.ConfirmChannelExit(ctx, H3));
@@ -54,8 +68,10 @@ describe('ledger values and events', () => {
       const text = Buffer.from(bytes).toString();
       const value = JSON.parse(text);
       expect(FIELDS[type]).toBeDefined();
-      expect(Object.keys(value).sort()).toEqual(FIELDS[type]);
-      expect(Object.keys(value)).toEqual(FIELDS[type]); // stored in sorted order
+      const fields = VARIANTS[type] && 'emergency' in value ? VARIANTS[type] : FIELDS[type];
+      expect(Object.keys(value).sort()).toEqual(fields);
+      expect(Object.keys(value)).toEqual(fields); // stored in sorted order
+      if ('emergency' in value) expect(Object.keys(value.emergency)).toEqual(EMERGENCY_FIELDS);
     }
     expect([...seen].sort()).toEqual([...Object.keys(FIELDS), ...INDEXES].sort());
   });
@@ -77,8 +93,8 @@ describe('ledger values and events', () => {
       for (const k of Object.keys(event!.payload)) expect(EVENT_KEYS).toContain(k);
     }
     expect([...names].sort()).toEqual(
-      ['AccessRequested', 'ConsentGranted', 'ConsentRevoked', 'DepartureApproved', 'EnvelopeDelivered', 'HospitalDeparted', 'HospitalRegistered', 'HospitalRemoved', 'PatientRegistered',
-        'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided'].sort(),
+      ['AccessRequested', 'BreakGlassSettingsApproved', 'ConsentGranted', 'ConsentRevoked', 'DepartureApproved', 'EnvelopeDelivered', 'HospitalDeparted', 'HospitalRegistered', 'HospitalRemoved',
+        'PatientRegistered', 'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided'].sort(),
     );
   });
 });

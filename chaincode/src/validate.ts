@@ -31,7 +31,7 @@ function str(name: string, v: unknown): string {
   return v;
 }
 
-function matching(name: string, v: unknown, re: RegExp, what: string): string {
+export function matching(name: string, v: unknown, re: RegExp, what: string): string {
   const s = str(name, v);
   if (!re.test(s)) throw invalid(`${name} must be ${what}`);
   return s;
@@ -119,7 +119,7 @@ export function json(name: string, v: unknown): unknown {
   }
 }
 
-function plainObject(name: string, v: unknown, allowed: string[]): Record<string, unknown> {
+export function plainObject(name: string, v: unknown, allowed: string[]): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`${name} must be a JSON object`);
   const extra = Object.keys(v).filter((k) => !allowed.includes(k));
   if (extra.length > 0) throw invalid(`${name} has unknown fields: ${extra.join(', ')}`);
@@ -134,7 +134,7 @@ export function actor(v: unknown): Actor {
   return { id, role };
 }
 
-function uniqueList<T>(name: string, v: unknown, max: number, item: (x: unknown, name: string) => T): T[] {
+export function uniqueList<T>(name: string, v: unknown, max: number, item: (x: unknown, name: string) => T): T[] {
   if (!Array.isArray(v) || v.length === 0) throw invalid(`${name} must be a non-empty JSON array`);
   if (v.length > max) throw invalid(`${name} has more than ${max} entries`);
   const items = v.map((x, i) => item(x, `${name}[${i}]`));

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Endpoint, Input, RequestSpec } from './api/endpoint.js';
 import { expressPath } from './api/endpoint.js';
 import * as api from './api/endpoints.js';
+import * as breakGlassApi from './api/break-glass-endpoints.js';
+import type { BreakGlassService } from './break-glass/service.js';
 import { isJsonType, readUpload, requireJson, requireUploadType, sendStoredDocument } from './api/media.js';
 import { openApiDocument } from './api/openapi.js';
 import { inputOf, validate } from './api/validate.js';
@@ -42,6 +44,8 @@ export interface AppDependencies {
     rateLimits: RateLimits;
     /** Public base URL for the OpenAPI document's `servers`. */
     publicUrl?: string;
+    /** Break-glass emergency access (break-glass/); its routes are mounted only when given. */
+    breakGlass?: BreakGlassService;
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -188,6 +192,17 @@ export function createApp(deps: AppDependencies): Express {
     // ---- audit -------------------------------------------------------------------------
     mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
     mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
+
+    // ---- break-glass emergency access ---------------------------------------------------
+    const breakGlass = deps.breakGlass;
+    if (breakGlass) {
+        mount(breakGlassApi.declareEmergencyAccess, async ({ params, body }, actor, res) => {
+            status(res, 201, await breakGlass.declare(actor, params.patientId, body));
+        });
+        mount(breakGlassApi.listEmergencyAccess, async (_input, actor, res) => status(res, 200, await breakGlass.review(actor)));
+        mount(breakGlassApi.getBreakGlassSettings, async (_input, actor, res) => status(res, 200, await breakGlass.settings(actor)));
+        mount(breakGlassApi.approveBreakGlassSettings, async ({ body }, actor, res) => status(res, 200, await breakGlass.approveSettings(actor, body)));
+    }
 
     // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
     const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });

@@ -3,6 +3,9 @@ import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
+import { BreakGlassService } from './break-glass/service.js';
+import { JustificationStore } from './break-glass/justification-store.js';
+import { FabricBreakGlassLedger } from './fabric/break-glass-ledger.js';
 import { createTokenVerifier } from './auth/index.js';
 import { Keyring } from './crypto/index.js';
 import { loadConfig, type GatewayConfig } from './config/index.js';
@@ -79,6 +82,11 @@ async function main(): Promise<void> {
         retryAfterSeconds: config.server.retryAfterSeconds,
         rateLimits: config.rateLimits,
         publicUrl: `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`,
+        breakGlass: new BreakGlassService(
+            new FabricBreakGlassLedger(connection),
+            new JustificationStore(config.breakGlass.justificationsPath),
+            logger.child({ component: 'break-glass' }),
+        ),
     });
 
     const follower = new EventFollower({

@@ -4,6 +4,7 @@
 // every endorser agrees), a gateway or a test its own clock. Nothing here reads a clock.
 import type { Consent, RecordMeta, Scope } from './values.js';
 import type { Purpose } from './vocabulary.js';
+import { breakGlassBasis } from './break-glass.js';
 
 /** Whether scope covers the record (its ID lives in the key, so it comes apart). */
 export function scopeCovers(scope: Scope, recordId: string, record: Pick<RecordMeta, 'category'>): boolean {
@@ -26,7 +27,7 @@ export function consentInForce(consent: Pick<Consent, 'status' | 'expiresAt'>, a
 export const consentAllows = (consent: Pick<Consent, 'purposes'>, purpose: Purpose | null): boolean =>
   purpose === null || consent.purposes.includes(purpose);
 
-/** The basis of an access: 'custodian', 'home', or otherwise the consentId that allows it. */
+/** The basis of an access: 'custodian', 'home', or otherwise the consentId that allows it (`breakglass:<consentId>` for an emergency grant). */
 export type AccessBasis = 'custodian' | 'home' | string;
 
 export interface AccessQuestion {
@@ -37,7 +38,7 @@ export interface AccessQuestion {
   /** The patient's home hospital. */
   homeHospital: string;
   /** Consents granted to mspId for the record's patient (others are ignored when grantee is given). */
-  consents: Iterable<{ consentId: string; consent: Pick<Consent, 'grantee' | 'scope' | 'purposes' | 'status' | 'expiresAt'> }>;
+  consents: Iterable<{ consentId: string; consent: Pick<Consent, 'grantee' | 'scope' | 'purposes' | 'status' | 'expiresAt' | 'emergency'> }>;
   /** The purpose of use, or null for "any purpose". */
   purpose: Purpose | null;
   /** The moment the rule is judged at (ISO timestamp): the transaction's, never the clock. */
@@ -55,7 +56,8 @@ export function accessBasis(q: AccessQuestion): AccessBasis | null {
   for (const { consentId, consent } of q.consents) {
     if (consent.grantee !== q.mspId) continue;
     if (!consentInForce(consent, q.at) || !scopeCovers(consent.scope, q.recordId, q.record)) continue;
-    if (consentAllows(consent, q.purpose)) return consentId;
+    // An emergency grant is reported as such in every access entry it allows.
+    if (consentAllows(consent, q.purpose)) return consent.emergency ? breakGlassBasis(consentId) : consentId;
   }
   return null;
 }

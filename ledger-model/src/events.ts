@@ -32,6 +32,8 @@ export interface LedgerEvents {
   EnvelopePurged: { recordId: string; patientId: string; mspId: string };
   /** A batch delivery (Access:DeliverEnvelopes): the records whose envelope was stored, sorted. */
   EnvelopesDelivered: { grantee: string; deliveredBy: string; recordIds: string[] };
+  /** A hospital's admin approved a break-glass setting; status `applied` once a majority did. */
+  BreakGlassSettingsApproved: { mspId: string; status: 'pending' | 'applied' };
 }
 
 export type EventName = keyof LedgerEvents;
@@ -56,6 +58,7 @@ export const EVENT_NAMES = [
   'EnvelopeDelivered',
   'EnvelopePurged',
   'EnvelopesDelivered',
+  'BreakGlassSettingsApproved',
 ] as const satisfies readonly EventName[];
 
 // Every name of LedgerEvents is listed (a compile error otherwise).

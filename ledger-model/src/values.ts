@@ -1,5 +1,6 @@
 // Ledger values, exactly the fields of DESIGN §4. IDs live in the keys; the
 // contracts add them back in their responses.
+import type { EmergencyGrant } from './break-glass.js';
 import type { ActorRole, Category, ConsentStatus, Purpose, Reason, RecordStatus, RequestStatus } from './vocabulary.js';
 
 export interface Hospital {
@@ -46,6 +47,8 @@ export interface Consent {
   expiresAt: string | null;
   status: ConsentStatus;
   revokedAt: string | null;
+  /** Present only on break-glass grants (purpose emergency, declared by the grantee). */
+  emergency?: EmergencyGrant;
 }
 
 // requestedAt/requestedBy go beyond §4 on purpose: without them an auditor
@@ -67,7 +70,7 @@ export interface AccessRequest {
   consentId: string | null;
 }
 
-/** basis: a consentId, or 'custodian', or 'home'. */
+/** basis: a consentId, `breakglass:<consentId>`, or 'custodian', or 'home'. */
 export interface AccessEntry {
   accessor: string;
   actor: string;

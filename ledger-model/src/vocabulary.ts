@@ -3,7 +3,8 @@
 export const CATEGORIES = ['note', 'lab', 'imaging', 'prescription', 'discharge', 'other'] as const;
 export type Category = (typeof CATEGORIES)[number];
 
-export const PURPOSES = ['treatment', 'research', 'insurance', 'public-health', 'payment', 'operations'] as const;
+// `emergency` is the purpose of break-glass grants (break-glass.ts).
+export const PURPOSES = ['treatment', 'research', 'insurance', 'public-health', 'payment', 'operations', 'emergency'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 // The lifecycles of records, consents and access requests.

@@ -1,4 +1,5 @@
 /* The operations of DESIGN §7: paths, roles, statuses and bodies. */
+import { BREAK_GLASS_ENDPOINTS } from './break-glass-endpoints.js';
 import { endpoint } from './endpoint.js';
 import * as s from './schemas.js';
 import { z } from './zod.js';
@@ -282,4 +283,5 @@ export const ALL_ENDPOINTS = [
     rejectAccessRequest,
     auditRecord,
     auditPatient,
+    ...BREAK_GLASS_ENDPOINTS,
 ] as const;

@@ -23,9 +23,9 @@ export const Reason = z.enum(REASONS).openapi('Reason', {
         'Why access is asked for: a code, stored in clear on the ledger. Free text is refused (it could carry clinical detail or identifying data); say more to the patient through your own channels.',
     example: 'referral',
 });
-const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
+export const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-01-31T12:00:00Z' });
 const FutureTimestamp = Timestamp.refine((value) => Date.parse(value) > Date.now(), 'must be in the future');
-const TxId = z.string().openapi({ description: 'Fabric transaction ID' });
+export const TxId = z.string().openapi({ description: 'Fabric transaction ID' });
 
 // ---- problems -------------------------------------------------------------------------
 
@@ -154,6 +154,15 @@ export const GrantConsentBody = z
         expiresAt: FutureTimestamp.optional(),
     })
     .openapi('GrantConsentBody');
+// Marks a consent that is a break-glass grant (api/break-glass-endpoints.ts); no free text.
+export const EmergencyMarker = z
+    .object({
+        reasonCode: z.string().openapi({ description: 'An EmergencyReason code', example: 'unconscious' }),
+        declaredBy: z.string().openapi({ description: 'Actor pseudonym of the declaring clinician' }),
+        declaredRole: z.string().openapi({ example: 'clinician' }),
+        justificationDigest: z.string().openapi({ description: "SHA-256 commitment to the justification, which stays at the declaring hospital's gateway" }),
+    })
+    .openapi('EmergencyMarker');
 export const Consent = z
     .object({
         consentId: ConsentId,
@@ -165,6 +174,7 @@ export const Consent = z
         expiresAt: Timestamp.nullable(),
         status: z.enum(CONSENT_STATUSES),
         revokedAt: Timestamp.nullable(),
+        emergency: EmergencyMarker.optional().openapi({ description: 'Present on break-glass grants (purpose emergency) only' }),
         txId: TxId.optional(),
     })
     .openapi('Consent');

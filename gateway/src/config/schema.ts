@@ -207,6 +207,9 @@ export function configSchema(baseDir: string) {
             };
         });
 
+    /** Break-glass: where this hospital keeps its declarations' justifications (never on the ledger); default beside the checkpoint. */
+    const breakGlass = z.object({ justificationsPath: filePath.optional() });
+
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     });
@@ -221,8 +224,13 @@ export function configSchema(baseDir: string) {
             auth,
             rateLimits: rateLimits.prefault({}),
             events,
+            breakGlass: breakGlass.prefault({}),
             log: log.prefault({}),
         })
+        .transform((c) => ({
+            ...c,
+            breakGlass: { justificationsPath: c.breakGlass.justificationsPath ?? join(dirname(c.events.checkpointPath), 'emergency-justifications.json') },
+        }))
         .superRefine((config, ctx) => {
             const { retry, deadlines } = config.fabric;
             if (retry.initialBackoffMs > retry.maxBackoffMs) {

@@ -56,7 +56,7 @@ export const RESOURCES: ResourceSupport[] = [
     {
         type: 'Consent',
         documentation:
-            'Patient consents. Created and revoked only by the patient at the home hospital (a patient token). provision.actor = the grantee Organization (urn:ehr:msp-id), provision.purpose = PurposeOfUse codes, provision.class (or provision.securityLabel) = categories (urn:ehr:category), provision.data = DocumentReference references, provision.period.end = expiry. Revocation: PUT with status inactive, or POST Consent/{id}/$revoke.',
+            'Patient consents. Created and revoked only by the patient at the home hospital (a patient token). provision.actor = the grantee Organization (urn:ehr:msp-id), provision.purpose = PurposeOfUse codes, provision.class (or provision.securityLabel) = categories (urn:ehr:category), provision.data = DocumentReference references, provision.period.end = expiry. Revocation: PUT with status inactive, or POST Consent/{id}/$revoke. Break-glass (emergency) grants carry meta.security v3-ActReason BTG and provision.purpose ETREAT.',
         interactions: { read: ['patient', 'clinician'], 'search-type': ['patient', 'clinician'], create: ['patient'], update: ['patient'] },
         searchParams: [...patientParams, { name: 'status', type: 'token', documentation: 'active | inactive' }],
         operations: [{ name: 'revoke', definition: 'urn:ehr:OperationDefinition/Consent-revoke', roles: ['patient'], documentation: 'POST Consent/{id}/$revoke: revokes the consent (status becomes inactive)' }],

@@ -36,6 +36,8 @@ export const PURPOSE_TO_ACT_REASON: Record<Purpose, { code: string; display: str
     'public-health': { code: 'PUBHLTH', display: 'public health' },
     payment: { code: 'HPAYMT', display: 'healthcare payment' },
     operations: { code: 'HOPERAT', display: 'healthcare operations' },
+    // Break-glass grants: FHIR Consent and AuditEvent show the emergency purpose as ETREAT.
+    emergency: { code: 'ETREAT', display: 'emergency treatment' },
 };
 
 const ACT_REASON_TO_PURPOSE = new Map(Object.entries(PURPOSE_TO_ACT_REASON).map(([p, c]) => [c.code, p as Purpose]));

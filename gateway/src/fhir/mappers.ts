@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AuditEvent, AuditEventType, Consent } from '../domain.js';
 import type { RecordView } from '../services/records.js';
 import {
+    ACT_REASON,
     ACTOR_SYSTEM,
     CID_SYSTEM,
     CONSENT_ID_SYSTEM,
@@ -76,6 +77,8 @@ export function documentReference(record: RecordView, base: string, facts: Docum
 const CONSENT_SCOPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy', display: 'Privacy Consent' }] };
 const CONSENT_CATEGORY = { coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] };
 const OPT_IN = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN', display: 'opt-in' }] };
+/** Security label of a break-glass grant (its provision's purpose is ETREAT, emergency treatment). */
+const BREAK_THE_GLASS = { system: ACT_REASON, code: 'BTG', display: 'break the glass' };
 const RECIPIENT = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] };
 
 /** A consent as a FHIR Consent: permit, actor = the grantee, purpose, class (categories), data (records), period (expiry). */
@@ -102,7 +105,9 @@ export function consentResource(consent: Consent, txId?: string): FhirConsent {
             ...(scope.type === 'categories' ? { class: scope.categories.map(categoryCoding) } : {}),
             ...(scope.type === 'recordIds' ? { data: scope.recordIds.map((id) => ({ meaning: 'instance' as const, reference: { reference: `DocumentReference/${id}` } })) } : {}),
         },
-        ...(consent.revokedAt ? { meta: { lastUpdated: consent.revokedAt } } : {}),
+        ...(consent.revokedAt || consent.emergency
+            ? { meta: { ...(consent.revokedAt ? { lastUpdated: consent.revokedAt } : {}), ...(consent.emergency ? { security: [BREAK_THE_GLASS] } : {}) } }
+            : {}),
     };
 }
 
