@@ -6,6 +6,7 @@ import { ConsentsContract } from './contracts/consents';
 import { HospitalsContract } from './contracts/hospitals';
 import { PatientsContract } from './contracts/patients';
 import { RecordsContract } from './contracts/records';
+import { ResearchContract } from './contracts/research';
 
 export {
   AccessContract,
@@ -15,6 +16,7 @@ export {
   HospitalsContract,
   PatientsContract,
   RecordsContract,
+  ResearchContract,
 };
 
 export const contracts: (new () => object)[] = [
@@ -25,4 +27,5 @@ export const contracts: (new () => object)[] = [
   AccessRequestsContract,
   AccessContract,
   AuditContract,
+  ResearchContract,
 ];

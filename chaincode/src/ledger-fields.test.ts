@@ -1,8 +1,9 @@
 // No PHI on the ledger: every stored value carries exactly the fields of DESIGN §4
-// (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries), and events carry IDs and codes only.
+// (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries; research-preference and
+// research-query are the research opt-out and query log, no PHI), and events carry IDs and codes only.
 import { FakeLedger } from './testing/fake-ledger';
 import {
-  actor, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
+  actor, c, clinician, consortium, researcher, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
 } from './testing/fixtures';
 
 const FIELDS: Record<string, string[]> = {
@@ -13,12 +14,15 @@ const FIELDS: Record<string, string[]> = {
   request: ['consentId', 'decidedAt', 'patientId', 'purpose', 'reason', 'requestedAt', 'requestedBy', 'requester', 'scope', 'status'],
   access: ['accessor', 'actor', 'at', 'basis', 'purpose', 'role'],
   holder: ['deliveredBy', 'since'],
+  'research-preference': ['optedOut', 'setAt'],
+  'research-query': ['at', 'dimension', 'hospital', 'minCellSize', 'researcher'],
 };
 const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request'];
 // cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',
   'requestId', 'requester', 'status', 'accessor', 'purpose', 'basis', 'deliveredBy', 'txId', 'cid',
+  'queryId', 'dimension',
 ]);
 
 describe('ledger values and events', () => {
@@ -35,6 +39,8 @@ describe('ledger values and events', () => {
     const consentId = await grant(ledger, H2, patientId, H1, { purposes: '["research"]', expiresAt: '2031-01-01T00:00:00Z' });
     await ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, consentId, patientActor(patientId)));
     await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+    await ledger.invoke(gw(H2), (ctx) => c.research.SetResearchPreference(ctx, patientId, 'true', patientActor(patientId)));
+    await ledger.invoke(gw(H3), (ctx) => c.research.LogQuery(ctx, newId(), 'category', '10', researcher));
   });
 
   test('every public value has exactly its §4 fields, serialised with sorted keys', () => {
@@ -73,7 +79,7 @@ describe('ledger values and events', () => {
     }
     expect([...names].sort()).toEqual(
       ['AccessRequested', 'ConsentGranted', 'ConsentRevoked', 'EnvelopeDelivered', 'HospitalRegistered', 'PatientRegistered',
-        'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided'].sort(),
+        'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided', 'ResearchPreferenceSet', 'ResearchQueryLogged'].sort(),
     );
   });
 });

@@ -19,6 +19,9 @@ export const KEY = {
   access: 'access',
   holder: 'holder',
   envelope: 'envelope',
+  // Research (contracts/research.ts): a patient's opt-out, and the log of statistics queries.
+  researchPreference: 'research-preference',
+  researchQuery: 'research-query',
 } as const;
 
 // Fabric treats an empty value as a delete, so index entries carry one byte.

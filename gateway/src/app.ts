@@ -23,6 +23,7 @@ import { checkHealth } from './services/health.js';
 import { PatientService } from './services/patients.js';
 import { FHIR_BASE_PATH, createFhirRouter } from './fhir/routes.js';
 import { RecordService } from './services/records.js';
+import { ResearchService, type ResearchLedger } from './services/research.js';
 
 export interface AppDependencies {
     ledger: Ledger;
@@ -42,6 +43,8 @@ export interface AppDependencies {
     rateLimits: RateLimits;
     /** Public base URL for the OpenAPI document's `servers`. */
     publicUrl?: string;
+    /** Research statistics and the patient's opt-out (contract Research), with this hospital's k. */
+    research: { ledger: ResearchLedger; minCellSize: number };
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -62,6 +65,7 @@ export function createApp(deps: AppDependencies): Express {
     const patients = new PatientService(ctx);
     const consents = new ConsentService(ctx);
     const audit = new AuditService(ctx);
+    const research = new ResearchService(ctx, deps.research.ledger, deps.research.minCellSize);
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();
@@ -188,6 +192,14 @@ export function createApp(deps: AppDependencies): Express {
     // ---- audit -------------------------------------------------------------------------
     mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
     mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
+
+    // ---- research ----------------------------------------------------------------------
+    mount(api.setResearchPreference, async ({ params, body }, actor, res) =>
+        status(res, 200, await research.setPreference(actor, params.patientId, body.optOut)),
+    );
+    mount(api.getResearchPreference, async ({ params }, actor, res) => status(res, 200, await research.getPreference(actor, params.patientId)));
+    mount(api.researchStatistics, async ({ query }, actor, res) => status(res, 200, await research.statistics(actor, query.dimension)));
+    mount(api.listResearchQueries, async ({ query }, actor, res) => status(res, 200, await research.listQueries(actor, query.limit, query.cursor)));
 
     // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
     const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });

@@ -26,6 +26,10 @@ export interface LedgerEvents {
   EnvelopePurged: { recordId: string; patientId: string; mspId: string };
   /** A batch delivery (Access:DeliverEnvelopes): the records whose envelope was stored, sorted. */
   EnvelopesDelivered: { grantee: string; deliveredBy: string; recordIds: string[] };
+  /** A patient's research opt-out changed (the choice itself is on the ledger, not in the event). */
+  ResearchPreferenceSet: { patientId: string; homeHospital: string };
+  /** A statistics query was logged before it was answered (research-query ~ queryId). */
+  ResearchQueryLogged: { queryId: string; accessor: string; dimension: string };
 }
 
 export type EventName = keyof LedgerEvents;
@@ -47,6 +51,8 @@ export const EVENT_NAMES = [
   'EnvelopeDelivered',
   'EnvelopePurged',
   'EnvelopesDelivered',
+  'ResearchPreferenceSet',
+  'ResearchQueryLogged',
 ] as const satisfies readonly EventName[];
 
 // Every name of LedgerEvents is listed (a compile error otherwise).

@@ -6,3 +6,4 @@ export * from './formats.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './access-rule.js';
+export * from './research.js';

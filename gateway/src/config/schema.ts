@@ -1,4 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
+import { RESEARCH_MAX_CELL_SIZE, RESEARCH_MIN_CELL_SIZE } from '@ehr/ledger-model';
 import { z } from 'zod';
 
 const GiB = 1024 ** 3;
@@ -202,6 +203,14 @@ export function configSchema(baseDir: string) {
             };
         });
 
+    /**
+     * Research statistics (services/research.ts). minCellSize: this hospital's k; the chaincode
+     * refuses anything below the consortium's RESEARCH_MIN_CELL_SIZE, so it can only be raised.
+     */
+    const research = z.object({
+        minCellSize: z.number().int().min(RESEARCH_MIN_CELL_SIZE).max(RESEARCH_MAX_CELL_SIZE).default(RESEARCH_MIN_CELL_SIZE),
+    });
+
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     });
@@ -217,6 +226,7 @@ export function configSchema(baseDir: string) {
             rateLimits: rateLimits.prefault({}),
             events,
             log: log.prefault({}),
+            research: research.prefault({}),
         })
         .superRefine((config, ctx) => {
             const { retry, deadlines } = config.fabric;

@@ -34,7 +34,8 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 const utf8 = new TextEncoder();
 const samePublicKey = (a: string, b: string) =>
     createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
-const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });
+/** The acting person as the chaincode reads it (validate.ts actor). */
+export const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });
 const isAuditType = (t: string): t is AuditEventType => (AUDIT_EVENT_TYPES as readonly string[]).includes(t);
 
 /** The ledger names an encryption key this gateway holds no private key for. */
