@@ -47,7 +47,7 @@ export const listHospitals = endpoint({
     path: '/api/v1/hospitals',
     summary: 'Consortium members, from the ledger',
     tags: ['hospitals'],
-    roles: ['clinician', 'patient', 'auditor', 'admin'],
+    roles: ['clinician', 'patient', 'auditor', 'admin', 'researcher'],
     request: {},
     responses: { 200: json('Members', s.HospitalList) },
     problems: [503],
