@@ -180,7 +180,8 @@ describe('research statistics', () => {
     expectProblem(await rest.call(2, 'PUT', prefPath, { token: await token(2, p, 'patient'), json: { optOut: true } }), 404);
     expectProblem(await rest.call(1, 'PUT', prefPath, { token: await clinician(1), json: { optOut: true } }), 403);
     expectProblem(await rest.call(1, 'PUT', prefPath, { token: patient, json: { optOut: 'yes' } }), 400);
-    expect(expectStatus(await rest.call(1, 'GET', prefPath, { token: await clinician(1) }), 200)).toMatchObject({ patientId: p, optedOut: false });
+    // None of the refusals wrote anything: the patient never chose.
+    expect(expectStatus(await rest.call(1, 'GET', prefPath, { token: await clinician(1) }), 200)).toEqual({ patientId: p, optedOut: false, setAt: null });
 
     expect(expectStatus(await rest.call(1, 'PUT', prefPath, { token: patient, json: { optOut: true } }), 200)).toMatchObject({ patientId: p, optedOut: true });
     expect(expectStatus(await rest.call(1, 'GET', prefPath, { token: patient }), 200)).toMatchObject({ optedOut: true });
@@ -206,7 +207,8 @@ describe('research statistics', () => {
     expect(cell(s, 'prescription').suppressed).toBe(true);
   });
 
-  test('only researchers get statistics', async () => {
+  test('only researchers get statistics, and a refusal logs nothing', async () => {
+    const logged = (await queryLog()).length;
     const refused: Role[] = ['clinician', 'patient', 'auditor', 'admin'];
     for (const role of refused) {
       const sub = role === 'patient' ? groupB[1] : `e2e-research-${role}`;
@@ -216,6 +218,7 @@ describe('research statistics', () => {
     expectProblem(await rest.call(3, 'GET', '/api/v1/research/statistics?dimension=category'), 401);
     expectProblem(await rest.call(2, 'GET', '/api/v1/audit/research-queries', { token: await researcher() }), 401); // hospital 3's token at hospital 2
     expectProblem(await rest.call(3, 'GET', '/api/v1/audit/research-queries', { token: await researcher() }), 403);
+    expect((await queryLog()).length).toBe(logged);
   });
 
   test('bad input is a 400 problem and logs nothing', async () => {
