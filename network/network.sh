@@ -94,8 +94,8 @@ HELP
 define_command token "--ttl=" "hospital sub role" "print a dev JWT for a hospital's gateway" <<'HELP'
 Usage: network/network.sh token [--instance NAME] <hospital> <sub> <role> [--ttl SECONDS]
 Prints a dev JWT (ES256) for the hospital's gateway, signed with the hospital's
-dev signing key in the instance state. role: clinician, patient, auditor or
-admin. --ttl defaults to 3600 seconds.
+dev signing key in the instance state. role: clinician, patient, auditor,
+admin or researcher. --ttl defaults to 3600 seconds.
 HELP
 
 define_command rotate-key "" "hospital" "replace a hospital's document-key wrapping key" <<'HELP'

@@ -8,6 +8,7 @@ import { HospitalsContract } from './contracts/hospitals';
 import { MembershipContract } from './contracts/membership';
 import { PatientsContract } from './contracts/patients';
 import { RecordsContract } from './contracts/records';
+import { ResearchContract } from './contracts/research';
 
 export {
   AccessContract,
@@ -19,6 +20,7 @@ export {
   MembershipContract,
   PatientsContract,
   RecordsContract,
+  ResearchContract,
 };
 
 export const contracts: (new () => object)[] = [
@@ -31,4 +33,5 @@ export const contracts: (new () => object)[] = [
   AuditContract,
   MembershipContract,
   EmergencyAccessContract,
+  ResearchContract,
 ];

@@ -1,11 +1,12 @@
 // No PHI on the ledger: every stored value carries exactly the fields of DESIGN §4
 // (plus requestedAt/requestedBy on requests, registeredBy on patients, role on access entries, emergency on
-// break-glass grants, and the break-glass setting), and events carry IDs and codes only.
+// break-glass grants, and the break-glass setting; research-preference and research-query are the research
+// opt-out and query log, no PHI), and events carry IDs and codes only.
 import { DEFAULT_BREAK_GLASS_SETTINGS } from '@ehr/ledger-model';
 import { EmergencyAccessContract } from './contracts/emergency-access';
 import { FakeLedger } from './testing/fake-ledger';
 import {
-  actor, admin, c, clinician, consortium, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
+  actor, admin, c, clinician, consortium, researcher, createRecord, envelope, grant, gw, H1, H2, H3, newId, patientActor, registerPatient,
 } from './testing/fixtures';
 
 const FIELDS: Record<string, string[]> = {
@@ -20,6 +21,8 @@ const FIELDS: Record<string, string[]> = {
   departed: ['approvals', 'channelLeftAt', 'departedAt'],
   'breakglass~settings': ['approvedAt', 'approvedBy', 'settings', 'version'],
   'breakglass~approval': ['actor', 'approvedAt', 'settings'],
+  'research-preference': ['optedOut', 'setAt'],
+  'research-query': ['at', 'dimension', 'hospital', 'minCellSize', 'researcher'],
 };
 // A break-glass grant is a consent with one more field: codes, a pseudonym and a digest (no free text).
 const VARIANTS: Record<string, string[]> = { consent: [...FIELDS.consent, 'emergency'].sort() };
@@ -30,6 +33,7 @@ const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',
   'requestId', 'requester', 'status', 'accessor', 'purpose', 'basis', 'deliveredBy', 'txId', 'cid',
   'approver', 'patientIds',
+  'queryId', 'dimension',
 ]);
 
 describe('ledger values and events', () => {
@@ -52,6 +56,8 @@ describe('ledger values and events', () => {
     await ledger.invoke(gw(H2), (ctx) => bg.ApproveSettings(ctx, off, actor('adm-2', 'admin')));
     await ledger.invoke(gw(H3), (ctx) => bg.ApproveSettings(ctx, JSON.stringify(DEFAULT_BREAK_GLASS_SETTINGS), actor('adm-3', 'admin')));
     await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+    await ledger.invoke(gw(H2), (ctx) => c.research.SetResearchPreference(ctx, patientId, 'true', patientActor(patientId)));
+    await ledger.invoke(gw(H3), (ctx) => c.research.LogQuery(ctx, newId(), 'category', '10', researcher));
     for (const by of [H1, H2]) await ledger.invoke(admin(by), (ctx) => c.membership.ApproveDeparture(ctx, H3));
     await ledger.invoke(admin(H1), (ctx) => c.membership.ConfirmChannelExit(ctx, H3));
   });
@@ -94,7 +100,7 @@ describe('ledger values and events', () => {
     }
     expect([...names].sort()).toEqual(
       ['AccessRequested', 'BreakGlassSettingsApproved', 'ConsentGranted', 'ConsentRevoked', 'DepartureApproved', 'EnvelopeDelivered', 'HospitalDeparted', 'HospitalRegistered', 'HospitalRemoved',
-        'PatientRegistered', 'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided'].sort(),
+        'PatientRegistered', 'RecordAccessed', 'RecordCreated', 'RecordErased', 'RequestDecided', 'ResearchPreferenceSet', 'ResearchQueryLogged'].sort(),
     );
   });
 });

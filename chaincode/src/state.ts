@@ -21,6 +21,9 @@ export const KEY = {
   envelope: 'envelope',
   departure: 'departure',
   departed: 'departed',
+  // Research (contracts/research.ts): a patient's opt-out, and the log of statistics queries.
+  researchPreference: 'research-preference',
+  researchQuery: 'research-query',
 } as const;
 
 // Fabric treats an empty value as a delete, so index entries carry one byte.

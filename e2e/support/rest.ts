@@ -3,7 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { hospital, networkOn, status, testInstance, type InstanceRef, type InstanceStatus } from './instance.js';
 
 /** A role a dev token can carry (DESIGN §7). */
-export type Role = 'clinician' | 'patient' | 'auditor' | 'admin';
+export type Role = 'clinician' | 'patient' | 'auditor' | 'admin' | 'researcher';
 
 /** A response, read whole: its status, headers, raw bytes and (when it is JSON) the parsed body. */
 export interface Reply<T = any> {

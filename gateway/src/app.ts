@@ -25,6 +25,7 @@ import { checkHealth } from './services/health.js';
 import { PatientService } from './services/patients.js';
 import { FHIR_BASE_PATH, createFhirRouter } from './fhir/routes.js';
 import { RecordService } from './services/records.js';
+import { ResearchService, type ResearchLedger } from './services/research.js';
 
 export interface AppDependencies {
     ledger: Ledger;
@@ -46,6 +47,8 @@ export interface AppDependencies {
     publicUrl?: string;
     /** Break-glass emergency access (break-glass/); its routes are mounted only when given. */
     breakGlass?: BreakGlassService;
+    /** Research statistics and the patient's opt-out (contract Research), with this hospital's k. */
+    research: { ledger: ResearchLedger; minCellSize: number };
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -66,6 +69,7 @@ export function createApp(deps: AppDependencies): Express {
     const patients = new PatientService(ctx);
     const consents = new ConsentService(ctx);
     const audit = new AuditService(ctx);
+    const research = new ResearchService(ctx, deps.research.ledger, deps.research.minCellSize);
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();
@@ -203,6 +207,13 @@ export function createApp(deps: AppDependencies): Express {
         mount(breakGlassApi.getBreakGlassSettings, async (_input, actor, res) => status(res, 200, await breakGlass.settings(actor)));
         mount(breakGlassApi.approveBreakGlassSettings, async ({ body }, actor, res) => status(res, 200, await breakGlass.approveSettings(actor, body)));
     }
+    // ---- research ----------------------------------------------------------------------
+    mount(api.setResearchPreference, async ({ params, body }, actor, res) =>
+        status(res, 200, await research.setPreference(actor, params.patientId, body.optOut)),
+    );
+    mount(api.getResearchPreference, async ({ params }, actor, res) => status(res, 200, await research.getPreference(actor, params.patientId)));
+    mount(api.researchStatistics, async ({ query }, actor, res) => status(res, 200, await research.statistics(actor, query.dimension)));
+    mount(api.listResearchQueries, async ({ query }, actor, res) => status(res, 200, await research.listQueries(actor, query.limit, query.cursor)));
 
     // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
     const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });

@@ -13,6 +13,7 @@ import { FabricConnection } from './fabric/connection.js';
 import { EventFollower } from './fabric/event-follower.js';
 import { warmUpValidator } from './fhir/validator.js';
 import { FabricLedger, UnknownLedgerKeyError } from './fabric/fabric-ledger.js';
+import { FabricResearchLedger } from './fabric/research-ledger.js';
 import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
 import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
 import { createLogger } from './observability/logger.js';
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
             new JustificationStore(config.breakGlass.justificationsPath),
             logger.child({ component: 'break-glass' }),
         ),
+        research: { ledger: new FabricResearchLedger(connection), minCellSize: config.research.minCellSize },
     });
 
     const follower = new EventFollower({

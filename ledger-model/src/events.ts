@@ -34,6 +34,10 @@ export interface LedgerEvents {
   EnvelopesDelivered: { grantee: string; deliveredBy: string; recordIds: string[] };
   /** A hospital's admin approved a break-glass setting; status `applied` once a majority did. */
   BreakGlassSettingsApproved: { mspId: string; status: 'pending' | 'applied' };
+  /** A patient's research opt-out changed (the choice itself is on the ledger, not in the event). */
+  ResearchPreferenceSet: { patientId: string; homeHospital: string };
+  /** A statistics query was logged before it was answered (research-query ~ queryId). */
+  ResearchQueryLogged: { queryId: string; accessor: string; dimension: string };
 }
 
 export type EventName = keyof LedgerEvents;
@@ -59,6 +63,8 @@ export const EVENT_NAMES = [
   'EnvelopePurged',
   'EnvelopesDelivered',
   'BreakGlassSettingsApproved',
+  'ResearchPreferenceSet',
+  'ResearchQueryLogged',
 ] as const satisfies readonly EventName[];
 
 // Every name of LedgerEvents is listed (a compile error otherwise).

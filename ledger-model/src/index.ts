@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './events.js';
 export * from './access-rule.js';
 export * from './break-glass.js';
+export * from './research.js';

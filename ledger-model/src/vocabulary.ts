@@ -19,7 +19,8 @@ export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 /** What a decision makes of a pending request. */
 export type RequestDecision = Exclude<RequestStatus, 'pending'>;
 
-export const ACTOR_ROLES = ['clinician', 'patient', 'auditor', 'admin'] as const;
+// researcher: aggregate statistics only (ledger-model research.ts), never a patient's data.
+export const ACTOR_ROLES = ['clinician', 'patient', 'auditor', 'admin', 'researcher'] as const;
 export type ActorRole = (typeof ACTOR_ROLES)[number];
 
 export const IDENTITY_ROLES = ['gateway', 'admin', 'auditor'] as const;

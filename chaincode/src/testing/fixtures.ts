@@ -8,6 +8,7 @@ import { HospitalsContract } from '../contracts/hospitals';
 import { MembershipContract } from '../contracts/membership';
 import { PatientsContract } from '../contracts/patients';
 import { RecordsContract } from '../contracts/records';
+import { ResearchContract } from '../contracts/research';
 import { FakeLedger, type Identity } from './fake-ledger';
 
 export const H1 = 'Hospital1MSP';
@@ -21,6 +22,7 @@ export const auditorId = (mspId: string): Identity => ({ mspId, role: 'auditor' 
 
 export const actor = (id: string, role: string) => JSON.stringify({ id, role });
 export const clinician = actor('dr-7f3a', 'clinician');
+export const researcher = actor('res-1', 'researcher');
 export const patientActor = (patientId: string) => actor(patientId, 'patient');
 
 export const CID = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
@@ -59,6 +61,7 @@ export const c = {
   access: new AccessContract(),
   audit: new AuditContract(),
   membership: new MembershipContract(),
+  research: new ResearchContract(),
 };
 
 /** Asserts a coded failure that left the ledger untouched (nothing committed, no event). */

@@ -1,7 +1,7 @@
 import type { ZodObject, ZodType, z } from 'zod';
 import type { Role } from '../domain.js';
 
-export type Method = 'get' | 'post' | 'delete';
+export type Method = 'get' | 'post' | 'put' | 'delete';
 
 export interface ResponseSpec {
     description: string;

@@ -48,7 +48,7 @@ export const listHospitals = endpoint({
     path: '/api/v1/hospitals',
     summary: 'Consortium members, from the ledger',
     tags: ['hospitals'],
-    roles: ['clinician', 'patient', 'auditor', 'admin'],
+    roles: ['clinician', 'patient', 'auditor', 'admin', 'researcher'],
     request: {},
     responses: { 200: json('Members', s.HospitalList) },
     problems: [503],
@@ -262,6 +262,58 @@ export const auditPatient = endpoint({
     problems: [400, 404, 503],
 });
 
+export const setResearchPreference = endpoint({
+    operationId: 'setResearchPreference',
+    method: 'put',
+    path: '/api/v1/patients/{patientId}/research-preference',
+    summary: 'The patient opts out of (or back into) research statistics, at their home hospital',
+    description: 'Honoured by every statistics query from the moment it is committed: the opted-out patient\'s records are counted nowhere.',
+    tags: ['research'],
+    roles: ['patient'],
+    request: { params: s.PatientParams, body: s.ResearchPreferenceBody },
+    responses: { 200: json('The preference now on the ledger', s.ResearchPreference) },
+    problems: [400, 404, 503],
+});
+
+export const getResearchPreference = endpoint({
+    operationId: 'getResearchPreference',
+    method: 'get',
+    path: '/api/v1/patients/{patientId}/research-preference',
+    summary: "The patient's research preference (patient, or the home hospital's clinicians)",
+    tags: ['research'],
+    roles: ['patient', 'clinician'],
+    request: { params: s.PatientParams },
+    responses: { 200: json('Preference', s.ResearchPreference) },
+    problems: [400, 404, 503],
+});
+
+export const researchStatistics = endpoint({
+    operationId: 'researchStatistics',
+    method: 'get',
+    path: '/api/v1/research/statistics',
+    summary: 'Aggregate counts over ledger metadata, small cells suppressed, opted-out patients left out',
+    description:
+        'The query is logged on the ledger (who, which dimension, when) before the chaincode computes the answer. ' +
+        'No document is decrypted; erased records are not counted. See the README\'s privacy model for what suppression does and does not protect.',
+    tags: ['research'],
+    roles: ['researcher'],
+    request: { query: s.StatisticsQuery },
+    responses: { 200: json('Counts', s.Statistics) },
+    problems: [400, 503],
+});
+
+export const listResearchQueries = endpoint({
+    operationId: 'listResearchQueries',
+    method: 'get',
+    path: '/api/v1/audit/research-queries',
+    summary: "Every hospital's logged research queries, oldest first (paginated)",
+    tags: ['audit', 'research'],
+    roles: ['auditor'],
+    request: { query: s.ResearchQueriesQuery },
+    responses: { 200: json('Queries', s.ResearchQueryList) },
+    problems: [400, 503],
+});
+
 export const ALL_ENDPOINTS = [
     health,
     openapi,
@@ -284,4 +336,8 @@ export const ALL_ENDPOINTS = [
     auditRecord,
     auditPatient,
     ...BREAK_GLASS_ENDPOINTS,
+    setResearchPreference,
+    getResearchPreference,
+    researchStatistics,
+    listResearchQueries,
 ] as const;

@@ -2,7 +2,7 @@
  * Every body, parameter and query of the REST API (DESIGN §7). The same schemas validate
  * requests (api/validate.ts) and generate the OpenAPI document (api/openapi.ts).
  */
-import { MSP_ID, PATIENT_ID, REASONS, UUID, type Format } from '@ehr/ledger-model';
+import { MSP_ID, PATIENT_ID, REASONS, RESEARCH_DIMENSIONS, UUID, type Format } from '@ehr/ledger-model';
 import { AUDIT_EVENT_TYPES, CATEGORIES, CONSENT_STATUSES, PURPOSES, RECORD_STATUSES, REQUEST_STATUSES } from '../domain.js';
 import { z } from './zod.js';
 
@@ -243,6 +243,64 @@ export const AuditEvent = z
     })
     .openapi('AuditEvent');
 export const AuditTrail = z.array(AuditEvent).openapi('AuditTrail');
+
+// ---- research (services/research.ts) ---------------------------------------------------
+
+export const ResearchPreferenceBody = z
+    .strictObject({ optOut: z.boolean().openapi({ description: 'true: leave the patient out of every research statistic; false: take part again' }) })
+    .openapi('ResearchPreferenceBody');
+export const ResearchPreference = z
+    .object({
+        patientId: PatientId,
+        optedOut: z.boolean(),
+        setAt: Timestamp.nullable().openapi({ description: 'When the patient last chose; null: never (taking part is the default)' }),
+        txId: TxId.optional(),
+    })
+    .openapi('ResearchPreference');
+export const ResearchDimension = z.enum(RESEARCH_DIMENSIONS).openapi('ResearchDimension', {
+    description:
+        'category: records per category; hospital: records per custodian; month: records per month created (UTC, YYYY-MM); hospitalsPerPatient: patients by the number of hospitals holding their records',
+});
+export const StatisticsQuery = z.object({ dimension: ResearchDimension });
+const Count = z.number().int().nullable();
+export const StatisticsCell = z
+    .object({
+        value: z.string().openapi({ description: 'The category, MSP ID, month (YYYY-MM) or number of hospitals' }),
+        records: Count.openapi({ description: 'Active records; null when suppressed' }),
+        patients: Count.openapi({ description: 'Distinct patients; null when suppressed' }),
+        suppressed: z.boolean().openapi({ description: 'Fewer than minCellSize patients, or suppressed so that another small cell cannot be derived from the total' }),
+    })
+    .openapi('StatisticsCell');
+export const Statistics = z
+    .object({
+        queryId: z.string().openapi({ description: 'The logged query (see GET /api/v1/audit/research-queries)' }),
+        dimension: ResearchDimension,
+        minCellSize: z.number().int().openapi({ description: 'k: cells describing fewer patients are suppressed' }),
+        at: Timestamp,
+        cells: z.array(StatisticsCell),
+        total: z.object({ records: Count, patients: Count, suppressed: z.boolean() }),
+        txId: TxId.openapi({ description: 'The transaction that logged the query before it was answered' }),
+    })
+    .openapi('Statistics');
+export const ResearchQueriesQuery = z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    cursor: z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor this list returned').optional(),
+});
+export const ResearchQueryList = z
+    .object({
+        queries: z.array(
+            z.object({
+                queryId: z.string(),
+                hospital: MspId,
+                researcher: z.string().openapi({ description: "The researcher's pseudonym (token sub)" }),
+                dimension: ResearchDimension,
+                minCellSize: z.number().int(),
+                at: Timestamp,
+            }),
+        ),
+        nextCursor: z.string().nullable(),
+    })
+    .openapi('ResearchQueryList');
 
 // ---- operations -----------------------------------------------------------------------
 

@@ -162,6 +162,12 @@ describe('parseConfig', () => {
         ]);
     });
 
+    it('takes a research k of at least the consortium\'s 10 (it can only be raised)', () => {
+        expect(parseConfig(minimal).research.minCellSize).toBe(10);
+        expect(parseConfig({ ...minimal, research: { minCellSize: 25 } }).research.minCellSize).toBe(25);
+        for (const bad of [9, 0, 10.5, 1001]) expect(() => parseConfig({ ...minimal, research: { minCellSize: bad } })).toThrow(ConfigError);
+    });
+
     it('rejects a non-object', () => {
         expect(() => parseConfig('nope')).toThrow(ConfigError);
     });

@@ -1,4 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
+import { RESEARCH_MAX_CELL_SIZE, RESEARCH_MIN_CELL_SIZE } from '@ehr/ledger-model';
 import { z } from 'zod';
 
 const GiB = 1024 ** 3;
@@ -209,6 +210,13 @@ export function configSchema(baseDir: string) {
 
     /** Break-glass: where this hospital keeps its declarations' justifications (never on the ledger); default beside the checkpoint. */
     const breakGlass = z.object({ justificationsPath: filePath.optional() });
+    /**
+     * Research statistics (services/research.ts). minCellSize: this hospital's k; the chaincode
+     * refuses anything below the consortium's RESEARCH_MIN_CELL_SIZE, so it can only be raised.
+     */
+    const research = z.object({
+        minCellSize: z.number().int().min(RESEARCH_MIN_CELL_SIZE).max(RESEARCH_MAX_CELL_SIZE).default(RESEARCH_MIN_CELL_SIZE),
+    });
 
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -226,6 +234,7 @@ export function configSchema(baseDir: string) {
             events,
             breakGlass: breakGlass.prefault({}),
             log: log.prefault({}),
+            research: research.prefault({}),
         })
         .transform((c) => ({
             ...c,

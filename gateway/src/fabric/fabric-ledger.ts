@@ -35,6 +35,7 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 const utf8 = new TextEncoder();
 const samePublicKey = (a: string, b: string) =>
     createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
+/** The acting person as the chaincode reads it (validate.ts actor). */
 export const actorArg = (actor: Actor) => JSON.stringify({ id: actor.id, role: actor.role });
 const isAuditType = (t: string): t is AuditEventType => (AUDIT_EVENT_TYPES as readonly string[]).includes(t);
 

@@ -108,7 +108,7 @@ export function capabilityStatement(options: { baseUrl?: string; mspId: string; 
                 security: {
                     cors: false,
                     service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth', display: 'OAuth' }] }],
-                    description: "Bearer JWT from the hospital's identity provider on every interaction but this one; claims sub and role (clinician, patient, auditor, admin).",
+                    description: "Bearer JWT from the hospital's identity provider on every interaction but this one; claims sub and role (clinician, patient, auditor, admin, researcher).",
                 },
                 resource,
                 interaction: [{ code: 'transaction', documentation: `IHE MHD Provide Document Bundle (ITI-65): one DocumentReference with its Binary (or inline attachment data), optionally a SubmissionSet List. Roles: ${TRANSACTION_ROLES.join(', ')}.` }],

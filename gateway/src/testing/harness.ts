@@ -11,6 +11,7 @@ import type { Role } from '../domain.js';
 import { Metrics } from '../observability/metrics.js';
 import { FakeBlobStore } from './fake-blob-store.js';
 import { FakeNetwork } from './fake-ledger.js';
+import { FakeResearchNetwork } from './fake-research-ledger.js';
 
 export interface Harness {
     network: FakeNetwork;
@@ -43,6 +44,7 @@ export async function createHarness(
     options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino> } = {},
 ): Promise<Harness> {
     const network = new FakeNetwork();
+    const research = new FakeResearchNetwork(network);
     const blobs = new FakeBlobStore();
     const signing = await generateKeyPair('ES256', { extractable: true });
     const verifyToken = createTokenVerifier({
@@ -70,6 +72,7 @@ export async function createHarness(
             limits: { bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, jsonLimitBytes: 16 * 1024 },
             retryAfterSeconds: 3,
             rateLimits: { ...DEFAULT_TEST_RATE_LIMITS, ...options.rateLimits },
+            research: { ledger: research.ledgerFor(mspId), minCellSize: 10 },
         });
     };
     const apps = { h1: app('Hospital1MSP'), h2: app('Hospital2MSP') };
