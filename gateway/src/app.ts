@@ -23,6 +23,8 @@ import { checkHealth } from './services/health.js';
 import { PatientService } from './services/patients.js';
 import { FHIR_BASE_PATH, createFhirRouter } from './fhir/routes.js';
 import { RecordService } from './services/records.js';
+import { readNdjsonBody } from './vitals/read-body.js';
+import { DEFAULT_VITALS_OPTIONS, type LedgerEventListener, VitalsService, type VitalsOptions } from './vitals/vitals-service.js';
 
 export interface AppDependencies {
     ledger: Ledger;
@@ -42,6 +44,10 @@ export interface AppDependencies {
     rateLimits: RateLimits;
     /** Public base URL for the OpenAPI document's `servers`. */
     publicUrl?: string;
+    /** Vital-sign ingest and live views (config `vitals`); defaults when omitted. */
+    vitals?: VitalsOptions;
+    /** Where the chaincode events this gateway follows are reported (main.ts: the event follower). */
+    followLedgerEvents?: (listener: LedgerEventListener) => void;
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -62,6 +68,8 @@ export function createApp(deps: AppDependencies): Express {
     const patients = new PatientService(ctx);
     const consents = new ConsentService(ctx);
     const audit = new AuditService(ctx);
+    const vitals = new VitalsService(ctx, records, deps.vitals ?? DEFAULT_VITALS_OPTIONS);
+    deps.followLedgerEvents?.(vitals.onLedgerEvent);
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();
@@ -188,6 +196,15 @@ export function createApp(deps: AppDependencies): Express {
     // ---- audit -------------------------------------------------------------------------
     mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
     mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
+
+    // ---- vital signs (vitals/) -----------------------------------------------------------
+    mount(api.ingestVitals, async ({ params }, actor, res, req) => {
+        const body = await readNdjsonBody(req, res, (deps.vitals ?? DEFAULT_VITALS_OPTIONS).maxBytes);
+        status(res, 201, await vitals.ingest(actor, params.patientId, body));
+    });
+    mount(api.liveVitals, async ({ params, headers }, actor, res) => {
+        await vitals.openLive(actor, params.patientId, headers['x-purpose-of-use'], res);
+    });
 
     // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
     const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });

@@ -13,6 +13,7 @@ import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
 import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import type { LedgerEventListener } from './vitals/vitals-service.js';
 
 /**
  * Registers this hospital's encryption key on the ledger. Retried: at start-up
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
+    const ledgerEventListeners: LedgerEventListener[] = [];
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),
         blobs: instrumentBlobStore(blobStore, metrics),
@@ -78,6 +80,13 @@ async function main(): Promise<void> {
         retryAfterSeconds: config.server.retryAfterSeconds,
         rateLimits: config.rateLimits,
         publicUrl: `http://${config.server.host}:${config.server.port}`,
+        vitals: {
+            windowMs: config.vitals.windowSeconds * 1000,
+            maxBytes: config.vitals.maxBytesPerRequest,
+            maxSamples: config.vitals.maxSamplesPerRequest,
+            live: config.vitals.live,
+        },
+        followLedgerEvents: (listener) => ledgerEventListeners.push(listener),
     });
 
     const follower = new EventFollower({
@@ -90,6 +99,7 @@ async function main(): Promise<void> {
         ...config.events,
         logger: logger.child({ component: 'event-follower' }),
         onCustodyAttempt: (kind, outcome, tasks) => metrics.custodyAttempts.inc({ kind, outcome }, tasks),
+        onEvent: (name, payload) => ledgerEventListeners.forEach((listener) => listener(name, payload)),
     });
     metrics.watchCustody(() => follower.outbox.stats());
     follower.start();

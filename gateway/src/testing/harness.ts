@@ -9,6 +9,7 @@ import { generateEncryptionKeyPair } from '../crypto/key-wrap.js';
 import { Keyring } from '../crypto/keyring.js';
 import type { Role } from '../domain.js';
 import { Metrics } from '../observability/metrics.js';
+import type { VitalsOptions } from '../vitals/vitals-service.js';
 import { FakeBlobStore } from './fake-blob-store.js';
 import { FakeNetwork } from './fake-ledger.js';
 
@@ -40,7 +41,7 @@ export const DEFAULT_TEST_RATE_LIMITS: RateLimits = {
 };
 
 export async function createHarness(
-    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino> } = {},
+    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino>; vitals?: VitalsOptions } = {},
 ): Promise<Harness> {
     const network = new FakeNetwork();
     const blobs = new FakeBlobStore();
@@ -70,6 +71,7 @@ export async function createHarness(
             limits: { bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, jsonLimitBytes: 16 * 1024 },
             retryAfterSeconds: 3,
             rateLimits: { ...DEFAULT_TEST_RATE_LIMITS, ...options.rateLimits },
+            vitals: options.vitals,
         });
     };
     const apps = { h1: app('Hospital1MSP'), h2: app('Hospital2MSP') };
