@@ -20,7 +20,7 @@ import type { Ledger } from '../ports.js';
 import type { AuditService } from '../services/audit.js';
 import type { ConsentService } from '../services/consents.js';
 import type { RecordService, RecordView } from '../services/records.js';
-import { DEFAULT_COUNT, MAX_COUNT, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
+import { DEFAULT_COUNT, MAX_COUNT, MAX_VITALS_CHUNKS, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
 import {
     CATEGORY_SYSTEM,
     MSP_ID_SYSTEM,
@@ -33,7 +33,9 @@ import {
     purposeOfCoding,
 } from './codes.js';
 import { auditEvent, consentResource, documentReference, searchset, type DocumentFacts } from './mappers.js';
+import { codeMatches, observation } from './observations.js';
 import { FHIR_JSON, fhirErrorHandler } from './outcome.js';
+import { readSamples } from '../vitals/vitals-service.js';
 import { validateResource } from './validator.js';
 
 export interface FhirDependencies {
@@ -334,6 +336,34 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const mapped = await documents(actor, pageOf, all, baseOf(req));
         const bundle = searchset(mapped, { ...page, offset: 0 }, baseOf(req));
         send(res, 200, fixPaging(bundle, matching.length, page));
+    });
+
+    // Vital signs: each sample of the newest vitals chunks the caller may read, as an Observation.
+    router.get('/Observation', ...auth('reads', roles('Observation', 'search-type')), async (req, res) => {
+        const params = searchQuery(req, known('Observation'));
+        const patientId = patientOf(params, true)!;
+        const page = paging(req, params);
+        const codes = params.get('code')?.flatMap((v) => v.split(','));
+        const dates = (params.get('date') ?? []).map(dateMatcher);
+        const { purpose, defaulted } = purposeOfRead(req);
+        const actor = actorOf(res);
+        const chunks = (await records.list(actor, patientId))
+            .filter((r) => r.category === 'vitals' && r.status === 'active')
+            .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+            .slice(0, MAX_VITALS_CHUNKS);
+        const matching = [];
+        for (const chunk of chunks) {
+            // A read of the chunk: the access rule for purpose, and its entry committed first.
+            const opened = await records.open(actor, chunk.recordId, purpose, { purposeDefaulted: defaulted });
+            const samples = await readSamples(opened.body);
+            for (const [i, sample] of samples.entries()) {
+                if (codes && !codes.some((c) => codeMatches(sample, c))) continue;
+                if (!dates.every((d) => d(sample.t))) continue;
+                matching.push(observation(sample, i, chunk.recordId, patientId));
+            }
+        }
+        matching.sort((a, b) => b.effectiveDateTime!.localeCompare(a.effectiveDateTime!));
+        send(res, 200, searchset(matching, page, baseOf(req)));
     });
 
     router.get('/DocumentReference/:id', ...auth('reads', roles('DocumentReference', 'read')), async (req, res) => {
