@@ -79,6 +79,11 @@ export class LiveSession implements LiveWatch {
         // The client went away: release the session at once.
         res.on('close', () => this.#release());
         res.on('drain', () => this.#drain());
+        // Gone while the access was being logged: its 'close' came before anyone listened.
+        if (res.destroyed || !res.socket || res.socket.destroyed) {
+            this.#release();
+            return;
+        }
         this.#write('open', open);
         const heartbeat = setInterval(() => this.#comment('keep-alive'), this.#options.heartbeatMs);
         const deadline = setTimeout(() => this.end('max-duration'), this.#options.maxSessionMs);

@@ -81,7 +81,8 @@ export class VitalsService {
                 chunks.push({ recordId: stored.recordId, start: window.start, end: window.end, samples: window.samples.length, txId: stored.txId });
             } catch (err) {
                 if (chunks.length === 0) throw err;
-                this.#ctx.logger.warn({ patientId, stored: chunks.length, err: { message: (err as Error).message } }, 'vitals ingest stopped part way');
+                // No patient ID in the log (pseudonyms stay off the logs, like titles); the chunk count says enough.
+                this.#ctx.logger.warn({ stored: chunks.length, err: { message: (err as Error).message } }, 'vitals ingest stopped part way');
                 throw new Unavailable(
                     `${chunks.length} windows were stored; the samples from ${window.start} on were not: send them again`,
                     this.#ctx.retryAfterSeconds,

@@ -20,7 +20,7 @@ describe('vital signs (REST)', () => {
 
     beforeEach(async () => {
         ({ h, clinician1, patientId, patient } = await createHarnessWithCast({
-            vitals: { ...DEFAULT_VITALS_OPTIONS, windowMs: 10_000, maxSamples: 1_000, maxBytes: 128 * 1024 },
+            vitals: { ...DEFAULT_VITALS_OPTIONS, windowMs: 10_000, maxSamples: 1_000, maxBytes: 128 * 1024, live: { ...DEFAULT_VITALS_OPTIONS.live, recheckMs: 100 } },
         }));
     });
 
@@ -107,6 +107,32 @@ describe('vital signs (REST)', () => {
             expect(JSON.parse(/event: samples\ndata: (.*)\n/.exec(text)![1]).samples.map((s: { value: number }) => s.value)).toEqual([81, 82]);
             controller.abort();
         });
+
+        it("ends another hospital's view when the chaincode no longer allows it (revoked or lapsed consent: the periodic re-check)", async () => {
+            expect((await post(ndjson([sample(0)]))).status).toBe(201);
+            const granted = await request(h.apps.h1).post(`/api/v1/patients/${patientId}/consents`).set(auth(patient)).send({ grantee: 'Hospital2MSP', purposes: ['treatment'], scope: { categories: ['vitals'] } });
+            expect(granted.status).toBe(201);
+            // Hospital 2's gateway, with the re-check every 100 ms (no event follower in the harness).
+            const server2 = h.apps.h2.listen(0);
+            await new Promise((r) => server2.once('listening', r));
+            try {
+                const clinician = await h.token('dr-h2', 'clinician');
+                const res = await fetch(`http://127.0.0.1:${(server2.address() as AddressInfo).port}/api/v1/patients/${patientId}/vitals/live`, { headers: auth(clinician) });
+                expect(res.status).toBe(200);
+                let text = '';
+                const reading = (async () => {
+                    for await (const part of res.body!) text += new TextDecoder().decode(part);
+                })();
+                const revoked = await request(h.apps.h1).delete(`/api/v1/consents/${granted.body.consentId}`).set(auth(patient));
+                expect(revoked.status).toBe(200);
+                await reading; // the stream ends
+                expect(text).toMatch(new RegExp(`event: open\ndata: .*"basis":"${granted.body.consentId}"`));
+                expect(text).toMatch(/event: end\ndata: {"reason":"access-ended"}\n\n$/);
+            } finally {
+                server2.closeAllConnections();
+                await new Promise((r) => server2.close(r));
+            }
+        });
     });
 });
 
@@ -116,6 +142,7 @@ class FakeResponse extends EventEmitter {
     full = false;
     writableEnded = false;
     destroyed = false;
+    socket: { destroyed: boolean } | null = { destroyed: false };
     status() {
         return this;
     }
@@ -165,6 +192,16 @@ describe('live session', () => {
         expect(session.closed).toBe(true);
         expect(res.written.at(-1)).toBe('event: end\ndata: {"reason":"overflow"}\n\n');
         expect(res.writableEnded).toBe(true);
+    });
+
+    it('is released at once when the client went away while its access was being logged', () => {
+        const res = new FakeResponse();
+        res.socket = null;
+        const released: LiveSession[] = [];
+        const session = new LiveSession(watch, res as unknown as Response, options, (x) => released.push(x));
+        session.start({});
+        expect(session.closed).toBe(true);
+        expect(released).toEqual([session]);
     });
 
     it('is released when the client goes away', () => {
