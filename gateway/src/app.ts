@@ -48,6 +48,8 @@ export interface AppDependencies {
     vitals?: VitalsOptions;
     /** Where the chaincode events this gateway follows are reported (main.ts: the event follower). */
     followLedgerEvents?: (listener: LedgerEventListener) => void;
+    /** Where main.ts collects what to do when the gateway stops (end live views, so the server can close). */
+    onShutdown?: (hook: () => void) => void;
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -70,6 +72,7 @@ export function createApp(deps: AppDependencies): Express {
     const audit = new AuditService(ctx);
     const vitals = new VitalsService(ctx, records, deps.vitals ?? DEFAULT_VITALS_OPTIONS);
     deps.followLedgerEvents?.(vitals.onLedgerEvent);
+    deps.onShutdown?.(() => vitals.close());
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();

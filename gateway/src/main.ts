@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
     const ledgerEventListeners: LedgerEventListener[] = [];
+    const shutdownHooks: (() => void)[] = [];
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),
         blobs: instrumentBlobStore(blobStore, metrics),
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
             live: config.vitals.live,
         },
         followLedgerEvents: (listener) => ledgerEventListeners.push(listener),
+        onShutdown: (hook) => shutdownHooks.push(hook),
     });
 
     const follower = new EventFollower({
@@ -124,6 +126,8 @@ async function main(): Promise<void> {
             server.closeAllConnections();
         }, config.server.shutdownGraceMs);
         force.unref();
+        // Live views (SSE) never end by themselves: end them (event `end`, reason shutdown) so the server can close.
+        for (const hook of shutdownHooks) hook();
         server.close(() => {
             void follower.stop().finally(() => {
                 connection.close();
