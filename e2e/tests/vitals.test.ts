@@ -230,6 +230,27 @@ describe('vital signs through REST', () => {
     }
     expect(read).toEqual(stream);
     expectProblem(await rest.call(3, 'GET', `/api/v1/records/${chunks[0].recordId}/content`, { token: await clinician(3) }), 404);
+
+    // The same samples as FHIR vital-signs Observations at Hospital2 (each chunk read audited first).
+    const patientParam = encodeURIComponent(`urn:ehr:patient-id|${patientId}`);
+    const fhir = expectStatus(
+      await rest.call(2, 'GET', `/fhir/R4/Observation?patient=${patientParam}&code=${encodeURIComponent('http://loinc.org|8867-4')}&_count=100`, { token: await clinician(2) }),
+      200,
+    );
+    const heartRates = stream.filter((s) => s.code === 'heart-rate');
+    expect(fhir).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: heartRates.length });
+    expect(fhir.entry[0].resource).toMatchObject({
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ code: 'vital-signs' }] }],
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      effectiveDateTime: heartRates.at(-1)!.t,
+      valueQuantity: { value: heartRates.at(-1)!.value, code: '/min' },
+    });
+    // No basis at Hospital3: 404 (an OperationOutcome), as for an unknown patient.
+    const none = await rest.call(3, 'GET', `/fhir/R4/Observation?patient=${patientParam}`, { token: await clinician(3) });
+    expect(none.status).toBe(404);
+    expect(none.body.resourceType).toBe('OperationOutcome');
   });
 
   test('live views: sub-second at the posting hospital, after commit and delivery at the consented one, audited once per session, ended by revocation', async () => {
