@@ -3,7 +3,7 @@
  * accepts exactly these search parameters, and GET /metadata describes the same table.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
-import type { Role } from '../domain.js';
+import { CATEGORIES, type Role } from '../domain.js';
 import { PURPOSE_HELP } from './codes.js';
 
 export type Interaction = 'read' | 'search-type' | 'create' | 'update';
@@ -44,7 +44,7 @@ export const RESOURCES: ResourceSupport[] = [
         interactions: { read: ['clinician', 'patient', 'auditor'], 'search-type': ['clinician', 'patient'] },
         searchParams: [
             ...patientParams,
-            { name: 'category', type: 'token', documentation: 'urn:ehr:category|<note|lab|imaging|prescription|discharge|other>; comma-separated values are ORed' },
+            { name: 'category', type: 'token', documentation: `urn:ehr:category|<${CATEGORIES.join('|')}>; comma-separated values are ORed` },
             { name: 'date', type: 'date', documentation: 'the record creation time, with prefixes eq, ne, gt, lt, ge, le; repeat for a range' },
             { name: 'status', type: 'token', documentation: 'current | superseded | entered-in-error (erased)' },
         ],

@@ -13,7 +13,7 @@ import { essence, hasBody, sendStoredDocument } from '../api/media.js';
 import { authenticate, requireRole } from '../auth/middleware.js';
 import type { RateLimiters } from '../auth/rate-limit.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { Actor, Category, Purpose, Role } from '../domain.js';
+import { CATEGORIES, type Actor, type Category, type Purpose, type Role } from '../domain.js';
 import { notFoundHandler } from '../http/error-handler.js';
 import { BadRequestError, NotFoundError, ProblemError, UnsupportedMediaTypeError, type FieldIssue } from '../http/problem.js';
 import type { Ledger } from '../ports.js';
@@ -275,7 +275,7 @@ function categoryOfDocument(doc: DocumentReference): Category {
         const cat = c.code ? categoryOf(c.system ? `${c.system}|${c.code}` : c.code) : undefined;
         if (cat) return cat;
     }
-    throw new BadRequestError(`DocumentReference.category needs a coding of ${CATEGORY_SYSTEM} (note, lab, imaging, prescription, discharge, other)`, [
+    throw new BadRequestError(`DocumentReference.category needs a coding of ${CATEGORY_SYSTEM} (${CATEGORIES.join(', ')})`, [
         { field: 'DocumentReference.category', message: `a coding of ${CATEGORY_SYSTEM}` },
     ]);
 }
@@ -317,7 +317,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const page = paging(req, params);
         const categories = params.get('category')?.flatMap((v) => v.split(',')).map((v) => {
             const c = categoryOf(v);
-            if (!c) throw new BadRequestError(`category ${JSON.stringify(v.slice(0, 60))} is not one of ${CATEGORY_SYSTEM}|note, lab, imaging, prescription, discharge, other`, [{ field: 'query.category', message: 'unknown category' }]);
+            if (!c) throw new BadRequestError(`category ${JSON.stringify(v.slice(0, 60))} is not one of ${CATEGORY_SYSTEM}|${CATEGORIES.join(', ')}`, [{ field: 'query.category', message: 'unknown category' }]);
             return c;
         });
         const dates = (params.get('date') ?? []).map(dateMatcher);
