@@ -26,6 +26,8 @@ import { PatientService } from './services/patients.js';
 import { FHIR_BASE_PATH, createFhirRouter } from './fhir/routes.js';
 import { RecordService } from './services/records.js';
 import { ResearchService, type ResearchLedger } from './services/research.js';
+import { readNdjsonBody } from './vitals/read-body.js';
+import { DEFAULT_VITALS_OPTIONS, type LedgerEventListener, VitalsService, type VitalsOptions } from './vitals/vitals-service.js';
 
 export interface AppDependencies {
     ledger: Ledger;
@@ -49,6 +51,12 @@ export interface AppDependencies {
     breakGlass?: BreakGlassService;
     /** Research statistics and the patient's opt-out (contract Research), with this hospital's k. */
     research: { ledger: ResearchLedger; minCellSize: number };
+    /** Vital-sign ingest and live views (config `vitals`); defaults when omitted. */
+    vitals?: VitalsOptions;
+    /** Where the chaincode events this gateway follows are reported (main.ts: the event follower). */
+    followLedgerEvents?: (listener: LedgerEventListener) => void;
+    /** Where main.ts collects what to do when the gateway stops (end live views, so the server can close). */
+    onShutdown?: (hook: () => void) => void;
 }
 
 /** Room for a multipart form's boundaries and part headers beyond the document limit. */
@@ -70,6 +78,9 @@ export function createApp(deps: AppDependencies): Express {
     const consents = new ConsentService(ctx);
     const audit = new AuditService(ctx);
     const research = new ResearchService(ctx, deps.research.ledger, deps.research.minCellSize);
+    const vitals = new VitalsService(ctx, records, deps.vitals ?? DEFAULT_VITALS_OPTIONS);
+    deps.followLedgerEvents?.(vitals.onLedgerEvent);
+    deps.onShutdown?.(() => vitals.close());
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();
@@ -214,6 +225,14 @@ export function createApp(deps: AppDependencies): Express {
     mount(api.getResearchPreference, async ({ params }, actor, res) => status(res, 200, await research.getPreference(actor, params.patientId)));
     mount(api.researchStatistics, async ({ query }, actor, res) => status(res, 200, await research.statistics(actor, query.dimension)));
     mount(api.listResearchQueries, async ({ query }, actor, res) => status(res, 200, await research.listQueries(actor, query.limit, query.cursor)));
+    // ---- vital signs (vitals/) -----------------------------------------------------------
+    mount(api.ingestVitals, async ({ params }, actor, res, req) => {
+        const body = await readNdjsonBody(req, res, (deps.vitals ?? DEFAULT_VITALS_OPTIONS).maxBytes);
+        status(res, 201, await vitals.ingest(actor, params.patientId, body));
+    });
+    mount(api.liveVitals, async ({ params, headers }, actor, res) => {
+        await vitals.openLive(actor, params.patientId, headers['x-purpose-of-use'], res);
+    });
 
     // ---- FHIR R4 (fhir/): the same services, token, roles and limits; errors as OperationOutcome
     const problems = errorHandler({ logger: deps.logger, retryAfterSeconds: deps.retryAfterSeconds, metrics: deps.metrics, hospital: deps.identity.mspId });

@@ -86,8 +86,9 @@ export class Gone extends DomainError {
 export class TooLarge extends DomainError {
     readonly limitBytes: number;
 
-    constructor(limitBytes: number, options: ErrorOptions = {}) {
-        super(`request body exceeds the limit of ${limitBytes} bytes`, options);
+    /** `detail` says which limit when it is not the body's bytes (e.g. samples per request). */
+    constructor(limitBytes: number, { detail, ...options }: ErrorOptions & { detail?: string } = {}) {
+        super(detail ?? `request body exceeds the limit of ${limitBytes} bytes`, options);
         this.name = 'TooLarge';
         this.limitBytes = limitBytes;
     }

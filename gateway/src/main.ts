@@ -18,6 +18,7 @@ import { ClusterBlobStore } from './ipfs/cluster-blob-store.js';
 import { instrumentBlobStore, instrumentLedger } from './observability/instrument.js';
 import { createLogger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
+import type { LedgerEventListener } from './vitals/vitals-service.js';
 
 /**
  * Registers this hospital's encryption key on the ledger. Retried: at start-up
@@ -65,6 +66,8 @@ async function main(): Promise<void> {
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
+    const ledgerEventListeners: LedgerEventListener[] = [];
+    const shutdownHooks: (() => void)[] = [];
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),
         blobs: instrumentBlobStore(blobStore, metrics),
@@ -89,6 +92,14 @@ async function main(): Promise<void> {
             logger.child({ component: 'break-glass' }),
         ),
         research: { ledger: new FabricResearchLedger(connection), minCellSize: config.research.minCellSize },
+        vitals: {
+            windowMs: config.vitals.windowSeconds * 1000,
+            maxBytes: config.vitals.maxBytesPerRequest,
+            maxSamples: config.vitals.maxSamplesPerRequest,
+            live: config.vitals.live,
+        },
+        followLedgerEvents: (listener) => ledgerEventListeners.push(listener),
+        onShutdown: (hook) => shutdownHooks.push(hook),
     });
 
     const follower = new EventFollower({
@@ -101,6 +112,7 @@ async function main(): Promise<void> {
         ...config.events,
         logger: logger.child({ component: 'event-follower' }),
         onCustodyAttempt: (kind, outcome, tasks) => metrics.custodyAttempts.inc({ kind, outcome }, tasks),
+        onEvent: (name, payload) => ledgerEventListeners.forEach((listener) => listener(name, payload)),
     });
     metrics.watchCustody(() => follower.outbox.stats());
     follower.start();
@@ -128,6 +140,8 @@ async function main(): Promise<void> {
             server.closeAllConnections();
         }, config.server.shutdownGraceMs);
         force.unref();
+        // Live views (SSE) never end by themselves: end them (event `end`, reason shutdown) so the server can close.
+        for (const hook of shutdownHooks) hook();
         server.close(() => {
             void follower.stop().finally(() => {
                 connection.close();

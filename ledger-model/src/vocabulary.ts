@@ -1,6 +1,6 @@
 // Small fixed vocabularies: anything outside them is rejected, so free text
 // (and with it PHI) cannot reach the ledger through these fields.
-export const CATEGORIES = ['note', 'lab', 'imaging', 'prescription', 'discharge', 'other'] as const;
+export const CATEGORIES = ['note', 'lab', 'imaging', 'prescription', 'discharge', 'other', 'vitals'] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 // `emergency` is the purpose of break-glass grants (break-glass.ts).

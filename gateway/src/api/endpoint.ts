@@ -21,7 +21,7 @@ export interface RequestSpec {
      * The body streams through untouched (any content type); documented as binary. With
      * `multipart`, a multipart/form-data body with one file part is accepted too.
      */
-    rawBody?: { description: string; multipart?: boolean };
+    rawBody?: { description: string; multipart?: boolean; /** The only types taken (documented); any real type otherwise. */ contentTypes?: string[] };
 }
 
 /** One operation of the API: what the router mounts and what the OpenAPI document describes. */

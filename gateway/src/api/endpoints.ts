@@ -314,6 +314,41 @@ export const listResearchQueries = endpoint({
     problems: [400, 503],
 });
 
+export const ingestVitals = endpoint({
+    operationId: 'ingestVitals',
+    method: 'post',
+    path: '/api/v1/patients/{patientId}/vitals',
+    summary: 'Post vital-sign samples (NDJSON); stored as encrypted records of category vitals, one per time window',
+    description:
+        'One sample a line: `{"t":"2026-01-31T12:00:00.000Z","code":"heart-rate","value":72,"unit":"/min"}` (`values` instead of `value` for a ' +
+        'waveform burst such as an ECG lead; the unit is the code\'s UCUM unit; no other fields). Timestamps must not decrease. The whole ' +
+        'body is checked first: a bad line is 400 naming it, more bytes or samples than configured is 413, and nothing is written. Then the ' +
+        'samples go to live views at this hospital and each time window (config `vitals.windowSeconds`, default 60) is stored through the ' +
+        'ordinary record path. Content type application/x-ndjson.',
+    tags: ['vitals'],
+    roles: ['clinician'],
+    request: { params: s.PatientParams, rawBody: { description: 'NDJSON samples', contentTypes: ['application/x-ndjson'] } },
+    responses: { 201: json('Stored, one record per window', s.VitalsIngested) },
+    problems: [400, 404, 413, 415, 503],
+});
+
+export const liveVitals = endpoint({
+    operationId: 'liveVitals',
+    method: 'get',
+    path: '/api/v1/patients/{patientId}/vitals/live',
+    summary: "Live view of the patient's vital signs (Server-Sent Events); one access entry per session, committed before the first sample",
+    description:
+        "Allowed on the access rule for a read of the patient's latest vitals chunk with the X-Purpose-Of-Use purpose (chaincode-judged); that read's " +
+        'access entry audits the session. Events: `open` (accessTxId, basis), `samples` ({samples:[...]}), `end` ({reason: consent-revoked, ' +
+        'access-ended, overflow, max-duration, shutdown}), and keep-alive comments. Samples posted at this hospital arrive at once; those posted ' +
+        "at another arrive once their chunk is committed and this hospital's key envelope delivered.",
+    tags: ['vitals'],
+    roles: ['clinician'],
+    request: { params: s.PatientParams, headers: s.PurposeHeader },
+    responses: { 200: { description: 'text/event-stream of samples', schema: z.string(), contentType: 'text/event-stream' } },
+    problems: [400, 404, 410, 503],
+});
+
 export const ALL_ENDPOINTS = [
     health,
     openapi,
@@ -340,4 +375,6 @@ export const ALL_ENDPOINTS = [
     getResearchPreference,
     researchStatistics,
     listResearchQueries,
+    ingestVitals,
+    liveVitals,
 ] as const;

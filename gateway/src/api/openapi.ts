@@ -18,7 +18,8 @@ const PROBLEM_TITLES: Record<number, string> = {
     503: 'A dependency is down, or the envelope is not delivered yet; see Retry-After',
 };
 
-function rawContent(multipart: boolean): Record<string, { schema: unknown }> {
+function rawContent(multipart: boolean, contentTypes?: string[]): Record<string, { schema: unknown }> {
+    if (contentTypes) return Object.fromEntries(contentTypes.map((t) => [t, { schema: { type: 'string' } }]));
     return {
         ...(multipart
             ? {
@@ -80,7 +81,7 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
                 ...(e.request.body
                     ? { body: { required: false, content: { 'application/json': { schema: e.request.body } } } }
                     : e.request.rawBody
-                      ? { body: { required: true, description: e.request.rawBody.description, content: rawContent(e.request.rawBody.multipart ?? false) as never } }
+                      ? { body: { required: true, description: e.request.rawBody.description, content: rawContent(e.request.rawBody.multipart ?? false, e.request.rawBody.contentTypes) as never } }
                       : {}),
             },
             responses: responses as never,

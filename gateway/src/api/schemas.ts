@@ -311,3 +311,23 @@ export const Health = z
         down: z.array(z.string()),
     })
     .openapi('Health');
+
+// ---- vital signs (vitals/) --------------------------------------------------------------
+
+export const VitalsIngested = z
+    .object({
+        patientId: PatientId,
+        samples: z.number().int().openapi({ description: 'Samples stored (every line of the body)' }),
+        chunks: z
+            .array(
+                z.object({
+                    recordId: RecordId,
+                    start: Timestamp.openapi({ description: 'Start of the time window (inclusive)' }),
+                    end: Timestamp.openapi({ description: 'End of the time window (exclusive)' }),
+                    samples: z.number().int(),
+                    txId: TxId,
+                }),
+            )
+            .openapi({ description: 'One encrypted record of category vitals per time window, oldest first' }),
+    })
+    .openapi('VitalsIngested');

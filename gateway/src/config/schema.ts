@@ -218,6 +218,28 @@ export function configSchema(baseDir: string) {
         minCellSize: z.number().int().min(RESEARCH_MIN_CELL_SIZE).max(RESEARCH_MAX_CELL_SIZE).default(RESEARCH_MIN_CELL_SIZE),
     });
 
+    /** Vital-sign ingest and live views (vitals/). */
+    const vitals = z.object({
+        /** Width of one stored chunk (one encrypted record of category vitals per window). */
+        windowSeconds: z.number().int().min(1).max(3_600).default(60),
+        /** Largest NDJSON body of one post (413 beyond). */
+        maxBytesPerRequest: z.number().int().positive().max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+        /** Most samples in one post (413 beyond). */
+        maxSamplesPerRequest: z.number().int().positive().max(10_000_000).default(100_000),
+        live: z
+            .object({
+                /** Samples one live view may fall behind before it is ended (event end, reason overflow). */
+                maxBufferedSamples: z.number().int().positive().default(20_000),
+                /** A keep-alive comment this often, so an idle stream stays open through proxies. */
+                heartbeatMs: millis.default(15_000),
+                /** A view ends after this long (reason max-duration); the client opens a new one, audited anew. */
+                maxSessionMs: millis.default(3_600_000),
+                /** How often the chaincode judges an open view's access again (a lapsed consent ends it). */
+                recheckMs: millis.default(5_000),
+            })
+            .prefault({}),
+    });
+
     const log = z.object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     });
@@ -233,6 +255,7 @@ export function configSchema(baseDir: string) {
             rateLimits: rateLimits.prefault({}),
             events,
             breakGlass: breakGlass.prefault({}),
+            vitals: vitals.prefault({}),
             log: log.prefault({}),
             research: research.prefault({}),
         })

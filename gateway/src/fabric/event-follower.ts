@@ -56,6 +56,8 @@ export interface EventFollowerOptions {
     custody: CustodyOptions;
     /** After each custody attempt (metrics). */
     onCustodyAttempt?: (kind: CustodyKind, outcome: 'done' | 'failed', tasks: number) => void;
+    /** Every chaincode event, as followed (e.g. for live views, vitals/); must return at once. */
+    onEvent?: (name: string, payload: Record<string, unknown>) => void;
 }
 
 /** The follower acts as the hospital itself, not for a person. */
@@ -180,6 +182,11 @@ export class EventFollower {
     /** Records the event's custody tasks; does none of the work itself. */
     async #handle(event: ChaincodeEvent): Promise<void> {
         const payload = JSON.parse(utf8.decode(event.payload)) as Record<string, unknown>;
+        try {
+            this.#o.onEvent?.(event.eventName, payload);
+        } catch (err) {
+            this.#o.logger.warn({ event: event.eventName, err: { message: (err as Error).message } }, 'an event listener failed');
+        }
         const log = this.#o.logger.child({ event: event.eventName, txId: event.transactionId, block: Number(event.blockNumber) });
         const me = this.#o.mspId;
         switch (event.eventName) {

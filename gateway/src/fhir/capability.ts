@@ -3,7 +3,7 @@
  * accepts exactly these search parameters, and GET /metadata describes the same table.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
-import type { Role } from '../domain.js';
+import { CATEGORIES, type Role } from '../domain.js';
 import { PURPOSE_HELP } from './codes.js';
 
 export type Interaction = 'read' | 'search-type' | 'create' | 'update';
@@ -15,7 +15,7 @@ export interface SearchParam {
 }
 
 export interface ResourceSupport {
-    type: 'DocumentReference' | 'Binary' | 'Consent' | 'AuditEvent';
+    type: 'DocumentReference' | 'Binary' | 'Consent' | 'AuditEvent' | 'Observation';
     profile?: string;
     documentation: string;
     interactions: Partial<Record<Interaction, Role[]>>;
@@ -27,6 +27,8 @@ export interface ResourceSupport {
 export const RESULT_PARAMS = ['_count', '_getpagesoffset', '_format'] as const;
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 100;
+/** Vitals chunks one Observation search reads at most (newest first): each is a blob fetch and an access entry. */
+export const MAX_VITALS_CHUNKS = 60;
 
 const patientParams: SearchParam[] = [
     { name: 'patient.identifier', type: 'token', documentation: 'urn:ehr:patient-id|<patient ID> (our patient IDs hold a colon, so they are identifiers, never Patient ids)' },
@@ -42,7 +44,7 @@ export const RESOURCES: ResourceSupport[] = [
         interactions: { read: ['clinician', 'patient', 'auditor'], 'search-type': ['clinician', 'patient'] },
         searchParams: [
             ...patientParams,
-            { name: 'category', type: 'token', documentation: 'urn:ehr:category|<note|lab|imaging|prescription|discharge|other>; comma-separated values are ORed' },
+            { name: 'category', type: 'token', documentation: `urn:ehr:category|<${CATEGORIES.join('|')}>; comma-separated values are ORed` },
             { name: 'date', type: 'date', documentation: 'the record creation time, with prefixes eq, ne, gt, lt, ge, le; repeat for a range' },
             { name: 'status', type: 'token', documentation: 'current | superseded | entered-in-error (erased)' },
         ],
@@ -69,6 +71,17 @@ export const RESOURCES: ResourceSupport[] = [
         searchParams: [
             { name: 'entity', type: 'reference', documentation: 'DocumentReference/<record ID>: every event on the record' },
             ...patientParams,
+        ],
+    },
+    {
+        type: 'Observation',
+        profile: 'http://hl7.org/fhir/StructureDefinition/vitalsigns',
+        documentation: `Vital signs: one Observation per sample of the patient's vitals records (REST POST /api/v1/patients/{patientId}/vitals), newest chunks first, at most ${MAX_VITALS_CHUNKS} chunks per search. Each chunk read is a read of that record: the access rule and the purpose (X-Purpose-Of-Use or _security) apply and the access is committed before the bundle is sent.`,
+        interactions: { 'search-type': ['clinician', 'patient'] },
+        searchParams: [
+            ...patientParams,
+            { name: 'code', type: 'token', documentation: 'http://loinc.org|8867-4 (heart rate), 59408-5 (SpO2), ...; or the sample code (heart-rate, spo2, ecg-ii, ...); comma-separated values are ORed' },
+            { name: 'date', type: 'date', documentation: "the sample's time, with prefixes eq, ne, gt, lt, ge, le; repeat for a range" },
         ],
     },
 ];

@@ -13,14 +13,14 @@ import { essence, hasBody, sendStoredDocument } from '../api/media.js';
 import { authenticate, requireRole } from '../auth/middleware.js';
 import type { RateLimiters } from '../auth/rate-limit.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
-import type { Actor, Category, Purpose, Role } from '../domain.js';
+import { CATEGORIES, type Actor, type Category, type Purpose, type Role } from '../domain.js';
 import { notFoundHandler } from '../http/error-handler.js';
 import { BadRequestError, NotFoundError, ProblemError, UnsupportedMediaTypeError, type FieldIssue } from '../http/problem.js';
 import type { Ledger } from '../ports.js';
 import type { AuditService } from '../services/audit.js';
 import type { ConsentService } from '../services/consents.js';
 import type { RecordService, RecordView } from '../services/records.js';
-import { DEFAULT_COUNT, MAX_COUNT, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
+import { DEFAULT_COUNT, MAX_COUNT, MAX_VITALS_CHUNKS, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
 import {
     CATEGORY_SYSTEM,
     MSP_ID_SYSTEM,
@@ -33,7 +33,9 @@ import {
     purposeOfCoding,
 } from './codes.js';
 import { auditEvent, consentResource, documentReference, searchset, type DocumentFacts } from './mappers.js';
+import { codeMatches, observation } from './observations.js';
 import { FHIR_JSON, fhirErrorHandler } from './outcome.js';
+import { readSamples } from '../vitals/vitals-service.js';
 import { validateResource } from './validator.js';
 
 export interface FhirDependencies {
@@ -273,7 +275,7 @@ function categoryOfDocument(doc: DocumentReference): Category {
         const cat = c.code ? categoryOf(c.system ? `${c.system}|${c.code}` : c.code) : undefined;
         if (cat) return cat;
     }
-    throw new BadRequestError(`DocumentReference.category needs a coding of ${CATEGORY_SYSTEM} (note, lab, imaging, prescription, discharge, other)`, [
+    throw new BadRequestError(`DocumentReference.category needs a coding of ${CATEGORY_SYSTEM} (${CATEGORIES.join(', ')})`, [
         { field: 'DocumentReference.category', message: `a coding of ${CATEGORY_SYSTEM}` },
     ]);
 }
@@ -315,7 +317,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const page = paging(req, params);
         const categories = params.get('category')?.flatMap((v) => v.split(',')).map((v) => {
             const c = categoryOf(v);
-            if (!c) throw new BadRequestError(`category ${JSON.stringify(v.slice(0, 60))} is not one of ${CATEGORY_SYSTEM}|note, lab, imaging, prescription, discharge, other`, [{ field: 'query.category', message: 'unknown category' }]);
+            if (!c) throw new BadRequestError(`category ${JSON.stringify(v.slice(0, 60))} is not one of ${CATEGORY_SYSTEM}|${CATEGORIES.join(', ')}`, [{ field: 'query.category', message: 'unknown category' }]);
             return c;
         });
         const dates = (params.get('date') ?? []).map(dateMatcher);
@@ -334,6 +336,34 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const mapped = await documents(actor, pageOf, all, baseOf(req));
         const bundle = searchset(mapped, { ...page, offset: 0 }, baseOf(req));
         send(res, 200, fixPaging(bundle, matching.length, page));
+    });
+
+    // Vital signs: each sample of the newest vitals chunks the caller may read, as an Observation.
+    router.get('/Observation', ...auth('reads', roles('Observation', 'search-type')), async (req, res) => {
+        const params = searchQuery(req, known('Observation'));
+        const patientId = patientOf(params, true)!;
+        const page = paging(req, params);
+        const codes = params.get('code')?.flatMap((v) => v.split(','));
+        const dates = (params.get('date') ?? []).map(dateMatcher);
+        const { purpose, defaulted } = purposeOfRead(req);
+        const actor = actorOf(res);
+        const chunks = (await records.list(actor, patientId))
+            .filter((r) => r.category === 'vitals' && r.status === 'active')
+            .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+            .slice(0, MAX_VITALS_CHUNKS);
+        const matching = [];
+        for (const chunk of chunks) {
+            // A read of the chunk: the access rule for purpose, and its entry committed first.
+            const opened = await records.open(actor, chunk.recordId, purpose, { purposeDefaulted: defaulted });
+            const samples = await readSamples(opened.body);
+            for (const [i, sample] of samples.entries()) {
+                if (codes && !codes.some((c) => codeMatches(sample, c))) continue;
+                if (!dates.every((d) => d(sample.t))) continue;
+                matching.push(observation(sample, i, chunk.recordId, patientId));
+            }
+        }
+        matching.sort((a, b) => b.effectiveDateTime!.localeCompare(a.effectiveDateTime!));
+        send(res, 200, searchset(matching, page, baseOf(req)));
     });
 
     router.get('/DocumentReference/:id', ...auth('reads', roles('DocumentReference', 'read')), async (req, res) => {

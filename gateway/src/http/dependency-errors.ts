@@ -71,7 +71,7 @@ export function problemFromDomainError(err: DomainError): ProblemError {
     if (err instanceof NotFound) return new NotFoundError(err.detail, { ...cause, rule: err.rule });
     if (err instanceof Conflict) return new ConflictError(err.detail, cause);
     if (err instanceof Gone) return new GoneError(err.detail, cause);
-    if (err instanceof TooLarge) return new PayloadTooLargeError(err.limitBytes, cause);
+    if (err instanceof TooLarge) return new PayloadTooLargeError(err.limitBytes, { ...cause, detail: err.detail });
     if (err instanceof Unavailable) {
         return new ServiceUnavailableError(err.detail, err.retryAfterSeconds, { ...cause, extensions: err.extensions });
     }

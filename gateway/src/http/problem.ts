@@ -100,8 +100,8 @@ export class GoneError extends ProblemError {
 }
 
 export class PayloadTooLargeError extends ProblemError {
-    constructor(limitBytes: number, options: ErrorOptions = {}) {
-        super(413, 'payload-too-large', 'Payload too large', `request body exceeds the limit of ${limitBytes} bytes`, {
+    constructor(limitBytes: number, { detail, ...options }: ErrorOptions & { detail?: string } = {}) {
+        super(413, 'payload-too-large', 'Payload too large', detail ?? `request body exceeds the limit of ${limitBytes} bytes`, {
             ...options,
             extensions: { limitBytes },
         });

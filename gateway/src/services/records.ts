@@ -168,7 +168,7 @@ export class RecordService {
      * (no envelope delivered yet) leaves no access entry for something nobody saw.
      */
     async open(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions = {}): Promise<OpenedContent> {
-        const { ledger, blobs, identity } = this.#ctx;
+        const { ledger } = this.#ctx;
         const [record, read] = await Promise.all([
             this.#get(actor, recordId),
             ledger.readEnvelope(actor, recordId, purpose).then(
@@ -188,6 +188,24 @@ export class RecordService {
         } catch (err) {
             throw await this.#explainDenial(err, actor, { ...record, recordId }, purpose, options);
         }
+        return { ...(await this.#decrypt(recordId, record, envelope)), accessTxId: logged.txId };
+    }
+
+    /**
+     * Content read under an access entry committed already (a live view's session entry,
+     * vitals/): the chaincode still judges this read (GetEnvelope applies the access rule for
+     * purpose), so a revoked or lapsed consent stops it, but no second entry is written.
+     * `undefined` while this hospital's envelope has not been delivered.
+     */
+    async openUnderSession(actor: Actor, recordId: string, purpose: Purpose): Promise<Omit<OpenedContent, 'accessTxId'> | undefined> {
+        const [record, envelope] = await Promise.all([this.#get(actor, recordId), this.#ctx.ledger.readEnvelope(actor, recordId, purpose)]);
+        if (record.status === 'erased') throw new Gone(`record ${recordId} was erased`);
+        return envelope ? this.#decrypt(recordId, record, envelope) : undefined;
+    }
+
+    /** The authenticated plaintext of the record's blob, once its first segment verified. */
+    async #decrypt(recordId: string, record: RecordMeta, envelope: string): Promise<Omit<OpenedContent, 'accessTxId'>> {
+        const { blobs, identity } = this.#ctx;
         const dataKey = identity.keys.unwrap(envelope, { recordId, mspId: identity.mspId });
         const decryptor = decryptStream(dataKey);
         const watch = this.#watchIntegrity(recordId, record.cid);
@@ -204,7 +222,7 @@ export class RecordService {
         } catch (err) {
             throw this.#unreadable(err) ?? err;
         }
-        return { head, body: decryptor, accessTxId: logged.txId };
+        return { head, body: decryptor };
     }
 
     async verify(actor: Actor, recordId: string): Promise<Verification> {

@@ -9,6 +9,7 @@ import { generateEncryptionKeyPair } from '../crypto/key-wrap.js';
 import { Keyring } from '../crypto/keyring.js';
 import type { Role } from '../domain.js';
 import { Metrics } from '../observability/metrics.js';
+import type { VitalsOptions } from '../vitals/vitals-service.js';
 import { FakeBlobStore } from './fake-blob-store.js';
 import { FakeNetwork } from './fake-ledger.js';
 import { FakeResearchNetwork } from './fake-research-ledger.js';
@@ -41,7 +42,7 @@ export const DEFAULT_TEST_RATE_LIMITS: RateLimits = {
 };
 
 export async function createHarness(
-    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino> } = {},
+    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino>; vitals?: VitalsOptions } = {},
 ): Promise<Harness> {
     const network = new FakeNetwork();
     const research = new FakeResearchNetwork(network);
@@ -73,6 +74,7 @@ export async function createHarness(
             retryAfterSeconds: 3,
             rateLimits: { ...DEFAULT_TEST_RATE_LIMITS, ...options.rateLimits },
             research: { ledger: research.ledgerFor(mspId), minCellSize: 10 },
+            vitals: options.vitals,
         });
     };
     const apps = { h1: app('Hospital1MSP'), h2: app('Hospital2MSP') };
