@@ -4,6 +4,7 @@ import { AccessContract } from './contracts/access';
 import { AuditContract } from './contracts/audit';
 import { ConsentsContract } from './contracts/consents';
 import { HospitalsContract } from './contracts/hospitals';
+import { ListsContract } from './contracts/lists';
 import { PatientsContract } from './contracts/patients';
 import { RecordsContract } from './contracts/records';
 
@@ -13,6 +14,7 @@ export {
   AuditContract,
   ConsentsContract,
   HospitalsContract,
+  ListsContract,
   PatientsContract,
   RecordsContract,
 };
@@ -25,4 +27,5 @@ export const contracts: (new () => object)[] = [
   AccessRequestsContract,
   AccessContract,
   AuditContract,
+  ListsContract,
 ];

@@ -5,6 +5,7 @@ import { AccessContract } from '../contracts/access';
 import { AuditContract } from '../contracts/audit';
 import { ConsentsContract } from '../contracts/consents';
 import { HospitalsContract } from '../contracts/hospitals';
+import { ListsContract } from '../contracts/lists';
 import { PatientsContract } from '../contracts/patients';
 import { RecordsContract } from '../contracts/records';
 import { FakeLedger, type Identity } from './fake-ledger';
@@ -57,6 +58,7 @@ export const c = {
   requests: new AccessRequestsContract(),
   access: new AccessContract(),
   audit: new AuditContract(),
+  lists: new ListsContract(),
 };
 
 /** Asserts a coded failure that left the ledger untouched (nothing committed, no event). */
