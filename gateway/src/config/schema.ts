@@ -23,6 +23,14 @@ export function configSchema(baseDir: string) {
         shutdownGraceMs: millis.default(10_000),
         /** Retry-After (seconds) sent with 503s. */
         retryAfterSeconds: z.number().int().positive().default(5),
+        /** Page sizes of the paginated lists (`?limit=`); the chaincode never pages more than 200. */
+        lists: z
+            .object({
+                defaultLimit: z.number().int().min(1).max(200).default(50),
+                maxLimit: z.number().int().min(1).max(200).default(200),
+            })
+            .refine((l) => l.defaultLimit <= l.maxLimit, { message: 'defaultLimit must not exceed maxLimit', path: ['defaultLimit'] })
+            .prefault({}),
     });
 
     const hospital = z.object({
