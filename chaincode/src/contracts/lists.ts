@@ -81,10 +81,11 @@ export class ListsContract extends Contract {
     const n = pageSize(limit);
     const s = await requireStanding(ctx, id);
     const home = s.basis === 'home';
+    const own = s.own.map((r) => r.consent);
     const page = await walkIndex(ctx, KEY.patientRecord, [id], n, after, async (row) => {
       const recordId = row.attributes[1];
       const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, recordId));
-      if (!record || !recordVisible(recordId, record, home, s.mspId, s.own.map((r) => r.consent), s.now)) return null;
+      if (!record || !recordVisible(recordId, record, home, s.mspId, own, s.now)) return null;
       const question = { mspId: s.mspId, recordId, record, homeHospital: s.patient.homeHospital, purpose: p, at: s.now, consents: s.own };
       const access = record.status === 'erased' ? null : judgeAccess(question);
       if (p !== null && access === null) return null;
