@@ -73,6 +73,7 @@ export async function runListScale(statusDoc, token, sizes, progress) {
             Array.from({ length: SEED_CLIENTS }, async () => {
                 while (next < want) {
                     next++;
+                    if (next % 250 === 0) progress(`list-scale: ${seeded + next} of ${size} submitted (${Math.round((performance.now() - t) / 1000)} s)`);
                     await fab.contract.submit('Records:CreateRecord', {
                         arguments: [randomUUID(), big, randomCid(), '1024', 'lab', '', actor],
                         transientData: { envelopes },

@@ -73,3 +73,21 @@ describe('paginated lists', () => {
         }
     });
 });
+
+describe('paginated lists in the OpenAPI document', () => {
+    it('every list takes limit and cursor and documents the Link header', async () => {
+        const { openApiDocument } = await import('./openapi.js');
+        const paths = openApiDocument().paths as Record<string, { get: { parameters?: { name: string; in: string }[]; responses: Record<string, { headers?: Record<string, unknown> }> } }>;
+        for (const path of [
+            '/api/v1/patients/{patientId}/records',
+            '/api/v1/patients/{patientId}/consents',
+            '/api/v1/patients/{patientId}/access-requests',
+            '/api/v1/audit/records/{recordId}',
+            '/api/v1/audit/patients/{patientId}',
+        ]) {
+            const get = paths[path].get;
+            expect(get.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort()).toEqual(['cursor', 'limit']);
+            expect(Object.keys(get.responses['200'].headers ?? {})).toEqual(['Link']);
+        }
+    });
+});
