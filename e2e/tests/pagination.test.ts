@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connectAs, type Connection } from '../support/fabric.js';
 import { hospital, status } from '../support/instance.js';
-import { Rest, expectProblem, expectStatus, token } from '../support/rest.js';
+import { Rest, expectProblem, expectStatus, token, type Reply } from '../support/rest.js';
 
 // Paginated lists (DESIGN §9) across three hospitals on a real network: every page of a
 // list answers only what the caller's hospital may know, following Link rel="next" visits
@@ -41,12 +41,12 @@ describe('paginated lists across hospitals', () => {
     let next: string | undefined = `${path}${path.includes('?') ? '&' : '?'}limit=${limit}`;
     let pages = 0;
     while (next) {
-      const r = await rest.call(n, 'GET', next, { token: tok });
+      const r: Reply = await rest.call(n, 'GET', next, { token: tok });
       const body = expectStatus(r, 200);
       expect(Array.isArray(body)).toBe(true);
       expect(body.length).toBeLessThanOrEqual(limit);
       items.push(...body);
-      const link = r.headers.get('link');
+      const link: string | null = r.headers.get('link');
       next = link ? /^<([^>]+)>; rel="next"$/.exec(link)?.[1] : undefined;
       if (link) expect(next).toBeDefined();
       pages++;

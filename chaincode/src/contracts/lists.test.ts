@@ -56,6 +56,39 @@ describe('Lists (paginated)', () => {
     expect(ledger.paginatedRowsRead).toBeLessThanOrEqual(30);
   });
 
+  test('a page reads the same rows whether the ledger holds 1k or 10k records (the list-scale argument, on the fake peer)', async () => {
+    // Records written straight into state (as committed CreateRecords leave them), all of one
+    // big patient, so the ledger and the patient grow together; a small patient has 10.
+    const big = await registerPatient(ledger, H1);
+    const small = await registerPatient(ledger, H1);
+    for (let i = 0; i < 10; i++) await createRecord(ledger, H1, small, H1);
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v));
+    let held = 0;
+    const grow = (to: number) => {
+      for (; held < to; held++) {
+        const i = held;
+        const recordId = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+        ledger.state.set(`\u0000record\u0000${recordId}\u0000`, enc({ patientId: big, custodian: H1, cid: `bafk${i}`, size: 1, category: 'lab', supersedes: null, status: 'active', createdAt: '2030-01-01T00:00:00.000Z', createdBy: 'dr' }));
+        ledger.state.set(`\u0000patient~record\u0000${big}\u0000${recordId}\u0000`, Uint8Array.of(0));
+      }
+    };
+    const rowsFor = async (pid: string) => {
+      ledger.paginatedRowsRead = 0;
+      const first = await recordsPage(H1, '50', '', '', pid);
+      const firstRows = ledger.paginatedRowsRead;
+      ledger.paginatedRowsRead = 0;
+      if (first.next) await recordsPage(H1, '50', first.next, '', pid);
+      return [firstRows, ledger.paginatedRowsRead];
+    };
+    grow(1_000);
+    const at1k = { big: await rowsFor(big), small: await rowsFor(small) };
+    grow(10_000);
+    const at10k = { big: await rowsFor(big), small: await rowsFor(small) };
+    expect(at10k).toEqual(at1k);
+    expect(at1k.small).toEqual([10, 0]);
+    for (const rows of at1k.big) expect(rows).toBeLessThanOrEqual(2 * 64);
+  });
+
   test('need-to-know per item: a custodian sees its own records, a grantee what its consent covers, others nothing', async () => {
     const own = await createRecord(ledger, H2, patientId, H1, { category: 'lab' });
     const homeOnly = await createRecord(ledger, H1, patientId, H1, { category: 'imaging' });
