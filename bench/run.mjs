@@ -6,14 +6,20 @@
 //   npm run bench -- --large 1024       also a 1 GiB upload and download, with the gateway's peak RSS
 //   npm run bench -- --keep             leave the instance running afterwards
 //   npm run bench -- --fan-out 500      records of the patient whose consent is timed (consentFanOut)
-import * as grpc from '@grpc/grpc-js';
-import { connect, signers } from '@hyperledger/fabric-gateway';
-import { createPrivateKey, randomBytes, randomUUID } from 'node:crypto';
+//   npm run bench -- --concurrency 12 --duration 60
+//                                       instead: N clients over all gateways for S seconds (stores, consented
+//                                       reads, grants) beside the floor under the same load, CPU per op per component
+//                                       (add --sequential to measure the sequential figures in the same run too)
+//   npm run bench -- --list-scale 1000,10000
+//                                       instead: list latency of a patient as the ledger grows (bench/list-scale.mjs)
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { approve, call, fabricConnection, ipfsAdd, json, replicationLag } from './clients.mjs';
+import { runConcurrent } from './concurrent.mjs';
 import { benchOptions, networkOf } from './instance.mjs';
+import { percentiles, timeN } from './stats.mjs';
 
 const opts = benchOptions(
     import.meta.url,
@@ -22,8 +28,12 @@ const opts = benchOptions(
         iterations: { type: 'string', default: '30' },
         large: { type: 'string', default: '0' },
         'fan-out': { type: 'string', default: '500' },
+        concurrency: { type: 'string' },
+        duration: { type: 'string', default: '30' },
+        sequential: { type: 'boolean', default: false },
+        'list-scale': { type: 'string' },
     },
-    9,
+    15,
 );
 const N = Number(opts.iterations);
 const DOC_BYTES = 62_300; // the seed paper's MRI report
@@ -32,117 +42,11 @@ const network = networkOf(opts);
 const token = (h, sub, role) => network('token', `hospital${h}`, sub, role).trim();
 
 function summary(samplesMs, bytesEach = 0) {
-    const s = [...samplesMs].sort((a, b) => a - b);
-    const pct = (p) => Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(1));
-    const total = s.reduce((a, b) => a + b, 0);
-    const out = { n: s.length, opsPerSec: Number(((s.length * 1000) / total).toFixed(2)), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: pct(100) };
-    if (bytesEach) out.mbPerSec = Number(((bytesEach * s.length) / 1e6 / (total / 1000)).toFixed(2));
+    const total = samplesMs.reduce((a, b) => a + b, 0);
+    const { p50Ms, p90Ms, p99Ms, p100Ms } = percentiles(samplesMs, [50, 90, 99, 100]);
+    const out = { n: samplesMs.length, opsPerSec: Number(((samplesMs.length * 1000) / total).toFixed(2)), p50Ms, p90Ms, p99Ms, maxMs: p100Ms };
+    if (bytesEach) out.mbPerSec = Number(((bytesEach * samplesMs.length) / 1e6 / (total / 1000)).toFixed(2));
     return out;
-}
-
-async function timeN(n, fn) {
-    const samples = [];
-    for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        await fn(i);
-        samples.push(performance.now() - t);
-    }
-    return samples;
-}
-
-async function call(url, init, expected) {
-    const res = await fetch(url, init);
-    const body = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.arrayBuffer();
-    if (res.status !== expected) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${JSON.stringify(body)}`);
-    return body;
-}
-/**
- * Approves at the home hospital a request made at another: its peer may not have
- * committed the request's block yet (404 for a moment), so a 404 is asked again.
- */
-async function approve(home, requestId, patientToken) {
-    const url = `${home.gatewayUrl}/api/v1/access-requests/${requestId}/approve`;
-    for (let i = 0; ; i++) {
-        const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${patientToken}` } });
-        const body = await res.text();
-        if (res.status === 200) return JSON.parse(body);
-        if (res.status !== 404 || i >= 50) throw new Error(`POST ${url}: ${res.status} ${body}`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
-}
-const json = (tok, body) => ({ method: 'POST', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-function clusterAuth(h) {
-    return 'Basic ' + Buffer.from(readFileSync(path.join(h.stateDir, 'secrets', 'cluster-rest-credentials'), 'utf8').trim()).toString('base64');
-}
-
-async function pinnedOn(h, cid) {
-    const res = await fetch(`${h.cluster.rest}/pins/${cid}`, { headers: { authorization: clusterAuth(h) } });
-    if (!res.ok) return 0;
-    const body = await res.json();
-    return Object.values(body.peer_map ?? {}).filter((p) => p.status === 'pinned').length;
-}
-
-/**
- * A multipart add (CIDv1, raw leaves) to `api`: Cluster's REST /add, or Kubo's
- * RPC over its unix socket (`unix:///…/api.sock`); resolves with the root CID.
- */
-function ipfsAdd(api, pathAndQuery, data, headers = {}) {
-    const target = new URL(api);
-    const socketPath = target.protocol === 'unix:' ? decodeURIComponent(target.pathname) : undefined;
-    const boundary = `bench-${randomUUID()}`;
-    const body = Buffer.concat([
-        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-        data,
-        Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    return new Promise((resolve, reject) => {
-        const req = httpRequest(new URL(pathAndQuery, socketPath ? 'http://kubo' : api), {
-            method: 'POST',
-            socketPath,
-            headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
-        });
-        req.on('response', (res) => {
-            const chunks = [];
-            res.on('data', (c) => chunks.push(c));
-            res.on('end', () => {
-                const text = Buffer.concat(chunks).toString('utf8');
-                if (res.statusCode !== 200) return reject(new Error(`add at ${api}: ${res.statusCode} ${text.slice(0, 200)}`));
-                // Kubo answers NDJSON ({Hash}), Cluster a JSON array ({cid: {"/": …}}); the root is last.
-                const last = text.trim().startsWith('[') ? JSON.parse(text).at(-1) : JSON.parse(text.trim().split('\n').at(-1));
-                resolve(last.Hash ?? last.cid?.['/'] ?? last.cid);
-            });
-            res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-    });
-}
-
-/** Time from the start of an add through Cluster until the blob is pinned on 2 peers. */
-async function replicationLag(h, bytes) {
-    const data = randomBytes(bytes);
-    const t = performance.now();
-    const cid = await ipfsAdd(h.cluster.rest, '/add?cid-version=1&raw-leaves=true&stream-channels=false', data, {
-        authorization: clusterAuth(h),
-    });
-    const added = performance.now() - t;
-    while ((await pinnedOn(h, cid)) < 2) await new Promise((r) => setTimeout(r, 20));
-    return { bytes, addMs: Number(added.toFixed(1)), pinnedOn2Ms: Number((performance.now() - t).toFixed(1)) };
-}
-
-function fabricConnection(h) {
-    const client = new grpc.Client(h.peer.endpoint, grpc.credentials.createSsl(readFileSync(path.join(h.stateDir, 'peer/tls/ca.crt'))), {
-        'grpc.ssl_target_name_override': h.peer.tlsServerName,
-    });
-    const msp = path.join(h.stateDir, 'users/gateway/msp');
-    const gateway = connect({
-        client,
-        identity: { mspId: h.mspId, credentials: readFileSync(path.join(msp, 'signcerts/cert.pem')) },
-        signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(path.join(msp, 'keystore/key.pem')))),
-    });
-    const network = gateway.getNetwork('ehr');
-    return { network, contract: network.getContract('ehr'), close: () => (gateway.close(), client.close()) };
 }
 
 function peakRssMb(hospitalName) {
@@ -230,8 +134,29 @@ async function main() {
     progress(`bringing up instance '${opts.instance}'`);
     network('up');
     statusDoc = JSON.parse(network('status', '--json'));
+    const machine = { cpus: (await import('node:os')).cpus().length, loadAverage: (await import('node:os')).loadavg().map((l) => Number(l.toFixed(2))) };
+    if (opts['list-scale'] !== undefined) {
+        const { runListScale } = await import('./list-scale.mjs');
+        const sizes = opts['list-scale'].split(',').map(Number);
+        process.stdout.write(JSON.stringify({ instance: opts.instance, machine, listScale: await runListScale(statusDoc, token, sizes, progress) }, null, 2) + '\n');
+        return;
+    }
+    if (opts.concurrency !== undefined) {
+        const concurrent = await runConcurrent(statusDoc, token, { clients: Number(opts.concurrency), durationS: Number(opts.duration), docBytes: DOC_BYTES }, progress);
+        if (!opts.sequential) {
+            process.stdout.write(JSON.stringify({ instance: opts.instance, documentBytes: DOC_BYTES, machine, concurrent }, null, 2) + '\n');
+            return;
+        }
+        await sequential(machine, { concurrent });
+        return;
+    }
+    await sequential(machine, {});
+}
+
+/** The sequential figures (one operation at a time), as the bench always measured them. */
+async function sequential(machine, extra) {
     const [h1, h2, h3] = statusDoc.hospitals;
-    const result = { instance: opts.instance, iterations: N, documentBytes: DOC_BYTES, machine: { cpus: (await import('node:os')).cpus().length } };
+    const result = { instance: opts.instance, iterations: N, documentBytes: DOC_BYTES, machine, ...extra };
 
     const clin1 = token(1, 'bench-clinician', 'clinician');
     const clin2 = token(2, 'bench-clinician-2', 'clinician');

@@ -6,6 +6,7 @@ import { ConsentsContract } from './contracts/consents';
 import { EmergencyAccessContract } from './contracts/emergency-access';
 import { HospitalsContract } from './contracts/hospitals';
 import { MembershipContract } from './contracts/membership';
+import { ListsContract } from './contracts/lists';
 import { PatientsContract } from './contracts/patients';
 import { RecordsContract } from './contracts/records';
 import { ResearchContract } from './contracts/research';
@@ -18,6 +19,7 @@ export {
   EmergencyAccessContract,
   HospitalsContract,
   MembershipContract,
+  ListsContract,
   PatientsContract,
   RecordsContract,
   ResearchContract,
@@ -34,4 +36,5 @@ export const contracts: (new () => object)[] = [
   MembershipContract,
   EmergencyAccessContract,
   ResearchContract,
+  ListsContract,
 ];

@@ -40,7 +40,7 @@ async function patientRecords(ctx: Context, patientId: string): Promise<Map<stri
 }
 
 /** The record is visible to mspId: custodian, home, or covered by one of its consents in force. */
-function recordVisible(recordId: string, record: RecordMeta, home: boolean, mspId: string, own: Consent[], now: string): boolean {
+export function recordVisible(recordId: string, record: RecordMeta, home: boolean, mspId: string, own: Consent[], now: string): boolean {
   if (home || record.custodian === mspId) return true;
   return own.some((c) => consentInForce(c, now) && scopeCovers(c.scope, recordId, record));
 }

@@ -28,6 +28,9 @@ import { RecordService } from './services/records.js';
 import { ResearchService, type ResearchLedger } from './services/research.js';
 import { readNdjsonBody } from './vitals/read-body.js';
 import { DEFAULT_VITALS_OPTIONS, type LedgerEventListener, VitalsService, type VitalsOptions } from './vitals/vitals-service.js';
+import { ListService } from './services/lists.js';
+import { MAX_PAGE_LIMIT, type ListQueryInput, type PageLimits } from './api/pagination.js';
+import type { ListKind } from './ports.js';
 
 export interface AppDependencies {
     ledger: Ledger;
@@ -43,6 +46,8 @@ export interface AppDependencies {
         jsonLimitBytes: number;
     };
     retryAfterSeconds: number;
+    /** Page sizes of the paginated lists (config `server.lists`); defaults 50 and 200. */
+    lists?: PageLimits;
     /** Abuse limits per route class (config `rateLimits`). */
     rateLimits: RateLimits;
     /** Public base URL for the OpenAPI document's `servers`. */
@@ -81,6 +86,13 @@ export function createApp(deps: AppDependencies): Express {
     const vitals = new VitalsService(ctx, records, deps.vitals ?? DEFAULT_VITALS_OPTIONS);
     deps.followLedgerEvents?.(vitals.onLedgerEvent);
     deps.onShutdown?.(() => vitals.close());
+    const lists = new ListService(ctx, deps.lists ?? { defaultLimit: 50, maxLimit: MAX_PAGE_LIMIT });
+    /** Answers one page: the items as the body (the array the lists always were), the next page in `Link`. */
+    const sendPage = async <K extends ListKind>(res: Response, req: express.Request, actor: Actor, kind: K, subject: string, query: ListQueryInput) => {
+        const page = await lists.page(actor, kind, subject, query, req.baseUrl + req.path);
+        if (page.link) res.setHeader('Link', page.link);
+        status(res, 200, page.items);
+    };
     const document = openApiDocument({ serverUrl: deps.publicUrl });
 
     const app = express();
@@ -179,7 +191,7 @@ export function createApp(deps: AppDependencies): Express {
         res.setHeader('Location', `/api/v1/records/${stored.recordId}`);
         status(res, 201, stored);
     });
-    mount(api.listRecords, async ({ params }, actor, res) => status(res, 200, await records.list(actor, params.patientId)));
+    mount(api.listRecords, ({ params, query }, actor, res, req) => sendPage(res, req, actor, 'records', params.patientId, query));
     mount(api.getRecord, async ({ params }, actor, res) => status(res, 200, await records.get(actor, params.recordId)));
     mount(api.getRecordContent, async ({ params, headers }, actor, res, req) => {
         const opened = await records.open(actor, params.recordId, headers['x-purpose-of-use'], {
@@ -192,10 +204,10 @@ export function createApp(deps: AppDependencies): Express {
 
     // ---- consents and access requests --------------------------------------------------
     mount(api.grantConsent, async ({ params, body }, actor, res) => status(res, 201, await consents.grant(actor, params.patientId, body)));
-    mount(api.listConsents, async ({ params }, actor, res) => status(res, 200, await consents.list(actor, params.patientId)));
+    mount(api.listConsents, ({ params, query }, actor, res, req) => sendPage(res, req, actor, 'consents', params.patientId, query));
     mount(api.revokeConsent, async ({ params }, actor, res) => status(res, 200, await consents.revoke(actor, params.consentId)));
     mount(api.createAccessRequest, async ({ body }, actor, res) => status(res, 201, await consents.request(actor, body)));
-    mount(api.listAccessRequests, async ({ params }, actor, res) => status(res, 200, await consents.listRequests(actor, params.patientId)));
+    mount(api.listAccessRequests, ({ params, query }, actor, res, req) => sendPage(res, req, actor, 'requests', params.patientId, query));
     mount(api.approveAccessRequest, async ({ params, body }, actor, res) => {
         const decided = await consents.decide(actor, params.requestId, 'approve', body.expiresAt);
         status(res, 200, decision(decided));
@@ -205,8 +217,8 @@ export function createApp(deps: AppDependencies): Express {
     });
 
     // ---- audit -------------------------------------------------------------------------
-    mount(api.auditRecord, async ({ params }, actor, res) => status(res, 200, await audit.record(actor, params.recordId)));
-    mount(api.auditPatient, async ({ params }, actor, res) => status(res, 200, await audit.patient(actor, params.patientId)));
+    mount(api.auditRecord, ({ params, query }, actor, res, req) => sendPage(res, req, actor, 'auditRecord', params.recordId, query));
+    mount(api.auditPatient, ({ params, query }, actor, res, req) => sendPage(res, req, actor, 'auditPatient', params.patientId, query));
 
     // ---- break-glass emergency access ---------------------------------------------------
     const breakGlass = deps.breakGlass;

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
         metrics,
         limits: { bodyLimitBytes: config.server.bodyLimitBytes, jsonLimitBytes: config.server.jsonLimitBytes },
         retryAfterSeconds: config.server.retryAfterSeconds,
+        lists: config.server.lists,
         rateLimits: config.rateLimits,
         publicUrl: `${config.server.tls ? 'https' : 'http'}://${config.server.host}:${config.server.port}`,
         breakGlass: new BreakGlassService(

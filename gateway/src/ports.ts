@@ -67,6 +67,28 @@ export interface TransactionLocation {
     blockNumber: number;
 }
 
+/** The paginated lists (DESIGN §9) and what one item of each is. */
+export interface ListItems {
+    records: RecordMeta;
+    consents: Consent;
+    requests: AccessRequest;
+    auditRecord: AuditEvent;
+    auditPatient: AuditEvent;
+}
+export type ListKind = keyof ListItems;
+
+/** A page request after validation: the page size and the chaincode position ('' = first page). */
+export interface PageRequest {
+    limit: number;
+    after: string;
+}
+
+export interface Page<T> {
+    items: T[];
+    /** The chaincode's position after this page; '' when it was the last. */
+    next: string;
+}
+
 export interface Ledger {
     /** Consortium members with their encryption keys. */
     listHospitals(): Promise<Hospital[]>;
@@ -86,6 +108,11 @@ export interface Ledger {
     getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
     /** Records of the patient that the caller may see (`Records:ListRecords` with purpose ''). */
     listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
+    /**
+     * One page of a list (`Lists:*Page`) of a patient (records, consents, requests,
+     * auditPatient) or a record (auditRecord), with the same need-to-know as the whole lists.
+     */
+    listPage<K extends ListKind>(actor: Actor, kind: K, subject: string, page: PageRequest): Promise<Page<ListItems[K]>>;
     /** The transaction that created the record, with its block (for auditors' verification). */
     locateRecord(actor: Actor, recordId: string): Promise<TransactionLocation>;
     /** Marks the record erased (custodian or home hospital, patient actor). */
@@ -147,6 +174,11 @@ export interface CustodyLedger {
     getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
     /** The patient's records this hospital may open (all of them for the home hospital). */
     listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
+    /**
+     * One page of a list (`Lists:*Page`) of a patient (records, consents, requests,
+     * auditPatient) or a record (auditRecord), with the same need-to-know as the whole lists.
+     */
+    listPage<K extends ListKind>(actor: Actor, kind: K, subject: string, page: PageRequest): Promise<Page<ListItems[K]>>;
     listConsents(actor: Actor, patientId: string): Promise<Consent[]>;
     getConsent(consentId: string): Promise<Consent>;
     /**

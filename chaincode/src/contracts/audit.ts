@@ -2,7 +2,7 @@ import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-a
 import { accessEntries, chronological, consentEntries, patientEntries, recordEntries, requestEntries } from '../audit-trail';
 import { forbidden } from '../errors';
 import { caller } from '../identity';
-import type { Actor, Patient } from '@ehr/ledger-model';
+import type { Actor, AuditEntry, Patient } from '@ehr/ledger-model';
 import { KEY, scan } from '../state';
 import { requirePatientView, requireVisibleRecord, visibleEntries, visibleRequests } from '../need-to-know';
 import * as v from '../validate';
@@ -20,6 +20,42 @@ async function hospitalIds(ctx: Context): Promise<string[]> {
   return (await scan(ctx, KEY.hospital, [])).map((r) => r.attributes[0]);
 }
 
+/** Every event on the record the caller may see, oldest first (need-to-know before the reader check). */
+export async function recordTrail(ctx: Context, recordId: string, actor: string): Promise<{ recordId: string; patientId: string; entries: AuditEntry[] }> {
+  const id = v.uuid(recordId, 'recordId');
+  const who = v.actor(actor);
+  // Need-to-know first: without a basis the record does not exist for the caller.
+  const { record, view } = await requireVisibleRecord(ctx, id);
+  const patient = view.patient;
+  requireAuditReader(ctx, who, record.patientId, patient);
+  const entries = [
+    ...(await recordEntries(ctx, id, await hospitalIds(ctx))),
+    ...(await consentEntries(ctx, record.patientId, patient.homeHospital, { recordId: id, record })),
+    ...(await accessEntries(ctx, record.patientId, id)),
+  ];
+  const visible = visibleEntries(entries, view, new Set());
+  return { recordId: id, patientId: record.patientId, entries: chronological(visible) };
+}
+
+/** Every event for the patient the caller may see, oldest first. */
+export async function patientTrail(ctx: Context, patientId: string, actor: string): Promise<{ patientId: string; entries: AuditEntry[] }> {
+  const pid = v.patientId(patientId);
+  const who = v.actor(actor);
+  const view = await requirePatientView(ctx, pid);
+  const patient = view.patient;
+  requireAuditReader(ctx, who, pid, patient);
+  const hospitals = await hospitalIds(ctx);
+  const entries = [...(await patientEntries(ctx, pid))];
+  for (const row of await scan(ctx, KEY.patientRecord, [pid])) {
+    entries.push(...(await recordEntries(ctx, row.attributes[1], hospitals)));
+  }
+  entries.push(...(await consentEntries(ctx, pid, patient.homeHospital)));
+  entries.push(...(await requestEntries(ctx, pid, patient.homeHospital)));
+  entries.push(...(await accessEntries(ctx, pid)));
+  const ownRequests = new Set((await visibleRequests(ctx, pid))?.map((r) => r.requestId) ?? []);
+  return { patientId: pid, entries: chronological(visibleEntries(entries, view, ownRequests)) };
+}
+
 @Info({ title: 'Audit', description: 'Who did what to which record, when, under which consent' })
 export class AuditContract extends Contract {
   constructor() {
@@ -29,38 +65,12 @@ export class AuditContract extends Contract {
   @Transaction(false)
   @Returns('string')
   public async RecordHistory(ctx: Context, recordId: string, actor: string): Promise<string> {
-    const id = v.uuid(recordId, 'recordId');
-    const who = v.actor(actor);
-    // Need-to-know first: without a basis the record does not exist for the caller.
-    const { record, view } = await requireVisibleRecord(ctx, id);
-    const patient = view.patient;
-    requireAuditReader(ctx, who, record.patientId, patient);
-    const entries = [
-      ...(await recordEntries(ctx, id, await hospitalIds(ctx))),
-      ...(await consentEntries(ctx, record.patientId, patient.homeHospital, { recordId: id, record })),
-      ...(await accessEntries(ctx, record.patientId, id)),
-    ];
-    const visible = visibleEntries(entries, view, new Set());
-    return JSON.stringify({ recordId: id, patientId: record.patientId, entries: chronological(visible) });
+    return JSON.stringify(await recordTrail(ctx, recordId, actor));
   }
 
   @Transaction(false)
   @Returns('string')
   public async PatientHistory(ctx: Context, patientId: string, actor: string): Promise<string> {
-    const pid = v.patientId(patientId);
-    const who = v.actor(actor);
-    const view = await requirePatientView(ctx, pid);
-    const patient = view.patient;
-    requireAuditReader(ctx, who, pid, patient);
-    const hospitals = await hospitalIds(ctx);
-    const entries = [...(await patientEntries(ctx, pid))];
-    for (const row of await scan(ctx, KEY.patientRecord, [pid])) {
-      entries.push(...(await recordEntries(ctx, row.attributes[1], hospitals)));
-    }
-    entries.push(...(await consentEntries(ctx, pid, patient.homeHospital)));
-    entries.push(...(await requestEntries(ctx, pid, patient.homeHospital)));
-    entries.push(...(await accessEntries(ctx, pid)));
-    const ownRequests = new Set((await visibleRequests(ctx, pid))?.map((r) => r.requestId) ?? []);
-    return JSON.stringify({ patientId: pid, entries: chronological(visibleEntries(entries, view, ownRequests)) });
+    return JSON.stringify(await patientTrail(ctx, patientId, actor));
   }
 }

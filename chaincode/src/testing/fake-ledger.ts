@@ -49,6 +49,8 @@ export class FakeLedger {
   /** Seconds since the epoch used as the next transaction's timestamp. */
   now = Date.parse('2030-01-01T00:00:00Z') / 1000;
   private counter = 0;
+  /** Rows paginated scans have read (tests check that a page costs O(page)). */
+  paginatedRowsRead = 0;
 
   advance(seconds: number) {
     this.now += seconds;
@@ -152,6 +154,20 @@ class FakeStub {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, value]) => ({ key, value }));
     return iterator(rows);
+  }
+
+  /** As the peer with LevelDB: a non-empty bookmark is the start key (inclusive); the answer's bookmark is the next key, '' at the end. */
+  async getStateByPartialCompositeKeyWithPagination(type: string, attrs: string[], pageSize: number, bookmark = '') {
+    const prefix = this.createCompositeKey(type, attrs);
+    const start = bookmark === '' ? prefix : bookmark;
+    const rows = [...this.ledger.state.entries()]
+      // The peer scans [bookmark, prefix + U+10FFFF): a bookmark before the prefix reads other keys.
+      .filter(([k]) => k >= start && k < `${prefix}\u{10FFFF}`)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => ({ key, value }));
+    const page = rows.slice(0, pageSize);
+    this.ledger.paginatedRowsRead += page.length;
+    return { iterator: iterator(page), metadata: { fetchedRecordsCount: page.length, bookmark: rows[pageSize]?.key ?? '' } };
   }
 
   async getHistoryForKey(k: string) {

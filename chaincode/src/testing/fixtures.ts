@@ -6,6 +6,7 @@ import { AuditContract } from '../contracts/audit';
 import { ConsentsContract } from '../contracts/consents';
 import { HospitalsContract } from '../contracts/hospitals';
 import { MembershipContract } from '../contracts/membership';
+import { ListsContract } from '../contracts/lists';
 import { PatientsContract } from '../contracts/patients';
 import { RecordsContract } from '../contracts/records';
 import { ResearchContract } from '../contracts/research';
@@ -62,6 +63,7 @@ export const c = {
   audit: new AuditContract(),
   membership: new MembershipContract(),
   research: new ResearchContract(),
+  lists: new ListsContract(),
 };
 
 /** Asserts a coded failure that left the ledger untouched (nothing committed, no event). */

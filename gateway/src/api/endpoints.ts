@@ -1,10 +1,13 @@
 /* The operations of DESIGN §7: paths, roles, statuses and bodies. */
 import { BREAK_GLASS_ENDPOINTS } from './break-glass-endpoints.js';
 import { endpoint } from './endpoint.js';
+import { ListQuery, NEXT_LINK_HEADER } from './pagination.js';
 import * as s from './schemas.js';
 import { z } from './zod.js';
 
 const json = (description: string, schema: z.ZodType) => ({ description, schema });
+/** One page of a paginated list; the next page's address in `Link` (api/pagination.ts). */
+const page = (description: string, schema: z.ZodType) => ({ description: `${description}: one page (\`limit\`, default 50); the next in \`Link: <...>; rel="next"\``, schema, headers: NEXT_LINK_HEADER });
 
 export const health = endpoint({
     operationId: 'getHealth',
@@ -94,8 +97,8 @@ export const listRecords = endpoint({
     summary: "The patient's records the caller may see (metadata)",
     tags: ['records'],
     roles: ['clinician', 'patient'],
-    request: { params: s.PatientParams },
-    responses: { 200: json('Records', s.RecordList) },
+    request: { params: s.PatientParams, query: ListQuery },
+    responses: { 200: page('Records', s.RecordList) },
     problems: [400, 404, 503],
 });
 
@@ -173,8 +176,8 @@ export const listConsents = endpoint({
     summary: "The patient's consents",
     tags: ['consents'],
     roles: ['patient', 'clinician'],
-    request: { params: s.PatientParams },
-    responses: { 200: json('Consents', s.ConsentList) },
+    request: { params: s.PatientParams, query: ListQuery },
+    responses: { 200: page('Consents', s.ConsentList) },
     problems: [400, 404, 503],
 });
 
@@ -209,8 +212,8 @@ export const listAccessRequests = endpoint({
     summary: 'Access requests for the patient',
     tags: ['access requests'],
     roles: ['patient', 'clinician'],
-    request: { params: s.PatientParams },
-    responses: { 200: json('Requests', s.AccessRequestList) },
+    request: { params: s.PatientParams, query: ListQuery },
+    responses: { 200: page('Requests', s.AccessRequestList) },
     problems: [400, 404, 503],
 });
 
@@ -245,8 +248,8 @@ export const auditRecord = endpoint({
     summary: 'Every event on the record: creation, each access, consents, erasure',
     tags: ['audit'],
     roles: ['auditor'],
-    request: { params: s.RecordParams },
-    responses: { 200: json('Events, oldest first', s.AuditTrail) },
+    request: { params: s.RecordParams, query: ListQuery },
+    responses: { 200: page('Events, oldest first', s.AuditTrail) },
     problems: [400, 404, 503],
 });
 
@@ -257,8 +260,8 @@ export const auditPatient = endpoint({
     summary: 'Every event for the patient',
     tags: ['audit'],
     roles: ['auditor', 'patient'],
-    request: { params: s.PatientParams },
-    responses: { 200: json('Events, oldest first', s.AuditTrail) },
+    request: { params: s.PatientParams, query: ListQuery },
+    responses: { 200: page('Events, oldest first', s.AuditTrail) },
     problems: [400, 404, 503],
 });
 

@@ -56,6 +56,7 @@ export function openApiDocument(info: OpenApiInfo = {}, endpoints: readonly Endp
             responses[status] = {
                 description: r.description,
                 ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: r.schema } } } : {}),
+                ...(r.headers ? { headers: r.headers } : {}),
             };
         }
         for (const status of [...statuses].sort()) {

@@ -22,6 +22,7 @@ describe('parseConfig', () => {
             jsonLimitBytes: 1024 * 1024,
             shutdownGraceMs: 10_000,
             retryAfterSeconds: 5,
+            lists: { defaultLimit: 50, maxLimit: 200 },
         });
         expect(config.fabric).toMatchObject({
             channel: 'ehr',

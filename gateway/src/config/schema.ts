@@ -29,6 +29,14 @@ export function configSchema(baseDir: string) {
          * reached from other hosts serves HTTPS: tokens and documents cross the wire.
          */
         tls: z.object({ certPath: filePath, keyPath: filePath }).strict().optional(),
+        /** Page sizes of the paginated lists (`?limit=`); the chaincode never pages more than 200. */
+        lists: z
+            .object({
+                defaultLimit: z.number().int().min(1).max(200).default(50),
+                maxLimit: z.number().int().min(1).max(200).default(200),
+            })
+            .refine((l) => l.defaultLimit <= l.maxLimit, { message: 'defaultLimit must not exceed maxLimit', path: ['defaultLimit'] })
+            .prefault({}),
     });
 
     const hospital = z.object({

@@ -21,7 +21,11 @@ import type {
     BatchDelivery,
     CustodyLedger,
     Ledger,
+    ListItems,
+    ListKind,
     NewAccessRequest,
+    Page,
+    PageRequest,
     NewConsent,
     NewRecord,
     TransactionLocation,
@@ -296,6 +300,28 @@ export class FabricLedger implements Ledger, CustodyLedger {
             actorArg(actor),
         ]);
         return this.#auditEvents(patientId, entries);
+    }
+
+    /** `Lists:*Page`: the chaincode pages and filters; the items are shaped as the whole lists' are. */
+    async listPage<K extends ListKind>(actor: Actor, kind: K, subject: string, page: PageRequest): Promise<Page<ListItems[K]>> {
+        const size = String(page.limit);
+        const contract = this.#conn.resilient;
+        switch (kind) {
+            case 'records': {
+                const { items, next } = await evaluate<Page<LedgerRecord & { access: string | null }>>(contract, 'Lists:RecordsPage', [subject, '', size, page.after]);
+                const visible = items.filter((r) => r.access !== null || r.status === 'erased').map(({ access: _access, ...meta }) => recordFromLedger(meta));
+                return { items: visible as ListItems[K][], next };
+            }
+            case 'consents':
+                return evaluate<Page<ListItems[K]>>(contract, 'Lists:ConsentsPage', [subject, size, page.after]);
+            case 'requests':
+                return evaluate<Page<ListItems[K]>>(contract, 'Lists:RequestsPage', [subject, size, page.after]);
+            default: {
+                const name = kind === 'auditRecord' ? 'Lists:RecordHistoryPage' : 'Lists:PatientHistoryPage';
+                const trail = await evaluate<Page<ChaincodeAuditEntry> & { patientId: string }>(contract, name, [subject, actorArg(actor), size, page.after]);
+                return { items: (await this.#auditEvents(trail.patientId, trail.items)) as ListItems[K][], next: trail.next };
+            }
+        }
     }
 
     async health(): Promise<ComponentHealth[]> {

@@ -24,7 +24,7 @@ export class AuditService {
  * Oldest first, and never an empty actor: the chaincode names one for every entry; an entry
  * from an older chaincode that has none says it was not recorded, and through which hospital.
  */
-function oldestFirst(events: AuditEvent[]): AuditEvent[] {
+export function oldestFirst(events: AuditEvent[]): AuditEvent[] {
     return [...events]
         .map((e) => (e.actor ? e : { ...e, actor: unrecordedActor(e.hospital || 'unknown-hospital') }))
         .sort((a, b) => a.timestamp.localeCompare(b.timestamp));

@@ -6,7 +6,7 @@
 import { accessBasis, codedError, type ErrorCode } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
 import type { AccessRequest, Actor, AuditEvent, ComponentHealth, Consent, Hospital, Patient, Purpose, RecordMeta } from '../domain.js';
-import type { AccessLogged, Ledger, NewAccessRequest, NewConsent, NewRecord, TransactionLocation } from '../ports.js';
+import type { AccessLogged, Ledger, ListItems, ListKind, NewAccessRequest, NewConsent, NewRecord, Page, PageRequest, TransactionLocation } from '../ports.js';
 
 const fail = (code: ErrorCode, detail: string) => new Error(codedError(code, detail));
 
@@ -215,6 +215,22 @@ export class FakeLedger implements Ledger {
         this.#call('auditPatient');
         if (!this.#net.patients.has(patientId)) throw fail('NOT_FOUND', `patient ${patientId}`);
         return this.#net.events.filter((e) => e.patientId === patientId);
+    }
+
+    /** The whole list, sliced: the position is the index after the page (the chaincode's is a key). */
+    async listPage<K extends ListKind>(actor: Actor, kind: K, subject: string, page: PageRequest): Promise<Page<ListItems[K]>> {
+        const whole: Record<ListKind, () => Promise<unknown[]>> = {
+            records: () => this.listRecords(actor, subject),
+            consents: () => this.listConsents(actor, subject),
+            requests: () => this.listRequests(actor, subject),
+            auditRecord: () => this.auditRecord(actor, subject),
+            auditPatient: () => this.auditPatient(actor, subject),
+        };
+        const items = (await whole[kind]()) as ListItems[K][];
+        const from = page.after === '' ? 0 : Number(page.after);
+        if (!Number.isInteger(from) || from < 0) throw fail('INVALID_ARGUMENT', 'cursor does not belong to this list');
+        const end = from + page.limit;
+        return { items: items.slice(from, end), next: end < items.length ? String(end) : '' };
     }
 
     async health(): Promise<ComponentHealth[]> {

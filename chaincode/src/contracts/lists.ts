@@ -1,0 +1,159 @@
+import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
+import { consentsOf, type ConsentRow } from '../access-policy';
+import { consentView } from '../consent-rules';
+import { accessBasis as judgeAccess, consentInForce, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
+import { getJson, key, KEY, txTime } from '../state';
+import { recordVisible, requestVisible, unknownPatient, type PatientBasis } from '../need-to-know';
+import { pageOfSorted, pageSize, walkIndex } from '../pages';
+import { patientTrail, recordTrail } from './audit';
+import * as v from '../validate';
+
+/**
+ * What the calling hospital stands on for one patient, found without reading the
+ * patient's records when it can be: home (one read), a consent in force (its own
+ * consents only), else custodian (the patient's records walked until the first
+ * it holds). Same answer as need-to-know's patientView, at the cost of a page.
+ */
+interface Standing {
+  mspId: string;
+  patient: Patient;
+  basis: PatientBasis | null;
+  own: ConsentRow[];
+  now: string;
+}
+
+async function standing(ctx: Context, patientId: string): Promise<Standing | null> {
+  const mspId = ctx.clientIdentity.getMSPID();
+  const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, patientId));
+  if (!patient) return null;
+  const now = txTime(ctx);
+  const own = await consentsOf(ctx, patientId, mspId);
+  if (patient.homeHospital === mspId) return { mspId, patient, basis: 'home', own, now };
+  const custodian = await firstRow(ctx, KEY.patientRecord, [patientId], async (row) => {
+    const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, row.attributes[1]));
+    return record?.custodian === mspId;
+  });
+  const basis = custodian ? 'custodian' : own.some((r) => consentInForce(r.consent, now)) ? 'consent' : null;
+  return { mspId, patient, basis, own, now };
+}
+
+/** Whether any row of the index satisfies test; stops at the first that does. */
+async function firstRow(ctx: Context, type: string, attrs: string[], test: (row: { attributes: string[] }) => Promise<boolean>): Promise<boolean> {
+  const iterator = await ctx.stub.getStateByPartialCompositeKey(type, attrs);
+  try {
+    for (let res = await iterator.next(); !res.done; res = await iterator.next()) {
+      if (await test(ctx.stub.splitCompositeKey(res.value.key))) return true;
+    }
+  } finally {
+    await iterator.close();
+  }
+  return false;
+}
+
+async function requireStanding(ctx: Context, patientId: string): Promise<Standing & { basis: PatientBasis }> {
+  const s = await standing(ctx, patientId);
+  if (!s || s.basis === null) throw unknownPatient(patientId);
+  return s as Standing & { basis: PatientBasis };
+}
+
+/** An audit entry's place in a trail: oldest first, ties broken so the order is total. */
+const trailKey = (e: AuditEntry) =>
+  [e.timestamp, e.txId, e.action, e.subject.type, e.subject.id, String((e.details as { holder?: unknown }).holder ?? '')].join('|');
+
+/**
+ * The paginated lists (DESIGN §9): each takes a page size (1..200) and the
+ * position the previous page ended at ('' for the first), and answers
+ * `{items, next}` with next '' on the last page. Same need-to-know as the
+ * unpaginated lists; a position outside the patient's index is INVALID_ARGUMENT.
+ */
+@Info({ title: 'Lists', description: 'Paginated lists of records, consents, access requests and audit trails' })
+export class ListsContract extends Contract {
+  constructor() {
+    super('Lists');
+  }
+
+  /** ListRecords, a page at a time; with a purpose only the active records the caller may open for it. */
+  @Transaction(false)
+  @Returns('string')
+  public async RecordsPage(ctx: Context, patientId: string, purpose: string, limit: string, after: string): Promise<string> {
+    const id = v.patientId(patientId);
+    const p = v.optional(purpose, 'purpose', v.purpose);
+    const n = pageSize(limit);
+    const s = await requireStanding(ctx, id);
+    const home = s.basis === 'home';
+    const own = s.own.map((r) => r.consent);
+    const page = await walkIndex(ctx, KEY.patientRecord, [id], n, after, async (row) => {
+      const recordId = row.attributes[1];
+      const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, recordId));
+      if (!record || !recordVisible(recordId, record, home, s.mspId, own, s.now)) return null;
+      const question = { mspId: s.mspId, recordId, record, homeHospital: s.patient.homeHospital, purpose: p, at: s.now, consents: s.own };
+      const access = record.status === 'erased' ? null : judgeAccess(question);
+      if (p !== null && access === null) return null;
+      return { recordId, ...record, access };
+    });
+    return JSON.stringify(page);
+  }
+
+  /** ListConsents, a page at a time: all of them for the home hospital and custodians, a grantee's own otherwise. */
+  @Transaction(false)
+  @Returns('string')
+  public async ConsentsPage(ctx: Context, patientId: string, limit: string, after: string): Promise<string> {
+    const id = v.patientId(patientId);
+    const n = pageSize(limit);
+    const s = await requireStanding(ctx, id);
+    const range = s.basis === 'consent' ? [id, s.mspId] : [id];
+    const page = await walkIndex(ctx, KEY.patientConsent, range, n, after, async (row) => {
+      const consentId = row.attributes[2];
+      const consent = await getJson<Consent>(ctx, key(ctx, KEY.consent, consentId));
+      return consent ? consentView(ctx, consentId, consent) : null;
+    });
+    return JSON.stringify(page);
+  }
+
+  /** ListRequests, a page at a time: every request for the home hospital, a requester's own otherwise. */
+  @Transaction(false)
+  @Returns('string')
+  public async RequestsPage(ctx: Context, patientId: string, limit: string, after: string): Promise<string> {
+    const id = v.patientId(patientId);
+    const n = pageSize(limit);
+    const mspId = ctx.clientIdentity.getMSPID();
+    const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, id));
+    if (!patient) throw unknownPatient(id);
+    const load = (requestId: string) => getJson<AccessRequest>(ctx, key(ctx, KEY.request, requestId));
+    // A hospital that asked knows the patient exists; one that never asked needs another basis.
+    if (patient.homeHospital !== mspId) {
+      const asked = await firstRow(ctx, KEY.patientRequest, [id], async (row) => (await load(row.attributes[1]))?.requester === mspId);
+      if (!asked && (await standing(ctx, id))?.basis == null) throw unknownPatient(id);
+    }
+    const page = await walkIndex(ctx, KEY.patientRequest, [id], n, after, async (row) => {
+      const requestId = row.attributes[1];
+      const request = await load(requestId);
+      return request && requestVisible(request, mspId, patient) ? { requestId, ...request } : null;
+    });
+    return JSON.stringify(page);
+  }
+
+  /** Audit:RecordHistory a page at a time (the trail is merged from several histories, so a page costs the trail). */
+  @Transaction(false)
+  @Returns('string')
+  public async RecordHistoryPage(ctx: Context, recordId: string, actor: string, limit: string, after: string): Promise<string> {
+    const n = pageSize(limit);
+    const { entries, ...subject } = await recordTrail(ctx, recordId, actor);
+    return JSON.stringify({ ...subject, ...pageOfSorted([...entries].sort(byTrailKey), trailKey, n, after) });
+  }
+
+  /** Audit:PatientHistory a page at a time. */
+  @Transaction(false)
+  @Returns('string')
+  public async PatientHistoryPage(ctx: Context, patientId: string, actor: string, limit: string, after: string): Promise<string> {
+    const n = pageSize(limit);
+    const { entries, ...subject } = await patientTrail(ctx, patientId, actor);
+    return JSON.stringify({ ...subject, ...pageOfSorted([...entries].sort(byTrailKey), trailKey, n, after) });
+  }
+}
+
+function byTrailKey(a: AuditEntry, b: AuditEntry): number {
+  const ka = trailKey(a);
+  const kb = trailKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
