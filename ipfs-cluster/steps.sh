@@ -66,8 +66,9 @@ init_kubo() {
 # Every node peers with every other hospital's node: no public bootstrap, DHT or relays.
 set_kubo_peering() {
   local h=$1 o peers=()
-  for o in $(hospitals); do
+  for o in $(present_hospitals); do
     ((o == h)) && continue
+    [[ -f "$(kubo_repo "$o")/config" ]] || continue
     peers+=("$(jq -n --arg id "$(kubo_peer_id "$o")" \
       --arg addr "/ip4/$(hospital_host "$o")/tcp/$(port "$o" "$OFF_KUBO_SWARM")" '{ID: $id, Addrs: [$addr]}')")
   done
@@ -115,7 +116,11 @@ configure_cluster() {
   secret "$h" cluster-rest >/dev/null
   home=$(cluster_home "$h")
   listen=$(hospital_listen "$h")
-  for o in $(hospitals); do trusted+=("$(cluster_peer_id "$o")"); done
+  # A joining hospital (add-hospital) is trusted from its first start on, by itself too.
+  # (One whose join stopped before its Cluster peer existed has no identity yet.)
+  for o in $(present_hospitals); do
+    [[ -f "$(cluster_home "$o")/identity.json" ]] && trusted+=("$(cluster_peer_id "$o")")
+  done
   local cfg="${home}/service.json"
   # Secrets reach jq as files (--rawfile), never in its argv.
   jq --rawfile secret "${CONSORTIUM_DIR}/cluster-secret" \
@@ -132,7 +137,9 @@ configure_cluster() {
   mv "${cfg}.new" "$cfg"
   chmod 600 "$cfg"
   # The peerstore tells a starting peer where the others are; CRDT trusts only the consortium.
-  for o in $(hospitals); do ((o == h)) || cluster_swarm_addr "$o"; done >"${home}/peerstore"
+  for o in $(present_hospitals); do
+    ((o == h)) || [[ ! -f "$(cluster_home "$o")/identity.json" ]] || cluster_swarm_addr "$o"
+  done >"${home}/peerstore"
 }
 
 start_cluster() {

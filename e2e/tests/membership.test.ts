@@ -1,4 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { keepLogs } from '../support/keep-logs.mjs';
 import { networkOn, statusOf, type InstanceRef } from '../support/instance.js';
 import { Rest, expectStatus, tokenOn, type Role } from '../support/rest.js';
 import { eventually } from '../support/tools.js';
@@ -41,7 +43,11 @@ describe('a hospital joins a running consortium, then leaves it', () => {
   }, SLOW);
 
   afterAll(async () => {
-    if (!keep) await networkOn(target, 'clean', '--yes');
+    if (keep) return;
+    const stateDir = rest?.instance.stateDir;
+    const kept = stateDir ? keepLogs(path.dirname(stateDir), target.name) : undefined;
+    if (kept) process.stderr.write(`[membership] the instance's logs are kept in ${kept}\n`);
+    await networkOn(target, 'clean', '--yes');
   }, SLOW);
 
   test('add-hospital brings hospital4 in while hospital2 keeps storing; no store is refused other than with 503', async () => {
@@ -97,6 +103,17 @@ describe('a hospital joins a running consortium, then leaves it', () => {
     expect(sha256(read.bytes)).toBe(sha256(document));
     // As a custodian now: a record hospital4 stores for the patient (home: hospital1).
     recordOfFour = expectStatus(await store(4, storedByFour), 201).recordId;
+    // Its pin reaches the others' Cluster state (they trust the new peer): replicated beyond hospital4.
+    const replicated = await eventually(
+      'what hospital4 stored to be pinned on another hospital too',
+      async () => {
+        const v = await rest.call(4, 'GET', `/api/v1/records/${recordOfFour}/verify`, { token: clinician });
+        return v.status === 200 && (v.body.pinnedOn as string[]).some((p) => p !== 'hospital4') ? v.body : undefined;
+      },
+      60_000,
+      1_000,
+    );
+    expect(replicated.intact).toBe(true);
   }, SLOW);
 
   test('a new record needs 3 of the 4 hospitals: with two peers down a store is refused, with one down it succeeds', async () => {
@@ -136,7 +153,17 @@ describe('a hospital joins a running consortium, then leaves it', () => {
     expect(items.filter((c) => c.grantee === 'Hospital4MSP').map((c) => c.status)).toEqual(['revoked']);
 
     // The patient's home hospital still reads what hospital4 stored, from the others' replicas.
-    const read = await rest.call(1, 'GET', `/api/v1/records/${recordOfFour}/content`, { token: clinician });
+    // Right after every remaining Kubo restarted with the new swarm key, a block may take
+    // a moment to come from a replica: 503 with Retry-After then, never 404 or 500.
+    const read = await eventually(
+      'hospital1 to read what hospital4 stored',
+      async () => {
+        const r = await rest.call(1, 'GET', `/api/v1/records/${recordOfFour}/content`, { token: clinician });
+        return r.status === 503 ? undefined : r;
+      },
+      60_000,
+      1_000,
+    );
     expect(read.status).toBe(200);
     expect(sha256(read.bytes)).toBe(sha256(storedByFour));
     for (const id of [recordId, recordOfFour]) {

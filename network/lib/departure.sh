@@ -72,13 +72,18 @@ custody_idle() {
   [[ "$c" != null ]] && jq -e '.queued == 0 and .inFlight == 0' <<<"$c" >/dev/null
 }
 
-# Every pin held by at least replication-min of the remaining Cluster peers.
+# Every pin of the pinset held ("pinned") by at least replication-min of the
+# remaining Cluster peers, as the reference peer sees their status. A status
+# call that fails, or that lists fewer pins than the pinset, is a "not yet".
 pins_replicated_without() {
-  local h=$1 ref=$2 ids need
+  local h=$1 ref=$2 ids statuses pinset
   ids=$(for m in $(hospitals); do ((m == h)) || cluster_peer_id "$m"; done | jq -R . | jq -sc .)
-  need=$CLUSTER_REPLICATION_MIN
-  cluster_api "$ref" '/pins' 2>/dev/null | jq -se --argjson ids "$ids" --argjson need "$need" '
-    all(.[]; [.peer_map // {} | to_entries[] | select((.key as $k | $ids | index($k)) and .value.status == "pinned")] | length >= $need)' >/dev/null
+  pinset=$(cluster_api "$ref" /allocations 2>/dev/null | jq -s length) || return 1
+  statuses=$(cluster_api "$ref" /pins 2>/dev/null) || return 1
+  jq -se --argjson ids "$ids" --argjson need "$CLUSTER_REPLICATION_MIN" --argjson pinset "$pinset" '
+    length >= $pinset and
+    all(.[]; [.peer_map // {} | to_entries[] | select((.key as $k | $ids | index($k)) and .value.status == "pinned")] | length >= $need)' \
+    <<<"${statuses:-}" >/dev/null
 }
 
 # Its Cluster peer stops first (its Kubo keeps serving blocks), so that Cluster

@@ -30,6 +30,11 @@ export class ChannelOrganisations {
         return this.#reading;
     }
 
+    /** Forget the cached answer: a write named too few endorsers, so the channel changed. */
+    invalidate(): void {
+        this.#cached = undefined;
+    }
+
     async #read(): Promise<string[]> {
         const bytes = await this.#network.getContract('cscc').evaluateTransaction('GetChannelConfig', this.#network.getName());
         const orgs = applicationOrgs(bytes);

@@ -1,4 +1,6 @@
+import { common } from '@hyperledger/fabric-protos';
 import { generateEncryptionKeyPair } from '../crypto/index.js';
+import { TransactionInvalidError, VALIDATION } from './errors.js';
 import type { Contract } from '@hyperledger/fabric-gateway';
 import type { FabricConnection } from './connection.js';
 import { ResilientContract } from './resilient.js';
@@ -77,5 +79,58 @@ describe('combinations (choices of endorsers to top a plan up to a majority)', (
         expect(combinations(['H2', 'H3'], 1)).toEqual([['H2'], ['H3']]);
         expect(combinations(['H2'], 0)).toEqual([[]]);
         expect(combinations(['H2'], 2)).toEqual([]);
+    });
+});
+
+describe('FabricLedger endorsement plans follow the channel, not the ledger', () => {
+    /** A channel of `orgs` (cscc), and a resilient contract that fails a plan naming fewer than a majority of `policyOrgs()`. */
+    function channel(orgs: () => string[], policyOrgs: () => string[]) {
+        const plans: string[][][] = [];
+        const network = {
+            getName: () => 'ehr',
+            getContract: () => ({
+                evaluateTransaction: async () => {
+                    const application = new common.ConfigGroup();
+                    for (const org of orgs()) application.getGroupsMap().set(org, new common.ConfigGroup());
+                    const group = new common.ConfigGroup();
+                    group.getGroupsMap().set('Application', application);
+                    const config = new common.Config();
+                    config.setChannelGroup(group);
+                    return config.serializeBinary();
+                },
+            }),
+        };
+        const resilient = {
+            submit: async (_name: string, _args: string[], options: { endorsementPlans?: string[][] }) => {
+                plans.push(options.endorsementPlans ?? []);
+                const first = options.endorsementPlans?.[0] ?? [];
+                if (first.length < Math.floor(policyOrgs().length / 2) + 1) throw new TransactionInvalidError('tx-short', VALIDATION.ENDORSEMENT_POLICY_FAILURE);
+                return { result: utf8.encode('{}'), txId: 'tx-ok' };
+            },
+        };
+        return { ledger: new FabricLedger({ network, resilient } as unknown as FabricConnection, 'Hospital1MSP'), plans };
+    }
+
+    it('names a majority of the channel organisations, one of them every other choice', async () => {
+        const orgs = ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP', 'Hospital4MSP'];
+        const { ledger, plans } = channel(() => orgs, () => orgs);
+        await ledger.deliverEnvelope('r-1', 'Hospital4MSP', 'env');
+        expect(plans).toEqual([[['Hospital1MSP', 'Hospital2MSP', 'Hospital4MSP'], ['Hospital1MSP', 'Hospital3MSP', 'Hospital4MSP']]]);
+    });
+
+    it('a hospital joined since the cached read: the commit fails its policy, the organisations are read again and the write retried once', async () => {
+        let orgs = ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP'];
+        const { ledger, plans } = channel(() => orgs, () => orgs);
+        await ledger.deliverEnvelope('r-1', 'Hospital2MSP', 'env'); // caches three organisations
+        orgs = [...orgs, 'Hospital4MSP'];
+        await ledger.deliverEnvelope('r-2', 'Hospital2MSP', 'env');
+        expect(plans.slice(1).map((p) => p[0].length)).toEqual([2, 3]);
+    });
+
+    it('a retry that is still one short fails as before: one retry, not a loop', async () => {
+        const orgs = ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP', 'Hospital4MSP'];
+        const { ledger, plans } = channel(() => ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP'], () => [...orgs, 'Hospital5MSP', 'Hospital6MSP']);
+        await expect(ledger.deliverEnvelope('r-1', 'Hospital2MSP', 'env')).rejects.toBeInstanceOf(TransactionInvalidError);
+        expect(plans).toHaveLength(2); // the first try and one retry with a fresh read, which is still short
     });
 });

@@ -30,7 +30,7 @@ import type {
     NewRecord,
     TransactionLocation,
 } from '../ports.js';
-import { codedMessage } from './errors.js';
+import { codedMessage, TransactionInvalidError, VALIDATION } from './errors.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
 import { ChannelOrganisations } from './channel-orgs.js';
@@ -361,7 +361,16 @@ export class FabricLedger implements Ledger, CustodyLedger {
         transientData: Record<string, Uint8Array>,
     ): Promise<{ result: T; txId: string }> {
         const endorsementPlans = await this.#endorsementPlans(collectionOwners);
-        return submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans });
+        try {
+            return await submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans });
+        } catch (err) {
+            // The channel gained a hospital since the cached count (its join's config update
+            // committed in between): the plan was one endorser short and nothing was written.
+            // Once more, with the channel's organisations read afresh.
+            if (!(err instanceof TransactionInvalidError) || err.validationCode !== VALIDATION.ENDORSEMENT_POLICY_FAILURE) throw err;
+            this.#channelOrgs.invalidate();
+            return submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans: await this.#endorsementPlans(collectionOwners) });
+        }
     }
 
     async #blockNumber(txId: string): Promise<number> {

@@ -1,0 +1,1 @@
+export function keepLogs(stateRoot: string, instance: string): string | undefined;
