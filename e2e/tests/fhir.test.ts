@@ -64,7 +64,7 @@ describe('FHIR R4: documents, consent and audit', () => {
   test('metadata: a CapabilityStatement for FHIR 4.0.1', async () => {
     const cs: any = valid(await (await clinician(1)).capabilityStatement());
     expect(cs.fhirVersion).toBe('4.0.1');
-    expect(cs.rest[0].resource.map((r: any) => r.type).sort()).toEqual(['AuditEvent', 'Binary', 'Consent', 'DocumentReference']);
+    expect(cs.rest[0].resource.map((r: any) => r.type).sort()).toEqual(['AuditEvent', 'Binary', 'Consent', 'DocumentReference', 'Observation']);
   });
 
   test('ITI-65 stores a document at hospital 1', async () => {
