@@ -178,6 +178,10 @@ describe('Lists (paginated)', () => {
     const rec = (await ledger.invoke(gw(H1), (ctx) => c.lists.RecordHistoryPage(ctx, recordId, patientActor(patientId), '200', ''))) as Page & { patientId: string };
     expect(rec.patientId).toBe(patientId);
     expect(rec.next).toBe('');
+    // The creation before the envelopes stored in the same transaction (as the whole trail has it).
+    const actions = (rec.items as { action: string; txId: string }[]).map((e) => e.action);
+    expect(actions[0]).toBe('RecordCreated');
+    expect(actions.indexOf('EnvelopeDelivered')).toBeGreaterThan(0);
     await rejects(ledger, ledger.invoke(gw(H3), (ctx) => c.lists.RecordHistoryPage(ctx, recordId, patientActor(patientId), '10', '')), 'NOT_FOUND');
   });
 });

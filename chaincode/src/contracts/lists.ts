@@ -56,9 +56,21 @@ async function requireStanding(ctx: Context, patientId: string): Promise<Standin
   return s as Standing & { basis: PatientBasis };
 }
 
-/** An audit entry's place in a trail: oldest first, ties broken so the order is total. */
+/**
+ * An audit entry's place in a trail: oldest first, ties broken so the order is total.
+ * Within one transaction its own action comes before the envelopes it handed out
+ * (a record's creation before the envelopes stored with it), as the full trail has it.
+ */
 const trailKey = (e: AuditEntry) =>
-  [e.timestamp, e.txId, e.action, e.subject.type, e.subject.id, String((e.details as { holder?: unknown }).holder ?? '')].join('|');
+  [
+    e.timestamp,
+    e.txId,
+    e.action.startsWith('Envelope') ? '1' : '0',
+    e.action,
+    e.subject.type,
+    e.subject.id,
+    String((e.details as { holder?: unknown }).holder ?? ''),
+  ].join('|');
 
 /**
  * The paginated lists (DESIGN §9): each takes a page size (1..200) and the
