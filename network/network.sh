@@ -163,7 +163,7 @@ define_option_value --role '^(clinician|patient|auditor|admin|gateway)$' "one of
 GLOBAL_HELP="Global options, accepted anywhere on the line (before or after the command):
   --instance NAME   (or EHR_INSTANCE; default dev) the instance to act on
   --port-base N     (or EHR_PORT_BASE; default 7000) hospital n uses ports N+20n .. N+20n+19
-  --yes, -y         confirm a destructive command (clean) without being asked
+  --yes, -y         confirm a destructive command (clean, remove-hospital) without being asked
   --help, -h        help
 Options are written '--opt value' or '--opt=value'. A mistyped command, option
 or component is an error (exit 2) that names the nearest valid spelling."

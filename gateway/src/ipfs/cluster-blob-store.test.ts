@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobCorruptedError, BlobIntegrityMonitor, BlobStillPinnedError, BlobUnretrievableError, type BlobIntegrityEvent } from '../ports.js';
@@ -250,11 +251,34 @@ describe('ClusterBlobStore discard: an erased blob leaves the node', () => {
     let store: ClusterBlobStore;
     const root = 'bafyroot';
     const others = { 'bafyother': ['bafyotherleaf'], 'bafyotherleaf': [] };
+    /** This peer's Cluster status of the blob (GET /pins/<cid>?local=true); undefined: not in the pinset (404). */
+    let clusterStatus: string | undefined;
+    let cluster: Server;
+
+    beforeAll(async () => {
+        cluster = createServer((req, res) => {
+            if (req.method !== 'GET' || !req.url?.startsWith(`/pins/${root}?local=true`)) {
+                res.writeHead(404).end('{}');
+                return;
+            }
+            if (clusterStatus === undefined) {
+                res.writeHead(404).end('{"message":"not found"}');
+                return;
+            }
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ cid: root, peer_map: { self: { status: clusterStatus } } }));
+        });
+        await new Promise<void>((resolve) => cluster.listen(0, '127.0.0.1', resolve));
+    });
+
+    afterAll(async () => {
+        await new Promise<void>((resolve) => cluster.close(() => resolve()));
+    });
 
     beforeEach(async () => {
+        clusterStatus = 'unpinned';
         kubo = new FakeKubo(Buffer.alloc(0));
         await kubo.listen();
-        store = storeOn(kubo);
+        store = storeOn(kubo, { clusterRestUrl: `http://127.0.0.1:${(cluster.address() as AddressInfo).port}` });
         for (const [c, links] of Object.entries({ [root]: ['bafyn1', 'bafyl3'], bafyn1: ['bafyl1', 'bafyl2'], bafyl1: [], bafyl2: [], bafyl3: [], ...others })) {
             kubo.blocks.set(c, links);
         }
@@ -274,6 +298,16 @@ describe('ClusterBlobStore discard: an erased blob leaves the node', () => {
         kubo.pinned.add(root);
         await expect(store.discard(root)).rejects.toBeInstanceOf(BlobStillPinnedError);
         expect(kubo.blocks.has(root) && kubo.blocks.has('bafyl2')).toBe(true);
+    });
+
+    it('refuses while this hospital\'s Cluster peer is still pinning it (Kubo still fetching blocks), and deletes nothing', async () => {
+        for (const state of ['pinning', 'pin_queued']) {
+            clusterStatus = state;
+            await expect(store.discard(root)).rejects.toBeInstanceOf(BlobStillPinnedError);
+            expect(kubo.blocks.has(root)).toBe(true);
+        }
+        clusterStatus = undefined; // gone from the pinset
+        await expect(store.discard(root)).resolves.toBe(5);
     });
 
     it('answers 0 when the node holds none of it (never fetched, or discarded already)', async () => {

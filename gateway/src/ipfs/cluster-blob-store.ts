@@ -40,6 +40,8 @@ export interface ClusterBlobStoreOptions {
 
 /** Blocks per `block/rm` call (a 1 GiB blob has about 4,000). */
 const DISCARD_BATCH = 256;
+/** Cluster pin states in which this peer holds, or is still fetching, the blob's blocks. */
+const ACTIVE_PIN_STATES = new Set(['pinned', 'pinning', 'pin_queued']);
 
 export interface IntegrityOptions {
     /** A cat that yields nothing for this long fails (BlobUnretrievableError): Kubo waits for a missing block forever. */
@@ -310,6 +312,14 @@ export class ClusterBlobStore implements BlobStore {
     async discard(cid: string): Promise<number> {
         const signal = () => AbortSignal.timeout(this.#options.timeoutMs);
         const arg = encodeURIComponent(cid);
+        // While this hospital's Cluster peer is still pinning the blob, Kubo is fetching its
+        // blocks: those that arrive after the deletion would stay behind, unreachable from a
+        // root already gone. So wait (retried) until the cluster-wide unpin has stopped it.
+        const local = (await this.#rest('GET', `/pins/${arg}?local=true`).catch((err: unknown) => {
+            if (err instanceof IpfsApiError && err.status === 404) return null; // not in the pinset at all
+            throw err;
+        })) as { peer_map?: Record<string, { status: string }> } | null;
+        if (Object.values(local?.peer_map ?? {}).some((p) => ACTIVE_PIN_STATES.has(p.status))) throw new BlobStillPinnedError(cid);
         const children: string[] = [];
         try {
             const res = await this.#kuboCall(`/api/v0/refs?arg=${arg}&recursive=true&unique=true&offline=true`, signal());
