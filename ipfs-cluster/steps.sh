@@ -42,7 +42,11 @@ cluster_credentials() { echo "ehr-admin:$(secret "$1" cluster-rest)"; }
 
 kubo() { IPFS_PATH="$(kubo_repo "$1")" LIBP2P_FORCE_PNET=1 ipfs "${@:2}"; }
 
-kubo_peer_id() { jq -r .Identity.PeerID "$(kubo_repo "$1")/config"; }
+# A hospital of another host is known by the peer IDs it published (network/lib/hosts.sh).
+kubo_peer_id() {
+  if [[ -f "$(kubo_repo "$1")/config" ]]; then jq -r .Identity.PeerID "$(kubo_repo "$1")/config"; else published "$1" kubo-peer-id; fi
+}
+has_kubo_identity() { [[ -f "$(kubo_repo "$1")/config" || -s "$(public_dir "$1")/kubo-peer-id" ]]; }
 
 init_kubo() {
   local h=$1 repo; repo=$(kubo_repo "$h")
@@ -51,8 +55,11 @@ init_kubo() {
     kubo "$h" init --empty-repo --profile=server >>"$(log_file "$(hospital_name "$h")-kubo")" 2>&1 ||
       die "ipfs init failed; see $(log_file "$(hospital_name "$h")-kubo")"
   fi
-  cp "${CONSORTIUM_DIR}/swarm.key" "${repo}/swarm.key"
-  chmod 600 "${repo}/swarm.key"
+  # A per-host hospital makes its identity before it receives the consortium's swarm key.
+  if [[ -s "${CONSORTIUM_DIR}/swarm.key" ]]; then
+    cp "${CONSORTIUM_DIR}/swarm.key" "${repo}/swarm.key"
+    chmod 600 "${repo}/swarm.key"
+  fi
   local listen; listen=$(hospital_listen "$h")
   local patch
   patch=$(jq -n --arg api "/unix$(kubo_socket "$h")" \
@@ -68,7 +75,7 @@ set_kubo_peering() {
   local h=$1 o peers=()
   for o in $(present_hospitals); do
     ((o == h)) && continue
-    [[ -f "$(kubo_repo "$o")/config" ]] || continue
+    has_kubo_identity "$o" || continue
     peers+=("$(jq -n --arg id "$(kubo_peer_id "$o")" \
       --arg addr "/ip4/$(hospital_host "$o")/tcp/$(port "$o" "$OFF_KUBO_SWARM")" '{ID: $id, Addrs: [$addr]}')")
   done
@@ -90,16 +97,19 @@ kubo_ready() { curl -sf --unix-socket "$(kubo_socket "$1")" -X POST http://kubo/
 
 ipfs_up() {
   local h
-  for h in $(hospitals); do init_kubo "$h"; done
-  for h in $(hospitals); do set_kubo_peering "$h"; done
-  for h in $(hospitals); do start_kubo "$h"; done
-  for h in $(hospitals); do await_ready "$(hospital_name "$h")-kubo" 60 kubo_ready "$h"; done
+  for h in $(local_hospitals); do init_kubo "$h"; done
+  for h in $(local_hospitals); do set_kubo_peering "$h"; done
+  for h in $(local_hospitals); do start_kubo "$h"; done
+  for h in $(local_hospitals); do await_ready "$(hospital_name "$h")-kubo" 60 kubo_ready "$h"; done
 }
 
 # --- IPFS Cluster -------------------------------------------------------
 
 cluster_service() { IPFS_CLUSTER_PATH="$(cluster_home "$1")" ipfs-cluster-service "${@:2}"; }
-cluster_peer_id() { jq -r .id "$(cluster_home "$1")/identity.json"; }
+cluster_peer_id() {
+  if [[ -f "$(cluster_home "$1")/identity.json" ]]; then jq -r .id "$(cluster_home "$1")/identity.json"; else published "$1" cluster-peer-id; fi
+}
+has_cluster_identity() { [[ -f "$(cluster_home "$1")/identity.json" || -s "$(public_dir "$1")/cluster-peer-id" ]]; }
 cluster_swarm_addr() { echo "/ip4/$(hospital_host "$1")/tcp/$(port "$1" "$OFF_CLUSTER_SWARM")/p2p/$(cluster_peer_id "$1")"; }
 
 init_cluster() {
@@ -119,7 +129,7 @@ configure_cluster() {
   # A joining hospital (add-hospital) is trusted from its first start on, by itself too.
   # (One whose join stopped before its Cluster peer existed has no identity yet.)
   for o in $(present_hospitals); do
-    [[ -f "$(cluster_home "$o")/identity.json" ]] && trusted+=("$(cluster_peer_id "$o")")
+    has_cluster_identity "$o" && trusted+=("$(cluster_peer_id "$o")")
   done
   local cfg="${home}/service.json"
   # Secrets reach jq as files (--rawfile), never in its argv.
@@ -138,7 +148,7 @@ configure_cluster() {
   chmod 600 "$cfg"
   # The peerstore tells a starting peer where the others are; CRDT trusts only the consortium.
   for o in $(present_hospitals); do
-    ((o == h)) || [[ ! -f "$(cluster_home "$o")/identity.json" ]] || cluster_swarm_addr "$o"
+    ((o == h)) || ! has_cluster_identity "$o" || cluster_swarm_addr "$o"
   done >"${home}/peerstore"
 }
 
@@ -195,12 +205,12 @@ cluster_can_allocate() { (($(cluster_allocatable_count "$1") >= $2)); }
 # enough peers to allocate").
 await_cluster_allocation() {
   local h need=$CLUSTER_REPLICATION_MIN running
-  running=$(count_running cluster)
+  running=$(count_reachable "$OFF_CLUSTER_SWARM")
   ((running >= need)) || {
     warn "only ${running} Cluster peers run, fewer than replication min ${need}: stores will fail until more run"
     return 0
   }
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     is_running "$(hospital_name "$h")-cluster" || continue
     wait_until "$(hospital_name "$h")'s Cluster peer to be able to allocate to ${need} peers (allocator metrics $(cluster_allocation_metrics "$h" | paste -sd, -) from ${need} peers)" \
       "$CLUSTER_ALLOCATION_TIMEOUT" cluster_can_allocate "$h" "$need" ||
@@ -211,13 +221,13 @@ await_cluster_allocation() {
 
 cluster_up() {
   local h
-  for h in $(hospitals); do init_cluster "$h"; done
-  for h in $(hospitals); do configure_cluster "$h"; done
-  for h in $(hospitals); do start_cluster "$h"; done
-  for h in $(hospitals); do await_ready "$(hospital_name "$h")-cluster" 90 cluster_api "$h" /id; done
+  for h in $(local_hospitals); do init_cluster "$h"; done
+  for h in $(local_hospitals); do configure_cluster "$h"; done
+  for h in $(local_hospitals); do start_cluster "$h"; done
+  for h in $(local_hospitals); do await_ready "$(hospital_name "$h")-cluster" 90 cluster_api "$h" /id; done
   local running
-  running=$(count_running cluster)
-  for h in $(hospitals); do
+  running=$(count_reachable "$OFF_CLUSTER_SWARM")
+  for h in $(local_hospitals); do
     wait_until "$(hospital_name "$h")'s Cluster peer to see ${running} peers" 60 cluster_sees "$h" "$running" ||
       warn "$(hospital_name "$h")'s Cluster peer sees fewer than ${running} peers; see $(log_file "$(hospital_name "$h")-cluster")"
   done

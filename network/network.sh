@@ -7,7 +7,7 @@ set -euo pipefail
 umask 077
 
 NETWORK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for lib in common args toolchain instance process render ca fabric channel chaincode keys gateway status membership departure; do
+for lib in common args toolchain instance hosts process render ca fabric channel chaincode keys gateway status membership departure; do
   # shellcheck disable=SC1090
   source "${NETWORK_DIR}/lib/${lib}.sh"
 done
@@ -17,7 +17,7 @@ source "${NETWORK_DIR}/../ipfs-cluster/steps.sh"
 # ---- commands: their options, operands and help (parsed by lib/args.sh) ------
 
 define_command up "" "" "start the consortium (creates it on first run; resumes after down)" <<'HELP'
-Usage: network/network.sh up [--instance NAME] [--port-base N]
+Usage: network/network.sh up [--instance NAME] [--port-base N] [--hospital NAME]
 Starts every component of the instance that is not running and waits until
 each answers, with a 'started <component>' line for each one it starts. The
 first run creates identities, the channel and the chaincode; later runs resume
@@ -26,11 +26,16 @@ reports: the processes keep running the code they were started with, and it
 says which code was rebuilt since and what to run to pick it up.
 A new instance's ports (port base .. base+99) must lie outside the kernel's
 ephemeral port range (/proc/sys/net/ipv4/ip_local_port_range).
+With --hospital (and always on a per-host instance) it starts that hospital's
+processes only. On separate hosts the chaincode is committed by the 'up' that
+completes a majority of approvals, and a hospital's gateway starts once it is:
+run 'up' once on every host, then once more on those that said so.
 HELP
 
 define_command down "" "" "stop every process of the instance, keep its data" <<'HELP'
-Usage: network/network.sh down [--instance NAME]
-Stops every process of the instance and keeps its data; 'up' resumes it.
+Usage: network/network.sh down [--instance NAME] [--hospital NAME]
+Stops every process of the instance (with --hospital, that hospital's) and
+keeps its data; 'up' resumes it.
 HELP
 
 define_command clean "" "" "stop the instance and delete its state (ledgers, keys, blobs)" <<'HELP'
@@ -42,9 +47,10 @@ it refuses unless --yes is given.
 HELP
 
 define_command status "--json" "" "channel, chaincode and per hospital its endpoints and health" <<'HELP'
-Usage: network/network.sh status [--instance NAME] [--json]
-Prints the channel, the chaincode and, per hospital, its endpoints and whether
-each component is running. --json prints a machine-readable document.
+Usage: network/network.sh status [--instance NAME] [--hospital NAME] [--json]
+Prints the channel, the chaincode and, per hospital (with --hospital, and on a
+per-host instance, that one), its endpoints and whether each component is
+running. --json prints a machine-readable document.
 HELP
 
 define_command stop "" "component..." "stop single components ('up' restarts them)" <<'HELP'
@@ -151,11 +157,52 @@ where it stopped when run again. It names the hospital first and, on a
 terminal, asks you to type its name; without a terminal it needs --yes.
 HELP
 
+define_command export-org "--address=" "" "per-host: create this host's hospital and export its organisation definition" <<'HELP'
+Usage: network/network.sh export-org --hospital hospital<n> --address A [--instance NAME] [--port-base N]
+First step of a deployment with each hospital on its own host (see README,
+"Deploying across hosts"). On this host it creates the state of hospital<n>
+alone: its CA (started), its identities, keys, Kubo and Cluster peer
+identities, all bound to address A (this host's address, which the other
+hospitals reach it at). Then it writes the hospital's organisation definition,
+public files only (CA root certificates, its orderer's TLS certificate, its
+address, its Kubo and Cluster peer IDs), to
+  <state>/outbox/hospital<n>-org.tgz
+Copy that file to the founding host, which runs create-consortium. The same
+--port-base on every host; hospital n uses ports base+20n .. base+20n+19 on A.
+Running it again re-exports the same definition.
+HELP
+
+define_command create-consortium "" "org-file..." "per-host: on the founding host, make the genesis block and consortium secrets" <<'HELP'
+Usage: network/network.sh create-consortium <hospital<m>-org.tgz>... [--instance NAME]
+On the founding host, after export-org: takes the other hospitals'
+organisation definitions (one file each, as export-org wrote them), checks
+them, prints each one's CA fingerprint (compare it with what that hospital's
+admin reads you on another channel), and makes the channel's genesis block,
+the private swarm key and the Cluster secret. It writes them, with every
+hospital's definition, to
+  <state>/outbox/consortium.tgz   (mode 0600)
+It holds the swarm key and the Cluster secret: copy it to each other host over
+an encrypted, authenticated channel (e.g. scp), where join-consortium takes it.
+Then run 'up' here. Every hospital of the consortium (hospital1..hospital3)
+must be given.
+HELP
+
+define_command join-consortium "" "consortium-file" "per-host: on the other hosts, take the founder's consortium.tgz" <<'HELP'
+Usage: network/network.sh join-consortium <consortium.tgz> [--instance NAME]
+On each host but the founding one, after export-org: takes the file that
+create-consortium wrote. It refuses a genesis block that does not carry this
+hospital's own CA certificate or does not make its orderer a consenter, and
+never lets the file overwrite this hospital's own files. It prints the other
+hospitals' CA fingerprints to compare. Then run 'up' here.
+HELP
+
 define_command help "" "[command]" "this overview, or one command's help" <<'HELP'
 Usage: network/network.sh help [<command>]
 Prints the overview of every command, or the help of one command.
 HELP
 
+define_option_value --hospital '^hospital[0-9]{1,3}$' "a hospital, e.g. --hospital hospital2"
+define_option_value --address '^[0-9]{1,3}([.][0-9]{1,3}){3}$' "an IPv4 address, e.g. --address 127.0.1.2"
 define_option_value --lines '^[0-9]{1,7}$' "a number of lines, e.g. --lines 50"
 define_option_value --ttl '^[0-9]{1,7}$' "a number of seconds, e.g. --ttl 3600"
 define_option_value --role '^(clinician|patient|auditor|admin|gateway)$' "one of clinician, patient, auditor, admin, gateway"
@@ -163,6 +210,8 @@ define_option_value --role '^(clinician|patient|auditor|admin|gateway)$' "one of
 GLOBAL_HELP="Global options, accepted anywhere on the line (before or after the command):
   --instance NAME   (or EHR_INSTANCE; default dev) the instance to act on
   --port-base N     (or EHR_PORT_BASE; default 7000) hospital n uses ports N+20n .. N+20n+19
+  --hospital NAME   act on that hospital's processes only (up, down, status, ...); a per-host
+                    instance (export-org) always acts on its own hospital only
   --yes, -y         confirm a destructive command (clean, remove-hospital) without being asked
   --help, -h        help
 Options are written '--opt value' or '--opt=value'. A mistyped command, option
@@ -210,7 +259,7 @@ require_instance() {
 
 all_up() {
   local h c
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     for c in ca orderer peer kubo cluster; do is_running "$(hospital_name "$h")-${c}" || return 1; done
     if [[ -f "${GATEWAY_DIR}/dist/main.js" ]]; then is_running "$(hospital_name "$h")-gateway" || return 1; fi
     local seq; seq=$(current_sequence)
@@ -233,22 +282,27 @@ cmd_up() {
   use_toolchain
   local started=$SECONDS h
   if instance_exists && all_up && [[ -n "$(current_sequence)" ]]; then
-    log "instance '${INSTANCE}' is already running; nothing was started"
+    log "$(up_what) is already running; nothing was started"
     report_running_code
     print_summary
     return 0
   fi
-  log "bringing up instance '${INSTANCE}' (port base ${PORT_BASE}, state ${STATE_DIR})"
+  if per_host; then
+    [[ -s "$(genesis_block)" ]] || die "hospital${LOCAL_HOSPITAL} has not received the consortium's files yet; on the founding host run create-consortium, then here: network/network.sh join-consortium <consortium.tgz> --instance ${INSTANCE}"
+  elif [[ -n "$ARG_HOSPITAL" ]] && ! instance_exists; then
+    die "instance '${INSTANCE}' does not exist; create it whole with: network/network.sh up --instance ${INSTANCE}, or set up a per-host deployment (network/network.sh export-org --help)"
+  fi
+  log "bringing up $(up_what) (port base ${PORT_BASE}, state ${STATE_DIR})"
   record_instance
   prepare_fabric_config
   ensure_consortium_secrets
 
   log "step 1/7: certificate authorities"
   # The admin TLS CAs first: the Fabric CA's operations listener serves their certificate.
-  for h in $(hospitals); do ensure_admin_tls "$h"; done
-  for h in $(hospitals); do start_ca "$h"; done
-  for h in $(hospitals); do await_ca "$h"; done
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do ensure_admin_tls "$h"; done
+  for h in $(local_hospitals); do start_ca "$h"; done
+  for h in $(local_hospitals); do await_ca "$h"; done
+  for h in $(local_hospitals); do
     issue_identities "$h"
     enroll_identity "$h" chaincode client "$(hospital_dir "$h")/chaincode-server" "" --tls
     ensure_hospital_keys "$h"
@@ -256,16 +310,16 @@ cmd_up() {
 
   log "step 2/7: ordering service (Raft, one consenter per hospital)"
   create_genesis_block
-  for h in $(hospitals); do start_orderer "$h"; done
-  for h in $(hospitals); do await_orderer "$h"; done
-  for h in $(hospitals); do join_orderer "$h"; done
-  for h in $(hospitals); do wait_until "orderer of $(hospital_name "$h") active on ${CHANNEL_NAME}" 60 orderer_channel_active "$h" ||
+  for h in $(local_hospitals); do start_orderer "$h"; done
+  for h in $(local_hospitals); do await_orderer "$h"; done
+  for h in $(local_hospitals); do join_orderer "$h"; done
+  for h in $(local_hospitals); do wait_until "orderer of $(hospital_name "$h") active on ${CHANNEL_NAME}" 60 orderer_channel_active "$h" ||
     die "the ordering service did not become active; see $(log_file "$(hospital_name "$h")-orderer")"; done
 
   log "step 3/7: peers"
-  for h in $(hospitals); do start_peer "$h"; done
-  for h in $(hospitals); do await_peer "$h"; done
-  for h in $(hospitals); do join_peer "$h"; done
+  for h in $(local_hospitals); do start_peer "$h"; done
+  for h in $(local_hospitals); do await_peer "$h"; done
+  for h in $(local_hospitals); do join_peer "$h"; done
   await_gossip
 
   log "step 4/7: IPFS private swarm"
@@ -276,13 +330,26 @@ cmd_up() {
 
   log "step 6/7: chaincode ${CHAINCODE_NAME}"
   local seq; seq=$(current_sequence)
-  deploy_chaincode "${seq:-1}"
+  if ! deploy_chaincode "${seq:-1}"; then
+    log "$(up_what) runs everything but its gateway, which starts once the chaincode is committed; run this command again once a majority of the hospitals ran theirs: network/network.sh up --instance ${INSTANCE}"
+    print_summary
+    return 0
+  fi
 
   log "step 7/7: hospital gateways"
   gateways_up
 
-  log "instance '${INSTANCE}' is up in $((SECONDS - started))s"
+  log "$(up_what) is up in $((SECONDS - started))s"
   print_summary
+}
+
+# What 'up' acts on, for its messages.
+up_what() {
+  if per_host || [[ -n "$ARG_HOSPITAL" ]]; then
+    echo "hospital$(local_hospitals) of instance '${INSTANCE}'"
+  else
+    echo "instance '${INSTANCE}'"
+  fi
 }
 
 # Each kind stops at every hospital at once, the kinds in order: callers
@@ -349,8 +416,11 @@ cmd_deploy_chaincode() {
   local seq; seq=$(committed_sequence "$(live_peer_hospital)")
   ((seq > 0)) || die "no chaincode is committed yet; run: network/network.sh up --instance ${INSTANCE}"
   build_chaincode
-  deploy_chaincode $((seq + 1))
-  log "chaincode ${CHAINCODE_NAME} upgraded to sequence $((seq + 1))"
+  if deploy_chaincode $((seq + 1)); then
+    log "chaincode ${CHAINCODE_NAME} upgraded to sequence $((seq + 1))"
+  else
+    log "chaincode ${CHAINCODE_NAME} sequence $((seq + 1)) is installed and approved here; run deploy-chaincode on the other hosts: the one that completes a majority commits it, then run it here again to retire the old server"
+  fi
 }
 
 cmd_register_user() {
@@ -389,6 +459,7 @@ cmd_rotate_key() {
 
 cmd_add_hospital() {
   require_instance
+  per_host && die "add-hospital runs on a whole-consortium instance only; hospitals on separate hosts cannot join yet (README, 'Deploying across hosts')"
   use_toolchain
   local h=${1#hospital}
   [[ "$h" =~ ^[0-9]{1,3}$ ]] || usage_error "name the hospital to add as hospital<n>, e.g. hospital$((HOSPITAL_COUNT + 1))"
@@ -409,6 +480,7 @@ cmd_add_hospital() {
 
 cmd_remove_hospital() {
   require_instance
+  per_host && die "remove-hospital runs on a whole-consortium instance only; hospitals on separate hosts cannot leave yet (README, 'Deploying across hosts')"
   use_toolchain
   local h; h=$(hospital_number "$1")
   (($(hospitals | wc -l) > 2)) || die "instance '${INSTANCE}' has $(hospitals | wc -l) hospitals; a consortium of fewer than two cannot endorse by MAJORITY"
@@ -422,6 +494,90 @@ cmd_remove_hospital() {
   confirm_destructive "remove $(hospital_name "$h") ($(hospital_msp "$h")) from instance '${INSTANCE}': its consents are revoked and it leaves the channel and the swarm"
   remove_hospital "$h"
   print_summary
+}
+
+cmd_export_org() {
+  use_toolchain
+  local given=${ARG_OPT[--hospital]:-} address=${ARG_OPT[--address]:-} h
+  [[ -n "$given" && -n "$address" ]] ||
+    usage_error "export-org needs --hospital and --address, e.g. network/network.sh export-org --hospital hospital2 --address 127.0.1.2"
+  h=$ARG_HOSPITAL
+  if instance_exists && ! per_host; then
+    die "instance '${INSTANCE}' (${STATE_DIR}) runs the whole consortium on this host; a per-host hospital needs a state of its own: another --instance or EHR_STATE_HOME"
+  fi
+  if per_host && [[ "$(published "$h" address)" != "$address" ]]; then
+    die "hospital${h} was created with address $(published "$h" address), not ${address}; its certificates name that address"
+  fi
+  record_local_hospital "$h" "$address"
+  prepare_fabric_config
+  log "hospital${h} at ${address}: certificate authority, identities and keys"
+  ensure_admin_tls "$h"
+  start_ca "$h"
+  await_ca "$h"
+  issue_identities "$h"
+  enroll_identity "$h" chaincode client "$(hospital_dir "$h")/chaincode-server" "" --tls
+  ensure_hospital_keys "$h"
+  log "hospital${h}: Kubo and Cluster peer identities"
+  init_kubo "$h"
+  init_cluster "$h"
+  export_org "$h"
+  log "hospital${h}: organisation definition written to $(org_file "$h")"
+  log "its CA fingerprint (read it to the other admins): $(fingerprint "$(hospital_dir "$h")/msp/cacerts/ca.pem")"
+  log "next: copy it to the founding host; there run: network/network.sh create-consortium <the org files> --instance ${INSTANCE}"
+}
+
+cmd_create_consortium() {
+  require_instance
+  require_per_host
+  use_toolchain
+  local f h
+  if [[ -s "$(genesis_block)" ]]; then
+    log "the consortium exists already (genesis block $(genesis_block)); its files are in $(bundle_file)"
+    return 0
+  fi
+  for f in "$@"; do import_org_file "$f"; done
+  for h in $(hospitals); do
+    [[ -s "$(hospital_dir "$h")/msp/cacerts/ca.pem" && -s "$(public_dir "$h")/address" ]] ||
+      die "hospital${h}'s organisation definition is missing; give its hospital${h}-org.tgz"
+  done
+  create_genesis_block
+  ensure_consortium_secrets
+  write_bundle
+  log "consortium files written to $(bundle_file) (mode 0600: it holds the swarm key and the Cluster secret)"
+  log "next: copy it to every other host over an encrypted channel (e.g. scp); there run: network/network.sh join-consortium consortium.tgz --instance ${INSTANCE}"
+  log "then on every host: network/network.sh up --instance ${INSTANCE}"
+}
+
+cmd_join_consortium() {
+  require_instance
+  require_per_host
+  use_toolchain
+  local file=$1 work n f
+  work=$(mktemp -d)
+  unpack "$file" "$work"
+  for f in "${CONSORTIUM_FILES[@]}"; do
+    [[ -s "${work}/consortium/${f}" ]] || { rm -rf "$work"; die "${file} lacks consortium/${f}"; }
+  done
+  # This hospital's definition in the file must be the one it exported.
+  cmp -s "${work}/$(hospital_name "$LOCAL_HOSPITAL")/msp/cacerts/ca.pem" "$(hospital_dir "$LOCAL_HOSPITAL")/msp/cacerts/ca.pem" ||
+    { rm -rf "$work"; die "${file} does not carry hospital${LOCAL_HOSPITAL}'s own CA certificate; do not use it"; }
+  for n in $(trees_in "$work"); do
+    ((n == LOCAL_HOSPITAL)) && continue
+    ((n >= 1 && n <= HOSPITAL_COUNT)) || { rm -rf "$work"; die "${file} defines hospital${n}; the consortium is hospital1..hospital${HOSPITAL_COUNT}"; }
+    check_org_tree "$work" "$n"
+    install_org_tree "$work" "$n"
+  done
+  local block; block="${work}/consortium/$(basename "$(genesis_block)")"
+  if [[ -s "$(genesis_block)" ]] && ! cmp -s "$block" "$(genesis_block)"; then
+    rm -rf "$work"
+    die "this host holds a different genesis block already ($(genesis_block)); a hospital joins one consortium"
+  fi
+  check_genesis_names_us "$block" || { rm -rf "$work"; exit 1; }
+  for f in "${CONSORTIUM_FILES[@]}"; do
+    install -m 600 "${work}/consortium/${f}" "${CONSORTIUM_DIR}/${f}"
+  done
+  rm -rf "$work"
+  log "hospital${LOCAL_HOSPITAL} joined consortium files from ${file}; next: network/network.sh up --instance ${INSTANCE}"
 }
 
 cmd_help() { show_help "${1:-}"; }
@@ -440,6 +596,9 @@ main() {
     return 0
   fi
   init_instance "$ARG_INSTANCE" "$ARG_PORT_BASE"
+  resolve_hospital_option
+  [[ -z "${ARG_OPT[--address]:-}" || "$ARG_COMMAND" == export-org ]] ||
+    usage_error "--address is for export-org only"
   check_operands
   # For callers that check a line before doing slow work first (npm start).
   [[ "${EHR_CHECK_ARGS_ONLY:-}" != 1 ]] || return 0

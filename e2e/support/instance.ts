@@ -19,6 +19,7 @@ export interface HospitalStatus {
   name: string;
   mspId: string;
   gatewayUrl: string;
+  gateway?: { url: string; state: string };
   stateDir: string;
   peer: { endpoint: string; tlsServerName: string; operations: string; state: string };
   orderer: { endpoint: string; admin: string; operations: string; state: string };
@@ -46,6 +47,8 @@ export interface InstanceStatus {
 export interface InstanceRef {
   name: string;
   portBase: string;
+  /** Extra environment for network.sh, e.g. EHR_STATE_HOME for a simulated host of its own. */
+  env?: Record<string, string>;
 }
 
 /** Runs network.sh against an instance; rejects with its output on failure. */
@@ -54,7 +57,7 @@ export async function networkOn(target: InstanceRef, ...args: string[]): Promise
     const { stdout } = await run(
       'bash',
       [networkScript, '--instance', target.name, '--port-base', target.portBase, ...args],
-      { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024, env: process.env },
+      { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...target.env } },
     );
     return stdout;
   } catch (err) {

@@ -1,1 +1,1 @@
-export function keepLogs(stateRoot: string, instance: string): string | undefined;
+export function keepLogs(stateRoot: string, instance: string, options?: { keptRoot?: string; label?: string }): string | undefined;

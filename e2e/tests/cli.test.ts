@@ -79,6 +79,9 @@ const everyCommand: [string, string[]][] = [
   ['register-user', ['hospital1', 'cli-bob']],
   ['token', ['hospital1', 'cli-bob', 'clinician']],
   ['rotate-key', ['hospital1']],
+  ['export-org', []],
+  ['create-consortium', ['hospital2-org.tgz']],
+  ['join-consortium', ['consortium.tgz']],
   ['help', []],
 ];
 
@@ -185,6 +188,19 @@ describe('network.sh command line', () => {
       expectUsageError(cli(['status', '--instance', 'Bad_Name']), /instance name 'Bad_Name' must match/);
       expectUsageError(cli(['status', '--instance', shared, '--instance', other]), /option '--instance' given twice/);
       expectUsageError(cli(['status', '--json=yes', '--instance', shared]), /option '--json' takes no value/);
+      expectUsageError(cli(['status', '--hospital', 'h2', '--instance', shared]), /option '--hospital' takes a hospital/);
+      expectUsageError(cli(['status', '--hospital', 'hospital9', '--instance', shared]), /unknown hospital 'hospital9'/);
+      expectUsageError(cli(['status', '--address', '127.0.1.2', '--instance', shared]), /--address is for export-org only/);
+      expectUsageError(cli(['export-org', '--hospital', 'hospital2', '--address', 'somewhere', '--instance', shared]), /option '--address' takes an IPv4 address/);
+    });
+
+    test('--hospital narrows status to that hospital; export-org refuses a whole-consortium instance', () => {
+      const r = cli(['status', '--json', '--hospital', 'hospital2', '--instance', shared]);
+      expectExit(r, 0);
+      expect((JSON.parse(r.stdout) as InstanceStatus).hospitals.map((h) => h.name)).toEqual(['hospital2']);
+      const refused = cli(['export-org', '--hospital', 'hospital2', '--address', '127.0.1.2', '--instance', shared]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/runs the whole consortium on this host/);
     });
   });
 

@@ -10,7 +10,7 @@
 
 # Options every command takes. A trailing '=' marks an option with a value;
 # 'short:long' is a short spelling of an option.
-GLOBAL_OPTIONS=(--instance= --port-base= --yes -y:--yes --help -h:--help)
+GLOBAL_OPTIONS=(--instance= --port-base= --hospital= --yes -y:--yes --help -h:--help)
 declare -gA OPTION_ALIASES=()
 
 COMMANDS=()
@@ -196,6 +196,8 @@ example_value() {
   case "$1" in
     --instance) echo dev ;;
     --port-base) echo 7000 ;;
+    --hospital) echo hospital1 ;;
+    --address) echo 127.0.1.1 ;;
     --lines | -n) echo 50 ;;
     --role) echo clinician ;;
     --ttl) echo 3600 ;;

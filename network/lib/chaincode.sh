@@ -57,41 +57,78 @@ install_chaincode() {
   echo "$id" >"$(chaincode_state "$h")/package-id-s${seq}"
 }
 
-approve_chaincode() {
+approved_by() {
   local h=$1 seq=$2 id approved
   id=$(cat "$(chaincode_state "$h")/package-id-s${seq}")
   approved=$(peer_cli "$h" lifecycle chaincode queryapproved -C "$CHANNEL_NAME" -n "$CHAINCODE_NAME" \
     --sequence "$seq" -O json 2>/dev/null | jq -r '.source.Type.LocalPackage.package_id // empty' || true)
-  [[ "$approved" == "$id" ]] && return 0
+  [[ "$approved" == "$id" ]]
+}
+
+try_approve() {
+  local h=$1 seq=$2
   # shellcheck disable=SC2046
   peer_cli "$h" lifecycle chaincode approveformyorg $(orderer_flags "$(live_orderer_hospital)") \
     --channelID "$CHANNEL_NAME" --name "$CHAINCODE_NAME" --version "$(chaincode_version)" \
-    --package-id "$id" --sequence "$seq" --waitForEvent >>"$(log_file peer-cli)" 2>&1 ||
+    --package-id "$(cat "$(chaincode_state "$h")/package-id-s${seq}")" --sequence "$seq" --waitForEvent >>"$(log_file peer-cli)" 2>&1
+}
+
+# approve_chaincode <hospital> <sequence>: fails (1) without ordering: Raft
+# orders only once a majority of the consenters run, which on separate hosts
+# may not be yet. Right after they do, the first tries may meet an election.
+approve_chaincode() {
+  local h=$1 seq=$2
+  approved_by "$h" "$seq" && return 0
+  if ! ordering_has_quorum; then
+    log "$(hospital_name "$h"): the approval of ${CHAINCODE_NAME} sequence ${seq} waits until a majority of the orderers run ($(count_reachable "$OFF_ORDERER") of ${HOSPITAL_COUNT} reachable)"
+    return 1
+  fi
+  wait_until "$(hospital_name "$h")'s approval of ${CHAINCODE_NAME} sequence ${seq} to be ordered" 120 try_approve "$h" "$seq" ||
     die "approving the chaincode for $(hospital_name "$h") failed; see $(log_file peer-cli)"
   log "$(hospital_name "$h"): approved ${CHAINCODE_NAME} sequence ${seq}"
 }
 
-# running_peer_flags [excluded]: PEER_FLAGS names every member's reachable peer
-# (but the excluded hospital's) as an endorser (--peerAddresses and its TLS
-# root), for a MAJORITY-endorsed invoke.
+# running_peer_flags [excluded...]: PEER_FLAGS names every member's reachable
+# peer (but the excluded hospitals') as an endorser (--peerAddresses and its
+# TLS root), for a MAJORITY-endorsed invoke.
 running_peer_flags() {
-  local h excluded=${1:-}
+  local h excluded=" $* "
   PEER_FLAGS=()
   for h in $(hospitals); do
-    [[ "$h" == "$excluded" ]] && continue
+    [[ "$excluded" == *" $h "* ]] && continue
     tcp_open "$(hospital_host "$h")" "$(port "$h" "$OFF_PEER")" || continue
     PEER_FLAGS+=(--peerAddresses "$(endpoint "$h" "$OFF_PEER")" --tlsRootCertFiles "$(hospital_dir "$h")/peer/tls/ca.crt")
   done
 }
 
+# approving_hospitals <hospital> <sequence>: the hospitals whose organisations
+# approved the definition this hospital would commit.
+approving_hospitals() {
+  peer_cli "$1" lifecycle chaincode checkcommitreadiness -C "$CHANNEL_NAME" -n "$CHAINCODE_NAME" \
+    --version "$(chaincode_version)" --sequence "$2" -O json 2>/dev/null |
+    jq -r '.approvals // {} | to_entries[] | select(.value) | .key' 2>/dev/null |
+    sed -n 's/^Hospital\([0-9]*\)MSP$/\1/p' || true
+}
+
+# commit_chaincode <sequence>: commits once a MAJORITY of the organisations
+# approved (the channel's LifecycleEndorsement); fails (1) before that.
 commit_chaincode() {
-  local seq=$1
-  (($(committed_sequence "$(hospitals | head -n1)") >= seq)) && return 0
-  running_peer_flags
+  local seq=$1 l
+  l=$(live_peer_hospital)
+  (($(committed_sequence "$l") >= seq)) && return 0
+  local approving need; approving=$(approving_hospitals "$l" "$seq") need=$(majority_of "$HOSPITAL_COUNT")
+  if (($(grep -c . <<<"$approving") < need)); then
+    log "channel ${CHANNEL_NAME}: ${CHAINCODE_NAME} sequence ${seq} has $(grep -c . <<<"$approving") of the ${need} approvals it needs; it is committed by the 'up' that completes them"
+    return 1
+  fi
+  # Each endorsing peer checks that its own organisation approved the definition.
+  local h excluded=()
+  for h in $(hospitals); do grep -qx "$h" <<<"$approving" || excluded+=("$h"); done
+  running_peer_flags "${excluded[@]}"
   local peers=("${PEER_FLAGS[@]}")
   local o; o=$(live_orderer_hospital)
   # shellcheck disable=SC2046
-  peer_cli "$o" lifecycle chaincode commit $(orderer_flags "$o") --channelID "$CHANNEL_NAME" \
+  peer_cli "$l" lifecycle chaincode commit $(orderer_flags "$o") --channelID "$CHANNEL_NAME" \
     --name "$CHAINCODE_NAME" --version "$(chaincode_version)" --sequence "$seq" "${peers[@]}" \
     --waitForEvent >>"$(log_file peer-cli)" 2>&1 || die "committing the chaincode failed; see $(log_file peer-cli)"
   log "channel ${CHANNEL_NAME}: ${CHAINCODE_NAME} sequence ${seq} committed (endorsement: MAJORITY of the hospitals)"
@@ -143,19 +180,20 @@ stop_chaincode_servers() {
 }
 
 # deploy_chaincode <sequence>: idempotent; the same steps bring up a fresh
-# channel (sequence 1) and upgrade a running one (next sequence).
+# channel (sequence 1) and upgrade a running one (next sequence). Fails (1)
+# while the sequence waits for other hospitals' approvals (per-host mode).
 deploy_chaincode() {
   local seq=$1 h
   ensure_chaincode_built
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     is_running "$(hospital_name "$h")-peer" || continue
     install_chaincode "$h" "$seq"
     start_chaincode_server "$h" "$seq"
-    approve_chaincode "$h" "$seq"
+    approve_chaincode "$h" "$seq" || true
   done
-  commit_chaincode "$seq"
+  commit_chaincode "$seq" || return 1
   echo "SEQUENCE=${seq}" >"${CONSORTIUM_DIR}/chaincode.env"
-  for h in $(hospitals); do stop_chaincode_servers "$h" "$seq"; done
+  for h in $(local_hospitals); do stop_chaincode_servers "$h" "$seq"; done
 }
 
 current_sequence() { sed -n 's/^SEQUENCE=//p' "${CONSORTIUM_DIR}/chaincode.env" 2>/dev/null || true; }

@@ -107,8 +107,8 @@ gossip_knows() { (($(gossip_peers_known "$1") >= $2)); }
 # seconds after peers (re)start.
 await_gossip() {
   local h running
-  running=$(count_running peer)
-  for h in $(hospitals); do
+  running=$(count_reachable "$OFF_PEER")
+  for h in $(local_hospitals); do
     is_running "$(hospital_name "$h")-peer" || continue
     wait_until "$(hospital_name "$h")-peer to see the other $((running - 1)) peers" 90 gossip_knows "$h" $((running - 1)) ||
       warn "$(hospital_name "$h")-peer knows only $(gossip_peers_known "$h") other peers; see $(log_file "$(hospital_name "$h")-peer")"

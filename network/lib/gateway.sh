@@ -9,8 +9,8 @@ gateways_up() {
     return 0
   fi
   local h
-  for h in $(hospitals); do start_gateway "$h"; done
-  for h in $(hospitals); do await_gateway "$h"; done
+  for h in $(local_hospitals); do start_gateway "$h"; done
+  for h in $(local_hospitals); do await_gateway "$h"; done
 }
 
 # Ready once /health answers, which is after the gateway has registered (or

@@ -28,6 +28,7 @@ init_instance() {
     HOSPITAL_COUNT=${hospitals_recorded:-$HOSPITAL_COUNT}
     JOINING_HOSPITAL=$(sed -n 's/^JOINING=//p' "${STATE_DIR}/instance.env")
     LEFT_HOSPITALS=$(sed -n 's/^LEFT=//p' "${STATE_DIR}/instance.env")
+    LOCAL_HOSPITAL=$(sed -n 's/^LOCAL=//p' "${STATE_DIR}/instance.env")
   fi
   PORT_BASE="${given:-${recorded:-7000}}"
   [[ "$PORT_BASE" =~ ^[0-9]{1,5}$ ]] || usage_error "port base '${PORT_BASE}' is not a number; e.g. --port-base 7000"
@@ -93,10 +94,12 @@ present_hospitals() { hospitals; [[ -z "$JOINING_HOSPITAL" ]] || echo "$JOINING_
 hospital_name() { echo "hospital$1"; }
 hospital_msp() { echo "Hospital$1MSP"; }
 hospital_dir() { echo "${STATE_DIR}/hospital$1"; }
-# Each hospital's address; set EHR_HOST_<n> when hospitals run on their own hosts.
+# Each hospital's address: the one it published (per-host mode, network/lib/hosts.sh),
+# else EHR_HOST_<n>, EHR_HOST, loopback.
 hospital_host() {
-  local var="EHR_HOST_$1"
-  echo "${!var:-${EHR_HOST:-127.0.0.1}}"
+  local var="EHR_HOST_$1" published
+  published=$(cat "$(hospital_dir "$1")/public/address" 2>/dev/null || true)
+  echo "${published:-${!var:-${EHR_HOST:-127.0.0.1}}}"
 }
 # Where a hospital's services listen; loopback unless configured otherwise.
 hospital_listen() {

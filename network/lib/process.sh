@@ -53,21 +53,14 @@ stop_process() {
   log "${name}: stopped"
 }
 
-# count_running <kind>: how many hospitals' <kind> (peer, cluster, ...) run.
-count_running() {
-  local h n=0
-  for h in $(hospitals); do is_running "$(hospital_name "$h")-$1" && n=$((n + 1)); done
-  echo "$n"
-}
-
 # stop_hospital_process <kind> <hospital>: e.g. stop_hospital_process peer 2
 stop_hospital_process() { stop_process "$(hospital_name "$2")-$1"; }
 
 # stop_everywhere <command...>: runs "<command...> <hospital>" for every
-# hospital in parallel and fails if any of them failed.
+# hospital run here, in parallel, and fails if any of them failed.
 stop_everywhere() {
   local h pid rc=0 pids=()
-  for h in $(present_hospitals); do
+  for h in $(local_present_hospitals); do
     "$@" "$h" &
     pids+=("$!")
   done

@@ -4,7 +4,7 @@
 
 live_peer_hospital() {
   local h
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     if is_running "$(hospital_name "$h")-peer"; then echo "$h"; return 0; fi
   done
   die "no peer is running; run: network/network.sh up"
@@ -59,7 +59,7 @@ hospital_json() {
 status_json() {
   local h seq docs=()
   seq=$(current_sequence)
-  for h in $(hospitals); do docs+=("$(hospital_json "$h")"); done
+  for h in $(local_hospitals); do docs+=("$(hospital_json "$h")"); done
   printf '%s\n' "${docs[@]}" | jq -s --arg instance "$INSTANCE" --arg channel "$CHANNEL_NAME" \
     --arg cc "$CHAINCODE_NAME" --arg seq "${seq:-0}" --arg state "$STATE_DIR" --argjson base "$PORT_BASE" \
     --argjson rss "$(instance_memory | cut -d' ' -f1)" \
@@ -87,7 +87,7 @@ print_summary() {
   echo "state and logs: ${STATE_DIR}"
   local mem; read -r -a mem <<<"$(instance_memory)"
   echo "memory: ${mem[0]} MB resident in ${mem[1]} processes"
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     n=$(hospital_name "$h")
     local host; host=$(hospital_host "$h")
     printf '  %s (%s)\n' "$n" "$(hospital_msp "$h")"
@@ -100,14 +100,15 @@ print_summary() {
     printf '    cluster   http://%s:%s  [%s, sees %s peers]\n' "$host" "$(port "$h" "$OFF_CLUSTER_REST")" \
       "$(running_word "${n}-cluster")" "$(cluster_peer_count "$h")"
   done
-  local cli="network/network.sh" on=""
+  local cli="network/network.sh" on="" first
   [[ "$INSTANCE" == dev ]] || on=" --instance ${INSTANCE}"
+  first=$(hospital_name "$(local_hospitals | head -n1)")
   echo
   echo "Next steps (each line is one command):"
   local lines=(
-    "${cli} token hospital1 dr-alice clinician${on}" "a token for hospital1's gateway"
+    "${cli} token ${first} dr-alice clinician${on}" "a token for ${first}'s gateway"
     "${cli} status${on}" "this summary again (--json for scripts)"
-    "${cli} logs hospital1-peer${on}" "a component's log ('logs --help' lists them)"
+    "${cli} logs ${first}-peer${on}" "a component's log ('logs --help' lists them)"
     "${cli} down${on}" "stop every process, keep the data"
   )
   local i width=0
@@ -126,7 +127,7 @@ report_running_code() {
   [[ "$INSTANCE" == dev ]] || on=" --instance ${INSTANCE}"
   local model="${PROJECT_DIR}/ledger-model/dist"
   seq=$(current_sequence)
-  for h in $(hospitals); do
+  for h in $(local_hospitals); do
     n=$(hospital_name "$h")
     local cc; cc=$(pid_file "${n}-chaincode-s${seq}")
     if built_since "${CHAINCODE_DIR}/dist" "$cc" || built_since "$model" "$cc"; then stale_cc+=("${n}-chaincode-s${seq}"); fi
