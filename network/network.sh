@@ -597,8 +597,6 @@ main() {
   fi
   init_instance "$ARG_INSTANCE" "$ARG_PORT_BASE"
   resolve_hospital_option
-  [[ -z "${ARG_OPT[--address]:-}" || "$ARG_COMMAND" == export-org ]] ||
-    usage_error "--address is for export-org only"
   check_operands
   # For callers that check a line before doing slow work first (npm start).
   [[ "${EHR_CHECK_ARGS_ONLY:-}" != 1 ]] || return 0

@@ -190,7 +190,7 @@ describe('network.sh command line', () => {
       expectUsageError(cli(['status', '--json=yes', '--instance', shared]), /option '--json' takes no value/);
       expectUsageError(cli(['status', '--hospital', 'h2', '--instance', shared]), /option '--hospital' takes a hospital/);
       expectUsageError(cli(['status', '--hospital', 'hospital9', '--instance', shared]), /unknown hospital 'hospital9'/);
-      expectUsageError(cli(['status', '--address', '127.0.1.2', '--instance', shared]), /--address is for export-org only/);
+      expectUsageError(cli(['status', '--address', '127.0.1.2', '--instance', shared]), /unknown option '--address' for 'status'/);
       expectUsageError(cli(['export-org', '--hospital', 'hospital2', '--address', 'somewhere', '--instance', shared]), /option '--address' takes an IPv4 address/);
     });
 
