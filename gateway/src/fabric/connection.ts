@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import { connect, hash, signers, type Contract, type Gateway, type Network } from '@hyperledger/fabric-gateway';
+import { connect, hash, type Contract, type Gateway, type Network } from '@hyperledger/fabric-gateway';
 import { peer } from '@hyperledger/fabric-protos';
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_RETRY_POLICY, ResilientContract, type ResilienceHooks, type RetryPolicy } from './resilient.js';
+import { newNativeSigner } from './signer.js';
 
 export interface FabricConnectionOptions {
   mspId: string;
@@ -53,8 +54,9 @@ export class FabricConnection {
     const gateway = connect({
       client,
       identity: { mspId: options.mspId, credentials: cert },
-      signer: signers.newPrivateKeySigner(createPrivateKey(key)),
-      hash: hash.sha256,
+      // The native signer hashes as it signs: the gateway hands it whole messages.
+      signer: newNativeSigner(createPrivateKey(key)),
+      hash: hash.none,
       evaluateOptions: () => ({ deadline: Date.now() + d.evaluateMs }),
       endorseOptions: () => ({ deadline: Date.now() + d.endorseMs }),
       submitOptions: () => ({ deadline: Date.now() + d.submitMs }),
