@@ -17,8 +17,8 @@ log "lint"
 npx eslint .
 export NODE_OPTIONS=--experimental-vm-modules
 results=$(mktemp -d)
-log "unit tests (chaincode, gateway)"
-npx jest --selectProjects chaincode gateway --json --outputFile "${results}/unit.json" "$@"
+log "unit tests (ledger-model, chaincode, gateway)"
+npx jest --selectProjects ledger-model chaincode gateway --json --outputFile "${results}/unit.json" "$@"
 log "integration and end-to-end tests (their own network instance)"
 npx jest --selectProjects integration --runInBand --json --outputFile "${results}/integration.json" "$@"
 # One plain closing line over both runs.

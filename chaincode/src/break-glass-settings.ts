@@ -10,6 +10,7 @@ import {
   BREAK_GLASS_ROLES,
   CATEGORIES,
   DEFAULT_BREAK_GLASS_SETTINGS,
+  majority,
   MAX_BREAK_GLASS_MINUTES,
   type BreakGlassRole,
   type BreakGlassSettings,
@@ -105,7 +106,7 @@ export async function approveSettings(
   const pending = await pendingApprovals(ctx, current.version);
   const approvals = new Set(pending.get(digest)?.hospitals ?? []);
   approvals.add(mspId);
-  const needed = Math.floor(members / 2) + 1;
+  const needed = majority(members);
   const sorted = [...approvals].sort();
   if (approvals.size >= needed) {
     const next: StoredSettings = { settings, version: current.version + 1, approvedAt: txTime(ctx), approvedBy: sorted };

@@ -6,7 +6,7 @@
 // forges a position can only skip rows, never see one it has no basis for.
 import type { Context } from 'fabric-contract-api';
 import { invalid } from './errors';
-import type { Row } from './state';
+import { getJson, key, rowsOf, type Row } from './state';
 
 /** The chaincode's own bound on a page, whatever a gateway asks for. */
 export const MAX_PAGE = 200;
@@ -60,23 +60,39 @@ export async function walkIndex<T>(
   for (;;) {
     const { iterator, metadata } = await ctx.stub.getStateByPartialCompositeKeyWithPagination(type, attrs, CHUNK, bookmark);
     let rows = 0;
-    try {
-      for (let res = await iterator.next(); !res.done; res = await iterator.next()) {
-        rows++;
-        const { attributes } = ctx.stub.splitCompositeKey(res.value.key);
-        const item = await pick({ key: res.value.key, attributes, value: res.value.value });
-        if (item === null) continue;
-        kept.push({ key: res.value.key, item });
-        if (kept.length > limit) {
-          return { items: kept.slice(0, limit).map((k) => k.item), next: kept[limit - 1].key };
-        }
+    for await (const row of rowsOf(ctx, iterator)) {
+      rows++;
+      const item = await pick(row);
+      if (item === null) continue;
+      kept.push({ key: row.key, item });
+      if (kept.length > limit) {
+        return { items: kept.slice(0, limit).map((k) => k.item), next: kept[limit - 1].key };
       }
-    } finally {
-      await iterator.close();
     }
     bookmark = metadata?.bookmark ?? '';
     if (rows < CHUNK || bookmark === '') return { items: kept.map((k) => k.item), next: '' };
   }
+}
+
+/**
+ * walkIndex over an index whose attribute `at` names an object stored under
+ * (objectType, that ID), as the patient indexes name records, consents and
+ * requests: pick sees the ID and the object, and a row whose object is missing
+ * is skipped.
+ */
+export function walkObjects<O, T>(
+  ctx: Context,
+  index: { type: string; attrs: string[]; at: number },
+  objectType: string,
+  limit: number,
+  after: unknown,
+  pick: (id: string, object: O) => T | null | Promise<T | null>,
+): Promise<Page<T>> {
+  return walkIndex(ctx, index.type, index.attrs, limit, after, async (row) => {
+    const id = row.attributes[index.at];
+    const object = await getJson<O>(ctx, key(ctx, objectType, id));
+    return object ? pick(id, object) : null;
+  });
 }
 
 /**

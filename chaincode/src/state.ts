@@ -64,21 +64,41 @@ export interface Row {
   value: Uint8Array;
 }
 
-/** Range scan over a partial composite key: O(matching keys), in key order. */
-export async function scan(ctx: Context, type: string, attrs: string[]): Promise<Row[]> {
-  const iterator = await ctx.stub.getStateByPartialCompositeKey(type, attrs);
-  const rows: Row[] = [];
+/** What the stub's range queries hand back (plain or paginated). */
+export interface StateIterator {
+  next(): Promise<{ done: boolean; value: { key: string; value: Uint8Array } }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The rows of a range query, in its order. The peer holds an open query until it
+ * is closed, so the iterator is closed however the caller stops: at the end, or
+ * early through a break, a return or a throw.
+ */
+export async function* rowsOf(ctx: Context, iterator: StateIterator): AsyncGenerator<Row> {
   try {
-    let res = await iterator.next();
-    while (!res.done) {
+    for (let res = await iterator.next(); !res.done; res = await iterator.next()) {
       const { attributes } = ctx.stub.splitCompositeKey(res.value.key);
-      rows.push({ key: res.value.key, attributes, value: res.value.value });
-      res = await iterator.next();
+      yield { key: res.value.key, attributes, value: res.value.value };
     }
   } finally {
     await iterator.close();
   }
+}
+
+/** Range scan over a partial composite key: O(matching keys), in key order. */
+export async function scan(ctx: Context, type: string, attrs: string[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  for await (const row of rowsOf(ctx, await ctx.stub.getStateByPartialCompositeKey(type, attrs))) rows.push(row);
   return rows;
+}
+
+/** Whether any row of the index satisfies test: stops at the first that does, where a scan would read them all. */
+export async function someRow(ctx: Context, type: string, attrs: string[], test: (row: Row) => Promise<boolean>): Promise<boolean> {
+  for await (const row of rowsOf(ctx, await ctx.stub.getStateByPartialCompositeKey(type, attrs))) {
+    if (await test(row)) return true;
+  }
+  return false;
 }
 
 export interface HistoryEntry<T> {

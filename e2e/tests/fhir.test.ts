@@ -179,6 +179,34 @@ describe('FHIR R4: documents, consent and audit', () => {
     expect(valid(denied.body).issue[0]).toMatchObject({ severity: 'error' });
   });
 
+  test('a patient with more documents than one page gets every one by following next, none twice', async () => {
+    const many = `Hospital1MSP:e2e-fhir-pages-${run}`;
+    const drToken = await token(1, 'dr-e2e-fhir-h1', 'clinician');
+    expectStatus(await rest.call(1, 'POST', '/api/v1/patients', { token: drToken, json: { patientId: many } }), 201);
+    const stored: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reply = expectStatus(
+        await rest.call(1, 'POST', `/api/v1/patients/${many}/records?category=note`, { token: drToken, body: randomBytes(512), headers: { 'content-type': 'application/octet-stream' } }),
+        201,
+      ) as { recordId: string };
+      stored.push(reply.recordId);
+    }
+    const c = await clinician(1);
+    const seen: string[] = [];
+    const sizes: number[] = [];
+    let bundle: any = await c.search({ resourceType: 'DocumentReference', searchParams: { 'patient.identifier': `${PID}|${many}`, _count: 2 } });
+    while (bundle) {
+      valid(bundle);
+      expect(bundle.total).toBe(stored.length);
+      sizes.push(bundle.entry.length);
+      seen.push(...bundle.entry.map((e: any) => e.resource.id));
+      bundle = await c.nextPage({ bundle });
+    }
+    expect(sizes).toEqual([2, 2, 1]);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort()).toEqual([...stored].sort());
+  });
+
   test('AuditEvents list the read by hospital 2, for auditors only', async () => {
     expect((await failure((await clinician(1)).search({ resourceType: 'AuditEvent', searchParams: { entity: `DocumentReference/${recordId}` } }))).status).toBe(403);
     const bundle: any = valid(await (await auditor()).search({ resourceType: 'AuditEvent', searchParams: { entity: `DocumentReference/${recordId}`, _count: 100 } }));

@@ -46,7 +46,7 @@ export interface AppDependencies {
         jsonLimitBytes: number;
     };
     retryAfterSeconds: number;
-    /** Page sizes of the paginated lists (config `server.lists`); defaults 50 and 200. */
+    /** Page sizes of the paginated lists and of FHIR searches (config `server.lists`); defaults 50 and 200. */
     lists?: PageLimits;
     /** Abuse limits per route class (config `rateLimits`). */
     rateLimits: RateLimits;
@@ -86,7 +86,8 @@ export function createApp(deps: AppDependencies): Express {
     const vitals = new VitalsService(ctx, records, deps.vitals ?? DEFAULT_VITALS_OPTIONS);
     deps.followLedgerEvents?.(vitals.onLedgerEvent);
     deps.onShutdown?.(() => vitals.close());
-    const lists = new ListService(ctx, deps.lists ?? { defaultLimit: 50, maxLimit: MAX_PAGE_LIMIT });
+    const pageLimits = deps.lists ?? { defaultLimit: 50, maxLimit: MAX_PAGE_LIMIT };
+    const lists = new ListService(ctx, pageLimits);
     /** Answers one page: the items as the body (the array the lists always were), the next page in `Link`. */
     const sendPage = async <K extends ListKind>(res: Response, req: express.Request, actor: Actor, kind: K, subject: string, query: ListQueryInput) => {
         const page = await lists.page(actor, kind, subject, query, req.baseUrl + req.path);
@@ -260,6 +261,7 @@ export function createApp(deps: AppDependencies): Express {
             limiters,
             bodyLimitBytes: deps.limits.bodyLimitBytes,
             errorHandler: problems,
+            paging: pageLimits,
         }),
     );
 

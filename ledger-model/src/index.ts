@@ -8,3 +8,4 @@ export * from './events.js';
 export * from './access-rule.js';
 export * from './break-glass.js';
 export * from './research.js';
+export * from './majority.js';

@@ -12,6 +12,7 @@ import {
   CATEGORIES,
   consentInForce,
   EMERGENCY_REASONS,
+  majority,
   type AccessEntry,
   type BreakGlassRole,
   type Category,
@@ -153,7 +154,7 @@ export class EmergencyAccessContract extends Contract {
     const current = await currentSettings(ctx);
     const members = (await memberIds(ctx)).length;
     const pending = [...(await pendingApprovals(ctx, current.version))].map(([digest, p]) => ({ digest, ...p }));
-    return JSON.stringify({ ...current, digest: settingsDigest(current.settings), approvalsNeeded: Math.floor(members / 2) + 1, pending });
+    return JSON.stringify({ ...current, digest: settingsDigest(current.settings), approvalsNeeded: majority(members), pending });
   }
 
   /**

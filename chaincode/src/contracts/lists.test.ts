@@ -89,6 +89,24 @@ describe('Lists (paginated)', () => {
     for (const rows of at1k.big) expect(rows).toBeLessThanOrEqual(2 * 64);
   });
 
+  test('every query a list opens is closed, also when the walk stops before the index ends', async () => {
+    for (let i = 0; i < 7; i++) await createRecord(ledger, H1, patientId, H1);
+    // H2 is custodian of several: its standing is settled at the first of them, rows remaining.
+    for (let i = 0; i < 3; i++) await createRecord(ledger, H2, patientId, H1);
+    for (let i = 0; i < 2; i++) {
+      const requestId = newId();
+      await ledger.invoke(gw(H2), (ctx) => c.requests.CreateRequest(ctx, requestId, patientId, 'treatment', '', 'referral', clinician));
+    }
+    ledger.openIterators = 0;
+    const first = await recordsPage(H1, '3');
+    expect(first.next).not.toBe('');
+    expect(ledger.openIterators).toBe(0);
+    expect((await recordsPage(H2, '1')).next).not.toBe('');
+    expect(ledger.openIterators).toBe(0);
+    await ledger.invoke(gw(H2), (ctx) => c.lists.RequestsPage(ctx, patientId, '1', ''));
+    expect(ledger.openIterators).toBe(0);
+  });
+
   test('need-to-know per item: a custodian sees its own records, a grantee what its consent covers, others nothing', async () => {
     const own = await createRecord(ledger, H2, patientId, H1, { category: 'lab' });
     const homeOnly = await createRecord(ledger, H1, patientId, H1, { category: 'imaging' });

@@ -2,9 +2,9 @@ import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-a
 import { consentsOf, type ConsentRow } from '../access-policy';
 import { consentView } from '../consent-rules';
 import { accessBasis as judgeAccess, consentInForce, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
-import { getJson, key, KEY, txTime } from '../state';
+import { getJson, key, KEY, someRow, txTime } from '../state';
 import { recordVisible, requestVisible, unknownPatient, type PatientBasis } from '../need-to-know';
-import { pageOfSorted, pageSize, walkIndex } from '../pages';
+import { pageOfSorted, pageSize, walkObjects } from '../pages';
 import { patientTrail, recordTrail } from './audit';
 import * as v from '../validate';
 
@@ -29,25 +29,12 @@ async function standing(ctx: Context, patientId: string): Promise<Standing | nul
   const now = txTime(ctx);
   const own = await consentsOf(ctx, patientId, mspId);
   if (patient.homeHospital === mspId) return { mspId, patient, basis: 'home', own, now };
-  const custodian = await firstRow(ctx, KEY.patientRecord, [patientId], async (row) => {
+  const custodian = await someRow(ctx, KEY.patientRecord, [patientId], async (row) => {
     const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, row.attributes[1]));
     return record?.custodian === mspId;
   });
   const basis = custodian ? 'custodian' : own.some((r) => consentInForce(r.consent, now)) ? 'consent' : null;
   return { mspId, patient, basis, own, now };
-}
-
-/** Whether any row of the index satisfies test; stops at the first that does. */
-async function firstRow(ctx: Context, type: string, attrs: string[], test: (row: { attributes: string[] }) => Promise<boolean>): Promise<boolean> {
-  const iterator = await ctx.stub.getStateByPartialCompositeKey(type, attrs);
-  try {
-    for (let res = await iterator.next(); !res.done; res = await iterator.next()) {
-      if (await test(ctx.stub.splitCompositeKey(res.value.key))) return true;
-    }
-  } finally {
-    await iterator.close();
-  }
-  return false;
 }
 
 async function requireStanding(ctx: Context, patientId: string): Promise<Standing & { basis: PatientBasis }> {
@@ -94,10 +81,8 @@ export class ListsContract extends Contract {
     const s = await requireStanding(ctx, id);
     const home = s.basis === 'home';
     const own = s.own.map((r) => r.consent);
-    const page = await walkIndex(ctx, KEY.patientRecord, [id], n, after, async (row) => {
-      const recordId = row.attributes[1];
-      const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, recordId));
-      if (!record || !recordVisible(recordId, record, home, s.mspId, own, s.now)) return null;
+    const page = await walkObjects(ctx, { type: KEY.patientRecord, attrs: [id], at: 1 }, KEY.record, n, after, (recordId, record: RecordMeta) => {
+      if (!recordVisible(recordId, record, home, s.mspId, own, s.now)) return null;
       const question = { mspId: s.mspId, recordId, record, homeHospital: s.patient.homeHospital, purpose: p, at: s.now, consents: s.own };
       const access = record.status === 'erased' ? null : judgeAccess(question);
       if (p !== null && access === null) return null;
@@ -114,11 +99,9 @@ export class ListsContract extends Contract {
     const n = pageSize(limit);
     const s = await requireStanding(ctx, id);
     const range = s.basis === 'consent' ? [id, s.mspId] : [id];
-    const page = await walkIndex(ctx, KEY.patientConsent, range, n, after, async (row) => {
-      const consentId = row.attributes[2];
-      const consent = await getJson<Consent>(ctx, key(ctx, KEY.consent, consentId));
-      return consent ? consentView(ctx, consentId, consent) : null;
-    });
+    const page = await walkObjects(ctx, { type: KEY.patientConsent, attrs: range, at: 2 }, KEY.consent, n, after, (consentId, consent: Consent) =>
+      consentView(ctx, consentId, consent),
+    );
     return JSON.stringify(page);
   }
 
@@ -134,14 +117,12 @@ export class ListsContract extends Contract {
     const load = (requestId: string) => getJson<AccessRequest>(ctx, key(ctx, KEY.request, requestId));
     // A hospital that asked knows the patient exists; one that never asked needs another basis.
     if (patient.homeHospital !== mspId) {
-      const asked = await firstRow(ctx, KEY.patientRequest, [id], async (row) => (await load(row.attributes[1]))?.requester === mspId);
+      const asked = await someRow(ctx, KEY.patientRequest, [id], async (row) => (await load(row.attributes[1]))?.requester === mspId);
       if (!asked && (await standing(ctx, id))?.basis == null) throw unknownPatient(id);
     }
-    const page = await walkIndex(ctx, KEY.patientRequest, [id], n, after, async (row) => {
-      const requestId = row.attributes[1];
-      const request = await load(requestId);
-      return request && requestVisible(request, mspId, patient) ? { requestId, ...request } : null;
-    });
+    const page = await walkObjects(ctx, { type: KEY.patientRequest, attrs: [id], at: 1 }, KEY.request, n, after, (requestId, request: AccessRequest) =>
+      requestVisible(request, mspId, patient) ? { requestId, ...request } : null,
+    );
     return JSON.stringify(page);
   }
 
@@ -150,8 +131,7 @@ export class ListsContract extends Contract {
   @Returns('string')
   public async RecordHistoryPage(ctx: Context, recordId: string, actor: string, limit: string, after: string): Promise<string> {
     const n = pageSize(limit);
-    const { entries, ...subject } = await recordTrail(ctx, recordId, actor);
-    return JSON.stringify({ ...subject, ...pageOfSorted([...entries].sort(byTrailKey), trailKey, n, after) });
+    return trailPage(await recordTrail(ctx, recordId, actor), n, after);
   }
 
   /** Audit:PatientHistory a page at a time. */
@@ -159,9 +139,14 @@ export class ListsContract extends Contract {
   @Returns('string')
   public async PatientHistoryPage(ctx: Context, patientId: string, actor: string, limit: string, after: string): Promise<string> {
     const n = pageSize(limit);
-    const { entries, ...subject } = await patientTrail(ctx, patientId, actor);
-    return JSON.stringify({ ...subject, ...pageOfSorted([...entries].sort(byTrailKey), trailKey, n, after) });
+    return trailPage(await patientTrail(ctx, patientId, actor), n, after);
   }
+}
+
+/** A page of a trail in trail order, with what the trail says of its subject. */
+function trailPage<S extends { entries: AuditEntry[] }>(trail: S, limit: number, after: string): string {
+  const { entries, ...subject } = trail;
+  return JSON.stringify({ ...subject, ...pageOfSorted([...entries].sort(byTrailKey), trailKey, limit, after) });
 }
 
 function byTrailKey(a: AuditEntry, b: AuditEntry): number {

@@ -3,7 +3,7 @@ import { conflict, forbidden } from '../errors';
 import { emit } from '../events';
 import { requireRole } from '../identity';
 import { getMember, isDeparted, requireHospital } from '../lookups';
-import type { Consent } from '@ehr/ledger-model';
+import { majority, type Consent } from '@ehr/ledger-model';
 import { fromBytes, getJson, key, KEY, putJson, scan, txTime } from '../state';
 import * as v from '../validate';
 
@@ -50,7 +50,7 @@ export class MembershipContract extends Contract {
     if (await isDeparted(ctx, leaving)) throw conflict(`${leaving} has already left the consortium`);
 
     const members = await memberIds(ctx);
-    const needed = Math.floor(members.length / 2) + 1;
+    const needed = majority(members.length);
     const earlier = (await scan(ctx, KEY.departure, [leaving])).map((r) => r.attributes[1]).filter((m) => members.includes(m));
     if (earlier.includes(approver)) return JSON.stringify(view(leaving, earlier, needed, null));
     const approvals = [...earlier, approver].sort();
@@ -105,7 +105,7 @@ export class MembershipContract extends Contract {
     const departure = await getJson<Departure>(ctx, key(ctx, KEY.departed, leaving));
     const members = await memberIds(ctx);
     const approvals = (await scan(ctx, KEY.departure, [leaving])).map((r) => r.attributes[1]).sort();
-    return JSON.stringify(view(leaving, approvals, Math.floor(members.length / 2) + 1, departure ?? null));
+    return JSON.stringify(view(leaving, approvals, majority(members.length), departure ?? null));
   }
 }
 

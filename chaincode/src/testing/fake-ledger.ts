@@ -32,11 +32,17 @@ export interface Committed {
 const SEP = '\u0000';
 const toBuf = (u: Uint8Array) => Buffer.from(u);
 
-function iterator<T>(items: T[]) {
+/** open: the ledger's count of queries not yet closed, which the peer would keep open too. */
+function iterator<T>(items: T[], open?: { openIterators: number }) {
   let i = 0;
+  let closed = false;
+  if (open) open.openIterators++;
   return {
     next: async () => (i < items.length ? { value: items[i++], done: false } : { value: undefined, done: true }),
-    close: async () => undefined,
+    close: async () => {
+      if (open && !closed) open.openIterators--;
+      closed = true;
+    },
   };
 }
 
@@ -51,6 +57,8 @@ export class FakeLedger {
   private counter = 0;
   /** Rows paginated scans have read (tests check that a page costs O(page)). */
   paginatedRowsRead = 0;
+  /** State queries opened and not closed yet (tests check that a walk stopping early closes its query). */
+  openIterators = 0;
 
   advance(seconds: number) {
     this.now += seconds;
@@ -153,7 +161,7 @@ class FakeStub {
       .filter(([k]) => k.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, value]) => ({ key, value }));
-    return iterator(rows);
+    return iterator(rows, this.ledger);
   }
 
   /** As the peer with LevelDB: a non-empty bookmark is the start key (inclusive); the answer's bookmark is the next key, '' at the end. */
@@ -167,7 +175,7 @@ class FakeStub {
       .map(([key, value]) => ({ key, value }));
     const page = rows.slice(0, pageSize);
     this.ledger.paginatedRowsRead += page.length;
-    return { iterator: iterator(page), metadata: { fetchedRecordsCount: page.length, bookmark: rows[pageSize]?.key ?? '' } };
+    return { iterator: iterator(page, this.ledger), metadata: { fetchedRecordsCount: page.length, bookmark: rows[pageSize]?.key ?? '' } };
   }
 
   async getHistoryForKey(k: string) {

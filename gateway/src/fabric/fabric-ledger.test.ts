@@ -104,6 +104,8 @@ describe('FabricLedger endorsement plans follow the channel, not the ledger', ()
             submit: async (_name: string, _args: string[], options: { endorsementPlans?: string[][] }) => {
                 plans.push(options.endorsementPlans ?? []);
                 const first = options.endorsementPlans?.[0] ?? [];
+                // Fabric's MAJORITY written out rather than majority(): the fake stands for the
+                // channel, so it must not share the code whose plans it judges.
                 if (first.length < Math.floor(policyOrgs().length / 2) + 1) throw new TransactionInvalidError('tx-short', VALIDATION.ENDORSEMENT_POLICY_FAILURE);
                 return { result: utf8.encode('{}'), txId: 'tx-ok' };
             },

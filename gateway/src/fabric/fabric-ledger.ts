@@ -1,5 +1,5 @@
 import { common } from '@hyperledger/fabric-protos';
-import type { AuditEntry as ChaincodeAuditEntry, RecordMeta as LedgerRecordMeta } from '@ehr/ledger-model';
+import { majority, type AuditEntry as ChaincodeAuditEntry, type RecordMeta as LedgerRecordMeta } from '@ehr/ledger-model';
 import type {
     AccessRequest,
     Actor,
@@ -341,7 +341,7 @@ export class FabricLedger implements Ledger, CustodyLedger {
     async #endorsementPlans(collectionOwners: string[]): Promise<string[][]> {
         const required = [...new Set([this.#mspId, ...collectionOwners])];
         const all = await this.#channelOrgs.list();
-        const missing = Math.floor(all.length / 2) + 1 - required.length;
+        const missing = majority(all.length) - required.length;
         if (missing <= 0) return [required.sort()];
         const others = all.filter((m) => !required.includes(m));
         // Every choice of top-up, not only neighbours: with four hospitals and one

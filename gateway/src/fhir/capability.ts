@@ -3,6 +3,7 @@
  * accepts exactly these search parameters, and GET /metadata describes the same table.
  */
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4.js';
+import type { PageLimits } from '../api/pagination.js';
 import { CATEGORIES, type Role } from '../domain.js';
 import { PURPOSE_HELP } from './codes.js';
 
@@ -23,10 +24,8 @@ export interface ResourceSupport {
     operations?: { name: string; definition: string; roles: Role[]; documentation: string }[];
 }
 
-/** Result parameters every search takes (FHIR's own, not listed per resource). */
-export const RESULT_PARAMS = ['_count', '_getpagesoffset', '_format'] as const;
-export const DEFAULT_COUNT = 20;
-export const MAX_COUNT = 100;
+/** Result parameters every search takes (FHIR's own and our paging cursor, not listed per resource). */
+export const RESULT_PARAMS = ['_count', '_cursor', '_format'] as const;
 /** Vitals chunks one Observation search reads at most (newest first): each is a blob fetch and an access entry. */
 export const MAX_VITALS_CHUNKS = 60;
 
@@ -89,7 +88,7 @@ export const RESOURCES: ResourceSupport[] = [
 /** Who may submit an ITI-65 transaction. */
 export const TRANSACTION_ROLES: Role[] = ['clinician'];
 
-export function capabilityStatement(options: { baseUrl?: string; mspId: string; date: string }): CapabilityStatement {
+export function capabilityStatement(options: { baseUrl?: string; mspId: string; date: string; paging: PageLimits }): CapabilityStatement {
     const resource = RESOURCES.map(
         (r): CapabilityStatementRestResource => ({
             type: r.type,
@@ -117,7 +116,7 @@ export function capabilityStatement(options: { baseUrl?: string; mspId: string; 
         rest: [
             {
                 mode: 'server',
-                documentation: `Searches take ${RESULT_PARAMS.join(', ')} (_count default ${DEFAULT_COUNT}, at most ${MAX_COUNT}); unknown parameters are ignored unless the request says Prefer: handling=strict (then 400).`,
+                documentation: `Searches take ${RESULT_PARAMS.join(', ')} (_count default ${options.paging.defaultLimit}, at most ${options.paging.maxLimit}; _cursor is opaque: follow Bundle.link next, present until the last page); unknown parameters are ignored unless the request says Prefer: handling=strict (then 400).`,
                 security: {
                     cors: false,
                     service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth', display: 'OAuth' }] }],

@@ -226,6 +226,90 @@ describe('FHIR R4 endpoint', () => {
         expectOutcome(await request(h.apps.h1).get(`${FHIR}/DocumentReference/not-a-uuid`).set(auth(clinician1)), 404);
     });
 
+    /** Every page of a search, by following Bundle.link next from the first, as a FHIR client does. */
+    async function everyPage(app: Harness['apps']['h1'], token: string, path: string, query: Record<string, string>, between?: () => Promise<void>) {
+        const pages: Bundle[] = [];
+        let res = await request(app).get(`${FHIR}${path}`).query(query).set(auth(token));
+        for (;;) {
+            expect(res.status).toBe(200);
+            const page = valid<Bundle>(json(res));
+            pages.push(page);
+            const self = page.link!.find((l) => l.relation === 'self')!;
+            expect(new URL(self.url).pathname).toBe(`${FHIR}${path}`);
+            const next = page.link!.find((l) => l.relation === 'next');
+            if (!next) return pages;
+            expect(new URL(next.url).searchParams.get('_cursor')).toEqual(expect.any(String));
+            await between?.();
+            res = await request(app).get(new URL(next.url).pathname + new URL(next.url).search).set(auth(token));
+        }
+    }
+    const idsOf = (pages: Bundle[]) => pages.flatMap((p) => (p.entry ?? []).map((e) => e.resource!.id!));
+
+    test('searches page by _cursor: every match once by following next, also while documents are added', async () => {
+        const stored: string[] = [];
+        for (let i = 0; i < 5; i++) stored.push((await provide(Buffer.from(`doc ${i}`))).doc.id!);
+        const q = { 'patient.identifier': `${PID}|${patientId}` };
+        const whole = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query(q).set(auth(clinician1))));
+        expect(whole.entry).toHaveLength(5);
+        expect(whole.link!.map((l) => l.relation)).toEqual(['self']);
+
+        const pages = await everyPage(h.apps.h1, clinician1, '/DocumentReference', { ...q, _count: '2' });
+        expect(pages.map((p) => p.entry!.length)).toEqual([2, 2, 1]);
+        expect(idsOf(pages)).toEqual(idsOf([whole]));
+        expect(new Set(idsOf(pages))).toEqual(new Set(stored));
+        expect(pages.map((p) => p.total)).toEqual([5, 5, 5]);
+
+        // Newest first: a document stored between pages belongs before the cursor, so what
+        // follows neither repeats an entry nor loses one (offsets would shift by one).
+        const added: string[] = [];
+        const paged = await everyPage(h.apps.h1, clinician1, '/DocumentReference', { ...q, _count: '2' }, async () => {
+            added.push((await provide(Buffer.from(`added ${added.length}`))).doc.id!);
+        });
+        expect(idsOf(paged)).toEqual(idsOf([whole]));
+        expect(paged.map((p) => p.total)).toEqual([5, 6, 7]);
+    });
+
+    test('Consent and AuditEvent searches page the same way, in the order of the whole search', async () => {
+        for (const purposes of [['treatment'], ['research'], ['treatment', 'research']]) {
+            const res = await request(h.apps.h1).post(`/api/v1/patients/${patientId}/consents`).set(auth(patient)).send({ grantee: 'Hospital2MSP', purposes });
+            expect(res.status).toBe(201);
+        }
+        await provide(Buffer.from('one more event'));
+        const q = { 'patient.identifier': `${PID}|${patientId}` };
+        const consents = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/Consent`).query(q).set(auth(patient))));
+        expect(consents.entry).toHaveLength(3);
+        const consentPages = await everyPage(h.apps.h1, patient, '/Consent', { ...q, _count: '1' });
+        expect(consentPages).toHaveLength(3);
+        expect(idsOf(consentPages)).toEqual(idsOf([consents]));
+
+        const trail = valid<Bundle>(json(await request(h.apps.h1).get(`${FHIR}/AuditEvent`).query({ ...q, _count: '200' }).set(auth(auditor))));
+        expect(trail.entry!.length).toBeGreaterThan(4);
+        const trailPages = await everyPage(h.apps.h1, auditor, '/AuditEvent', { ...q, _count: '2' });
+        expect(trailPages.length).toBe(Math.ceil(trail.entry!.length / 2));
+        expect(idsOf(trailPages)).toEqual(idsOf([trail]));
+    });
+
+    test('paging refusals are OperationOutcomes: _count outside the REST bounds, a foreign or forged _cursor, offsets', async () => {
+        await provide(Buffer.from('a'));
+        await provide(Buffer.from('b'));
+        const q = { 'patient.identifier': `${PID}|${patientId}` };
+        const search = (path: string, query: Record<string, string>) => request(h.apps.h1).get(`${FHIR}${path}`).query(query).set(auth(clinician1));
+        expect((await search('/DocumentReference', { ...q, _count: '200' })).status).toBe(200);
+        for (const count of ['0', '201', 'ten', '-3']) {
+            const outcome = expectOutcome(await search('/DocumentReference', { ...q, _count: count }), 400);
+            expect(JSON.stringify(outcome)).toContain('_count');
+        }
+        const first = valid<Bundle>(json(await search('/DocumentReference', { ...q, _count: '1' })));
+        const cursor = new URL(first.link!.find((l) => l.relation === 'next')!.url).searchParams.get('_cursor')!;
+        expect((await search('/DocumentReference', { ...q, _count: '5', _cursor: cursor })).status).toBe(200);
+        expectOutcome(await search('/DocumentReference', { ...q, category: 'lab', _cursor: cursor }), 400);
+        expectOutcome(await search('/Consent', { ...q, _cursor: cursor }), 400);
+        expectOutcome(await search('/DocumentReference', { ...q, _cursor: 'forged' }), 400);
+        expectOutcome(await search('/DocumentReference', { ...q, _getpagesoffset: '1' }), 400);
+        const cs = valid<CapabilityStatement>(json(await request(h.apps.h1).get(`${FHIR}/metadata`)));
+        expect(cs.rest![0].documentation).toMatch(/_cursor.*_count default 50, at most 200/);
+    });
+
     test('unknown search parameters: ignored by default, 400 under Prefer: handling=strict', async () => {
         const q = { 'patient.identifier': `${PID}|${patientId}`, bogus: '1' };
         const lenient = await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query(q).set(auth(clinician1));

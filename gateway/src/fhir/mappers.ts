@@ -203,35 +203,15 @@ export function auditEvent(event: AuditEvent, observer: string): FhirAuditEvent 
     };
 }
 
-export interface Page {
-    /** The self URL of this page (absolute), without paging parameters. */
-    selfUrl: URL;
-    offset: number;
-    count: number;
-}
-
-/** A searchset Bundle of one page of `all`, with total and self/first/previous/next links. */
-export function searchset<T extends FhirResource>(all: T[], page: Page, base: string): Bundle<T> {
-    const slice = all.slice(page.offset, page.offset + page.count);
-    const link = (relation: string, offset: number): BundleLink => {
-        const url = new URL(page.selfUrl);
-        url.searchParams.set('_count', String(page.count));
-        if (offset > 0) url.searchParams.set('_getpagesoffset', String(offset));
-        else url.searchParams.delete('_getpagesoffset');
-        return { relation, url: url.toString() };
-    };
-    const links: BundleLink[] = [link('self', page.offset), link('first', 0)];
-    if (page.offset > 0) links.push(link('previous', Math.max(0, page.offset - page.count)));
-    if (page.offset + page.count < all.length) links.push(link('next', page.offset + page.count));
-    const lastOffset = all.length === 0 ? 0 : Math.floor((all.length - 1) / page.count) * page.count;
-    links.push(link('last', lastOffset));
+/** A searchset Bundle of one page: the links and total come from the paging (paging.ts). */
+export function searchset<T extends FhirResource>(page: T[], base: string, paging: { total: number; links: BundleLink[] }): Bundle<T> {
     return {
         resourceType: 'Bundle',
         id: randomUUID(),
         meta: { lastUpdated: new Date().toISOString() },
         type: 'searchset',
-        total: all.length,
-        link: links,
-        entry: slice.map((resource): BundleEntry<T> => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
+        total: paging.total,
+        link: paging.links,
+        entry: page.map((resource): BundleEntry<T> => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
     };
 }

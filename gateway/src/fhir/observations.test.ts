@@ -51,6 +51,18 @@ describe('FHIR Observation (vital signs)', () => {
         // Three searches read both chunks: six access entries, one per chunk read.
         const audit = await request(h.apps.h1).get(`/api/v1/audit/patients/${patientId}`).set(auth(patient));
         expect(audit.body.filter((e: { type: string }) => e.type === 'RecordAccessed')).toHaveLength(6);
+
+        // Paged across the two chunks by following next: the same samples, newest first, once each.
+        const paged: string[] = [];
+        let page = JSON.parse((await search({ _count: '3' })).text) as Bundle<Observation>;
+        for (;;) {
+            paged.push(...page.entry!.map((e) => e.resource!.id!));
+            const next = page.link!.find((l) => l.relation === 'next');
+            if (!next) break;
+            page = JSON.parse((await request(h.apps.h1).get(new URL(next.url).pathname + new URL(next.url).search).set(auth(clinician1))).text) as Bundle<Observation>;
+        }
+        expect(paged).toEqual(bundle.entry!.map((e) => e.resource!.id!));
+        expect(bundle.entry!.map((e) => e.resource!.effectiveDateTime)).toEqual([at(70), at(2), at(1), at(0)]);
     });
 
     it('answers an empty bundle where the hospital may see no vitals (need-to-know)', async () => {

@@ -20,7 +20,7 @@ import type { Ledger } from '../ports.js';
 import type { AuditService } from '../services/audit.js';
 import type { ConsentService } from '../services/consents.js';
 import type { RecordService, RecordView } from '../services/records.js';
-import { DEFAULT_COUNT, MAX_COUNT, MAX_VITALS_CHUNKS, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
+import { MAX_VITALS_CHUNKS, RESOURCES, RESULT_PARAMS, TRANSACTION_ROLES, capabilityStatement, type ResourceSupport } from './capability.js';
 import {
     CATEGORY_SYSTEM,
     MSP_ID_SYSTEM,
@@ -37,6 +37,8 @@ import { codeMatches, observation } from './observations.js';
 import { FHIR_JSON, fhirErrorHandler } from './outcome.js';
 import { readSamples } from '../vitals/vitals-service.js';
 import { validateResource } from './validator.js';
+import { pageAfter, searchPaging, withTieRanks, type SearchPaging } from './paging.js';
+import type { PageLimits } from '../api/pagination.js';
 
 export interface FhirDependencies {
     records: RecordService;
@@ -51,6 +53,8 @@ export interface FhirDependencies {
     bodyLimitBytes: number;
     /** The shared problem+json error handler (denial logging, metrics); its body becomes an OperationOutcome. */
     errorHandler: ErrorRequestHandler;
+    /** Page sizes of searches (`_count`): the REST lists' (config server.lists). */
+    paging: PageLimits;
 }
 
 export const FHIR_BASE_PATH = '/fhir/R4';
@@ -131,18 +135,12 @@ function single(params: Map<string, string[]>, name: string): string | undefined
     return values[0];
 }
 
-function paging(req: Request, params: Map<string, string[]>): { count: number; offset: number; selfUrl: URL } {
-    const num = (name: string, dflt: number, max: number) => {
-        const v = single(params, name);
-        if (v === undefined) return dflt;
-        if (!/^\d{1,9}$/.test(v) || Number(v) > max) throw new BadRequestError(`${name} must be an integer from 0 to ${max}`, [{ field: `query.${name}`, message: `0..${max}` }]);
-        return Number(v);
-    };
-    const count = Math.max(1, num('_count', DEFAULT_COUNT, MAX_COUNT));
-    const offset = num('_getpagesoffset', 0, 1_000_000_000);
-    const selfUrl = new URL(`${baseOf(req)}${req.path === '/' ? '' : req.path}`);
-    for (const [name, values] of params) for (const v of values) selfUrl.searchParams.append(name, v);
-    return { count, offset, selfUrl };
+function paging(req: Request, resourceType: string, params: Map<string, string[]>, limits: PageLimits): SearchPaging {
+    // Offsets were how this endpoint paged once; ignoring one would answer the first page again.
+    if (req.query._getpagesoffset !== undefined) {
+        throw new BadRequestError('_getpagesoffset is not supported: follow the Bundle.link with relation next (it carries _cursor)', [{ field: 'query._getpagesoffset', message: 'use _cursor' }]);
+    }
+    return searchPaging(`${baseOf(req)}${req.path === '/' ? '' : req.path}`, resourceType, params, limits);
 }
 
 function patientOf(params: Map<string, string[]>, required: boolean): string | undefined {
@@ -297,7 +295,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
     router.use(requireJsonFormat());
 
     // ---- capabilities ----------------------------------------------------------------------
-    router.get('/metadata', deps.limiters.public, (req, res) => send(res, 200, capabilityStatement({ baseUrl: baseOf(req), mspId: deps.mspId, date: startedAt })));
+    router.get('/metadata', deps.limiters.public, (req, res) => send(res, 200, capabilityStatement({ baseUrl: baseOf(req), mspId: deps.mspId, date: startedAt, paging: deps.paging })));
 
     // ---- documents (IHE MHD) ---------------------------------------------------------------
     /** Record views with what a DocumentReference shows beyond them (creating tx, superseded). */
@@ -314,7 +312,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
     router.get('/DocumentReference', ...auth('reads', roles('DocumentReference', 'search-type')), async (req, res) => {
         const params = searchQuery(req, known('DocumentReference'));
         const patientId = patientOf(params, true)!;
-        const page = paging(req, params);
+        const page = paging(req, 'DocumentReference', params, deps.paging);
         const categories = params.get('category')?.flatMap((v) => v.split(',')).map((v) => {
             const c = categoryOf(v);
             if (!c) throw new BadRequestError(`category ${JSON.stringify(v.slice(0, 60))} is not one of ${CATEGORY_SYSTEM}|${CATEGORIES.join(', ')}`, [{ field: 'query.category', message: 'unknown category' }]);
@@ -329,20 +327,18 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         const matching = all
             .filter((r) => !categories || categories.includes(r.category))
             .filter((r) => dates.every((d) => d(r.createdAt)))
-            .filter((r) => !statuses || statuses.includes(statusOf(r)))
-            .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-        // Only the page is mapped (each DocumentReference looks up its creating transaction).
-        const pageOf = matching.slice(page.offset, page.offset + page.count);
-        const mapped = await documents(actor, pageOf, all, baseOf(req));
-        const bundle = searchset(mapped, { ...page, offset: 0 }, baseOf(req));
-        send(res, 200, fixPaging(bundle, matching.length, page));
+            .filter((r) => !statuses || statuses.includes(statusOf(r)));
+        // Newest first; only the page is mapped (each DocumentReference looks up its creating transaction).
+        const result = pageAfter(matching.map((r) => ({ item: r, key: [r.createdAt, r.recordId] })), ['desc', 'asc'], page);
+        const mapped = await documents(actor, result.page, all, baseOf(req));
+        send(res, 200, searchset(mapped, baseOf(req), result));
     });
 
     // Vital signs: each sample of the newest vitals chunks the caller may read, as an Observation.
     router.get('/Observation', ...auth('reads', roles('Observation', 'search-type')), async (req, res) => {
         const params = searchQuery(req, known('Observation'));
         const patientId = patientOf(params, true)!;
-        const page = paging(req, params);
+        const page = paging(req, 'Observation', params, deps.paging);
         const codes = params.get('code')?.flatMap((v) => v.split(','));
         const dates = (params.get('date') ?? []).map(dateMatcher);
         const { purpose, defaulted } = purposeOfRead(req);
@@ -351,7 +347,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
             .filter((r) => r.category === 'vitals' && r.status === 'active')
             .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
             .slice(0, MAX_VITALS_CHUNKS);
-        const matching = [];
+        const matching: { item: ReturnType<typeof observation>; key: string[] }[] = [];
         for (const chunk of chunks) {
             // A read of the chunk: the access rule for purpose, and its entry committed first.
             const opened = await records.open(actor, chunk.recordId, purpose, { purposeDefaulted: defaulted });
@@ -359,11 +355,12 @@ export function createFhirRouter(deps: FhirDependencies): Router {
             for (const [i, sample] of samples.entries()) {
                 if (codes && !codes.some((c) => codeMatches(sample, c))) continue;
                 if (!dates.every((d) => d(sample.t))) continue;
-                matching.push(observation(sample, i, chunk.recordId, patientId));
+                matching.push({ item: observation(sample, i, chunk.recordId, patientId), key: [sample.t, chunk.recordId, String(i).padStart(9, '0')] });
             }
         }
-        matching.sort((a, b) => b.effectiveDateTime!.localeCompare(a.effectiveDateTime!));
-        send(res, 200, searchset(matching, page, baseOf(req)));
+        // Newest sample first; a chunk's samples of one instant in the order they were sent.
+        const result = pageAfter(matching, ['desc', 'asc', 'asc'], page);
+        send(res, 200, searchset(result.page, baseOf(req), result));
     });
 
     router.get('/DocumentReference/:id', ...auth('reads', roles('DocumentReference', 'read')), async (req, res) => {
@@ -498,10 +495,12 @@ export function createFhirRouter(deps: FhirDependencies): Router {
     router.get('/Consent', ...auth('reads', roles('Consent', 'search-type')), async (req, res) => {
         const params = searchQuery(req, known('Consent'));
         const patientId = patientOf(params, true)!;
-        const page = paging(req, params);
+        const page = paging(req, 'Consent', params, deps.paging);
         const statuses = params.get('status')?.flatMap((v) => v.split(','));
         const list = (await consents.list(actorOf(res), patientId)).map((c) => consentResource(c)).filter((c) => !statuses || statuses.includes(c.status));
-        send(res, 200, searchset(list, page, baseOf(req)));
+        // Oldest grant first, as the patient gave them.
+        const result = pageAfter(list.map((c) => ({ item: c, key: [c.dateTime!, c.id!] })), ['asc', 'asc'], page);
+        send(res, 200, searchset(result.page, baseOf(req), result));
     });
 
     /** A consent by ID: a patient's own; anyone else searches by patient (the ledger keys consents by patient). */
@@ -593,6 +592,7 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         if ((entity === undefined) === (patientId === undefined)) {
             throw new BadRequestError(`AuditEvent is searched by entity=DocumentReference/<record ID> or by patient.identifier=${PATIENT_ID_SYSTEM}|<patient ID> (one of them)`, [{ field: 'query.entity', message: 'entity or patient' }]);
         }
+        const page = paging(req, 'AuditEvent', params, deps.paging);
         const actor = actorOf(res);
         let events;
         if (entity !== undefined) {
@@ -602,17 +602,13 @@ export function createFhirRouter(deps: FhirDependencies): Router {
         } else {
             events = await audit.patient(actor, patientId!);
         }
-        const page = paging(req, params);
-        send(res, 200, searchset(events.map((e) => auditEvent(e, deps.mspId)), page, baseOf(req)));
+        // The trail's own order (oldest first; within one instant as the ledger lists it),
+        // which never changes for what is already on the ledger.
+        const result = pageAfter(withTieRanks(events, (e) => e.timestamp), ['asc', 'asc'], page);
+        send(res, 200, searchset(result.page.map((e) => auditEvent(e, deps.mspId)), baseOf(req), result));
     });
 
     router.use(notFoundHandler());
     router.use(fhirErrorHandler(deps.errorHandler));
     return router;
-}
-
-/** A page mapped on its own, given the paging of the whole match (total and links). */
-function fixPaging<T extends FhirResource>(bundle: Bundle<T>, total: number, page: { count: number; offset: number; selfUrl: URL }): Bundle<T> {
-    const whole = searchset(new Array<T>(total).fill({} as T), page, '');
-    return { ...bundle, total, link: whole.link };
 }
