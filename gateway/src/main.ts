@@ -66,7 +66,11 @@ async function main(): Promise<void> {
     const blobStore = new ClusterBlobStore({ ...config.ipfs, clusterCredentials: clusterCredentials?.trim() });
     await registerHospital(fabricLedger, config, encryptionPublicKey, keys, logger);
 
-    const ledgerEventListeners: LedgerEventListener[] = [];
+    const ledgerEventListeners: LedgerEventListener[] = [
+        (name) => {
+            if (name.startsWith('Hospital')) fabricLedger.invalidateHospitals();
+        },
+    ];
     const shutdownHooks: (() => void)[] = [];
     const app = createApp({
         ledger: instrumentLedger(fabricLedger, metrics),

@@ -53,15 +53,26 @@ describe('CustodyOutbox', () => {
         rmSync(dir, { recursive: true, force: true });
     });
 
-    it('records tasks in the journal before add returns, and removes them once done', async () => {
+    it('records tasks in the journal at flush(), and removes them once done', async () => {
         const box = outbox();
         box.add([purge('r1'), deliver('r1', 'H2')]);
+        box.flush();
         const saved = JSON.parse(readFileSync(journal, 'utf8')) as { tasks: { id: string }[] };
         expect(saved.tasks.map((t) => t.id)).toEqual(['purge:r1', 'deliver:H2:r1']);
         box.start();
         await box.drained(2);
         await box.stop();
         expect((JSON.parse(readFileSync(journal, 'utf8')) as { tasks: unknown[] }).tasks).toEqual([]);
+    });
+
+    it('without flush(), writes the journal once for every change within saveDelayMs (group commit)', async () => {
+        const box = outbox({ saveDelayMs: 50 });
+        box.add([purge('r1')]);
+        box.add([purge('r2')]);
+        expect(() => readFileSync(journal, 'utf8')).toThrow(/ENOENT/);
+        await new Promise((r) => setTimeout(r, 150));
+        const saved = JSON.parse(readFileSync(journal, 'utf8')) as { tasks: { id: string }[] };
+        expect(saved.tasks.map((t) => t.id)).toEqual(['purge:r1', 'purge:r2']);
     });
 
     it('batches deliveries per grantee in the order added, up to the batch size', async () => {

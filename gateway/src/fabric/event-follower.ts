@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type Keyring, wrapKeys } from '../crypto/index.js';
 import type { Actor } from '../domain.js';
 import { type BlobStore, type CustodyLedger, DependencyUnavailableError } from '../ports.js';
+import { BatchedCheckpoint } from './batched-checkpoint.js';
 import { CustodyOutbox, type CustodyKind, type CustodyTask, type OutboxStats, type TaskOutcome } from './custody-outbox.js';
 import { codedMessage, TransactionConflictError, TransactionInvalidError } from './errors.js';
 import { ExpirySchedule } from './expiry-schedule.js';
@@ -142,21 +143,25 @@ export class EventFollower {
     }
 
     async #run(): Promise<void> {
-        const checkpointer = await checkpointers.file(this.#o.checkpointPath);
+        const checkpoint = new BatchedCheckpoint(await checkpointers.file(this.#o.checkpointPath), () => this.#outbox.flush());
         while (!this.#stopped) {
             try {
-                await this.#follow(checkpointer);
+                await this.#follow(checkpoint);
             } catch (err) {
                 if (this.#stopped) break;
                 this.#o.logger.warn({ err: { message: (err as Error).message } }, 'event follower failed; resuming from checkpoint');
+                await checkpoint.flush().catch(() => undefined);
                 await new Promise((r) => setTimeout(r, this.#o.retryDelayMs));
             }
         }
+        await checkpoint.flush();
     }
 
-    async #follow(checkpointer: Checkpointer): Promise<void> {
+    async #follow(checkpoint: BatchedCheckpoint): Promise<void> {
+        // The stream resumes after what is on disk: progress noted since is written first.
+        await checkpoint.flush();
         this.#events = await this.#o.events.getChaincodeEvents(this.#o.chaincodeName, {
-            checkpoint: checkpointer,
+            checkpoint: checkpoint.checkpointer,
             startBlock: BigInt(0),
         });
         try {
@@ -172,7 +177,7 @@ export class EventFollower {
                         'event could not be handled; skipped',
                     );
                 }
-                await checkpointer.checkpointChaincodeEvent(event);
+                checkpoint.note(event);
             }
         } finally {
             this.#events.close();
@@ -253,6 +258,8 @@ export class EventFollower {
             const log = this.#o.logger.child({ consentId: expiry.consentId });
             try {
                 this.#outbox.add([{ kind: 'purgePatient', patientId: expiry.patientId }]);
+                // No event would bring this purge back: on disk before the expiry goes.
+                this.#outbox.flush();
                 this.#expiries.remove(expiry.consentId);
                 log.info('lapsed consent: purge of its envelopes queued');
             } catch (err) {

@@ -73,6 +73,43 @@ describe('FabricLedger.registerSelf', () => {
     });
 });
 
+describe('FabricLedger.listHospitals', () => {
+    /** A contract that counts its ListHospitals evaluations; `fail` makes the next one fail. */
+    function counting() {
+        const state = { reads: 0, fail: false };
+        const contract = {
+            evaluate: async () => {
+                state.reads++;
+                if (state.fail) {
+                    state.fail = false;
+                    throw new Error('peer unavailable');
+                }
+                return utf8.encode(JSON.stringify([{ mspId: MSP, name: 'hospital1', publicKey: 'k', registeredAt: '2026-01-01T00:00:00Z' }]));
+            },
+        };
+        const resilient = new ResilientContract(contract as unknown as Contract, async () => undefined);
+        return { ledger: new FabricLedger({ contract, resilient } as unknown as FabricConnection, MSP), state };
+    }
+
+    it('reads the list once for many stores, and again after a Hospital* event invalidated it', async () => {
+        const { ledger, state } = counting();
+        await Promise.all([ledger.listHospitals(), ledger.listHospitals(), ledger.listHospitals()]);
+        await ledger.listHospitals();
+        expect(state.reads).toBe(1);
+        ledger.invalidateHospitals();
+        expect(await ledger.listHospitals()).toHaveLength(1);
+        expect(state.reads).toBe(2);
+    });
+
+    it('keeps no failed read: the next call asks the peer again', async () => {
+        const { ledger, state } = counting();
+        state.fail = true;
+        await expect(ledger.listHospitals()).rejects.toThrow();
+        await expect(ledger.listHospitals()).resolves.toHaveLength(1);
+        expect(state.reads).toBeGreaterThanOrEqual(2);
+    });
+});
+
 describe('combinations (choices of endorsers to top a plan up to a majority)', () => {
     it('lists every k-subset once, in order', () => {
         expect(combinations(['H2', 'H3', 'H4'], 2)).toEqual([['H2', 'H3'], ['H2', 'H4'], ['H3', 'H4']]);

@@ -37,6 +37,7 @@ import { ChannelOrganisations } from './channel-orgs.js';
 import { createPublicKey, randomUUID } from 'node:crypto';
 
 const utf8 = new TextEncoder();
+const HOSPITALS_TTL_MS = 60_000;
 const samePublicKey = (a: string, b: string) =>
     createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
 /** The acting person as the chaincode reads it (validate.ts actor). */
@@ -66,6 +67,7 @@ export class FabricLedger implements Ledger, CustodyLedger {
     /** txId → block number never changes once committed. */
     readonly #blockOfTx = new Map<string, number>();
     readonly #channelOrgs: ChannelOrganisations;
+    #hospitals: { at: number; read: Promise<Hospital[]> } | undefined;
 
     constructor(conn: FabricConnection, mspId: string) {
         this.#conn = conn;
@@ -73,7 +75,33 @@ export class FabricLedger implements Ledger, CustodyLedger {
         this.#channelOrgs = new ChannelOrganisations(conn.network);
     }
 
-    async listHospitals(): Promise<Hospital[]> {
+    /**
+     * The member hospitals and their keys, read once and kept until a Hospital* event
+     * says they changed (invalidateHospitals), or for HOSPITALS_TTL_MS at most: every
+     * store needs them, and they change a few times a year. A store in the moment
+     * between a key rotation and its event wraps to the previous key, which the
+     * rotating hospital keeps (keys.previousPrivateKeyPaths).
+     */
+    listHospitals(): Promise<Hospital[]> {
+        const now = Date.now();
+        if (!this.#hospitals || now - this.#hospitals.at > HOSPITALS_TTL_MS) {
+            const read = this.#readHospitals();
+            const entry = { at: now, read };
+            this.#hospitals = entry;
+            // A failed read is not kept: the next call asks the peer again.
+            read.catch(() => {
+                if (this.#hospitals === entry) this.#hospitals = undefined;
+            });
+        }
+        return this.#hospitals.read;
+    }
+
+    /** Drops the cached hospital list (on HospitalRegistered, HospitalKeyRotated, HospitalDeparted, HospitalRemoved). */
+    invalidateHospitals(): void {
+        this.#hospitals = undefined;
+    }
+
+    #readHospitals(): Promise<Hospital[]> {
         return evaluate<Hospital[]>(this.#conn.resilient, 'Hospitals:ListHospitals');
     }
 
@@ -88,15 +116,17 @@ export class FabricLedger implements Ledger, CustodyLedger {
         publicKeyPem: string,
         options: { previousPublicKeys?: readonly string[]; replaceUnknown?: boolean } = {},
     ): Promise<'registered' | 'unchanged' | 'rotated'> {
-        const current = (await this.listHospitals()).find((h) => h.mspId === this.#mspId);
+        const current = (await this.#readHospitals()).find((h) => h.mspId === this.#mspId);
         if (!current) {
             await submit(this.#conn.resilient, 'Hospitals:RegisterHospital', [name, publicKeyPem]);
+            this.invalidateHospitals();
             return 'registered';
         }
         if (samePublicKey(current.publicKey, publicKeyPem)) return 'unchanged';
         const held = (options.previousPublicKeys ?? []).some((k) => samePublicKey(k, current.publicKey));
         if (!held && !options.replaceUnknown) throw new UnknownLedgerKeyError(this.#mspId);
         await submit(this.#conn.resilient, 'Hospitals:RotateKey', [publicKeyPem]);
+        this.invalidateHospitals();
         return 'rotated';
     }
 
