@@ -24,7 +24,17 @@ node_env() {
     INSTANCE="$INSTANCE" ORDERER_PORT="$(port "$h" "$OFF_ORDERER")" ORDERER_ADMIN_PORT="$(port "$h" "$OFF_ORDERER_ADMIN")" \
     ORDERER_OPS_PORT="$(port "$h" "$OFF_ORDERER_OPS")" PEER_PORT="$(port "$h" "$OFF_PEER")" \
     PEER_CC_PORT="$(port "$h" "$OFF_PEER_CC")" PEER_OPS_PORT="$(port "$h" "$OFF_PEER_OPS")" \
-    ADMIN_TLS_CA="$(admin_tls_ca "$h")"
+    ADMIN_TLS_CA="$(admin_tls_ca "$h")" LOG_SPEC="$(fabric_log_spec "$tmpl")"
+}
+
+# Per-call lines (every gRPC call, every endorsement) at INFO cost CPU on the hot path
+# and bury what an admin looks for: warnings by default for those loggers only.
+# EHR_PEER_LOG_SPEC / EHR_ORDERER_LOG_SPEC override (Fabric's FABRIC_LOGGING_SPEC syntax).
+fabric_log_spec() {
+  case "$1" in
+    peer.env.tmpl) echo "${EHR_PEER_LOG_SPEC:-info:gossip=warn:gossip.privdata=info:comm.grpc.server=warn:endorser=warn:gateway=warn}" ;;
+    *) echo "${EHR_ORDERER_LOG_SPEC:-info:comm.grpc.server=warn}" ;;
+  esac
 }
 
 # Operations endpoints speak TLS with the node's own TLS certificate (from the
