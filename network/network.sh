@@ -511,12 +511,7 @@ cmd_export_org() {
   record_local_hospital "$h" "$address"
   prepare_fabric_config
   log "hospital${h} at ${address}: certificate authority, identities and keys"
-  ensure_admin_tls "$h"
-  start_ca "$h"
-  await_ca "$h"
-  issue_identities "$h"
-  enroll_identity "$h" chaincode client "$(hospital_dir "$h")/chaincode-server" "" --tls
-  ensure_hospital_keys "$h"
+  new_hospital_identities "$h"
   log "hospital${h}: Kubo and Cluster peer identities"
   init_kubo "$h"
   init_cluster "$h"

@@ -68,7 +68,9 @@ stop_everywhere() {
   return "$rc"
 }
 
-tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+# tcp_open <host> <port>: whether it accepts a connection, within 2 s: a host that
+# is down may drop the SYN rather than refuse it, and a connect would hang for minutes.
+tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
 
 # require_running <component>: fails fast when a process died during start-up.
 ensure_alive() {
