@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobCorruptedError, BlobIntegrityMonitor, BlobStillPinnedError, BlobUnretrievableError, type BlobIntegrityEvent } from '../ports.js';
 import { rawSha256Of } from './cid.js';
-import { ClusterBlobStore } from './cluster-blob-store.js';
+import { ClusterBlobStore, readAhead } from './cluster-blob-store.js';
 import { parseRepoVerify } from './kubo-integrity.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -346,5 +346,30 @@ describe('CIDs and Kubo output', () => {
                 ].join('\n'),
             ),
         ).toEqual({ dropped: 1, failed: 1 });
+    });
+});
+
+describe('readAhead (which way an add goes)', () => {
+    async function* chunks(sizes: number[]) {
+        for (const [i, n] of sizes.entries()) yield new Uint8Array(n).fill(i + 1);
+    }
+    const collect = async (it: AsyncIterable<Uint8Array>) => {
+        const parts: Uint8Array[] = [];
+        for await (const c of it) parts.push(c);
+        return Buffer.concat(parts);
+    };
+
+    it('a stream that ends within the limit: ended, and the same bytes again', async () => {
+        const whole = await collect(chunks([3, 4, 5]));
+        const ahead = await readAhead(chunks([3, 4, 5]), 12);
+        expect(ahead.ended).toBe(true);
+        expect(await collect(ahead.content)).toEqual(whole);
+    });
+
+    it('a longer one: not ended, and every byte in order, what was read ahead first', async () => {
+        const whole = await collect(chunks([5, 5, 5, 5]));
+        const ahead = await readAhead(chunks([5, 5, 5, 5]), 7);
+        expect(ahead.ended).toBe(false);
+        expect(await collect(ahead.content)).toEqual(whole);
     });
 });

@@ -36,7 +36,19 @@ export interface ClusterBlobStoreOptions {
     allocation: { metrics: string[]; waitMs: number; probeIntervalMs: number; trustMs: number };
     /** How reads heal a corrupted local copy; defaults in INTEGRITY_DEFAULTS. */
     integrity?: Partial<IntegrityOptions>;
+    /** Blobs larger than this go the large-blob way (see add); LARGE_BLOB_DEFAULTS. */
+    largeBlob?: Partial<LargeBlobOptions>;
 }
+
+export interface LargeBlobOptions {
+    /** Ciphertext read ahead before the way is chosen; held in memory meanwhile. */
+    thresholdBytes: number;
+    /** How long a large add waits for replication-min peers to hold the blob. */
+    replicationWaitMs: number;
+    pollMs: number;
+}
+
+export const LARGE_BLOB_DEFAULTS: LargeBlobOptions = { thresholdBytes: 16 * 1024 * 1024, replicationWaitMs: 600_000, pollMs: 500 };
 
 /** Blocks per `block/rm` call (a 1 GiB blob has about 4,000). */
 const DISCARD_BATCH = 256;
@@ -93,12 +105,14 @@ export class ClusterBlobStore implements BlobStore {
     readonly #auth: string | undefined;
     readonly #allocation: AllocationGate;
     readonly #integrity: IntegrityOptions;
+    readonly #large: LargeBlobOptions;
     /** The one `repo/verify?drop=true` under way: concurrent reads that meet corruption share it. */
     #dropping: Promise<DropReport> | undefined;
 
     constructor(options: ClusterBlobStoreOptions) {
         this.#options = options;
         this.#integrity = { ...INTEGRITY_DEFAULTS, ...options.integrity };
+        this.#large = { ...LARGE_BLOB_DEFAULTS, ...options.largeBlob };
         this.#kubo = parseEndpoint(options.kuboApiUrl);
         this.#cluster = parseEndpoint(options.clusterRestUrl);
         this.#auth = options.clusterCredentials
@@ -113,27 +127,29 @@ export class ClusterBlobStore implements BlobStore {
     }
 
     /**
-     * Streams a multipart upload to Cluster's REST `/add`, which pins with the
-     * cluster's replication. Written by hand because kubo-rpc-client buffers a
-     * whole add body in memory (measured: 615 MB of RSS for a 512 MB add).
+     * Adds a blob, pinned with the cluster's replication; answers once replication-min
+     * peers hold it. Up to `largeBlob.thresholdBytes` it streams to Cluster's REST
+     * `/add`, which writes every block to the allocated peers as it goes. A larger
+     * blob is added to this hospital's own Kubo and then pinned through Cluster, whose
+     * allocated peers fetch it over bitswap, and the add waits until replication-min of
+     * them hold it: Cluster's `/add` streams blocks into Kubo's unix socket with a
+     * client that writes the whole request before it reads Kubo's per-block answers,
+     * and deadlocks once those fill the socket (measured: a 100 MB add stalled for
+     * good; bench, --large).
      */
     async add(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
         // Before a byte is read: the body cannot be replayed if the add fails to allocate.
         await this.#allocation.ready(signal);
+        const ahead = await readAhead(content, this.#large.thresholdBytes);
+        if (!ahead.ended) return this.#addLarge(ahead.content, signal);
+        return this.#addThroughCluster(ahead.content, signal);
+    }
+
+    /** Streams a multipart upload to Cluster's REST `/add`. */
+    async #addThroughCluster(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
         let size = 0;
         const boundary = `ehr-${randomUUID()}`;
-        const encoder = new TextEncoder();
-        async function* multipart(): AsyncGenerator<Uint8Array> {
-            yield encoder.encode(
-                `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\n` +
-                    'Content-Type: application/octet-stream\r\n\r\n',
-            );
-            for await (const chunk of content) {
-                size += chunk.byteLength;
-                yield chunk;
-            }
-            yield encoder.encode(`\r\n--${boundary}--\r\n`);
-        }
+        const counted = counting(content, (n) => (size += n));
         // stream-channels=false: one JSON answer at the end, an error as {code, message}.
         const path = '/add?cid-version=1&raw-leaves=true&stream-channels=false&name=blob';
         let status: number;
@@ -145,7 +161,7 @@ export class ClusterBlobStore implements BlobStore {
                     'transfer-encoding': 'chunked',
                     ...(this.#auth ? { authorization: this.#auth } : {}),
                 },
-                body: Readable.from(multipart()),
+                body: Readable.from(multipartOf(boundary, counted)),
                 signal,
             });
             status = res.statusCode ?? 0;
@@ -174,6 +190,56 @@ export class ClusterBlobStore implements BlobStore {
             throw new DependencyUnavailableError('cluster', `IPFS Cluster add failed: ${status} ${message}`);
         }
         return { cid, size };
+    }
+
+    /** Kubo add (this node), Cluster pin, then wait until replication-min peers hold it. */
+    async #addLarge(content: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredBlob> {
+        let size = 0;
+        const counted = counting(content, (n) => (size += n));
+        const boundary = `ehr-${randomUUID()}`;
+        // Unpinned here: Cluster pins it on the peers it allocates (this one among them or not).
+        const path = '/api/v0/add?cid-version=1&raw-leaves=true&pin=false&progress=false&quieter=true';
+        let res;
+        try {
+            res = await call(this.#kubo, path, {
+                headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+                body: Readable.from(multipartOf(boundary, counted)),
+                signal,
+            });
+        } catch (err) {
+            if (signal?.aborted) throw err;
+            throw new DependencyUnavailableError('kubo', `adding to Kubo failed: ${(err as Error).message}`, { cause: err });
+        }
+        const body = await text(res);
+        let cid: string | undefined;
+        try {
+            cid = (JSON.parse(body.trim().split('\n').at(-1) ?? '') as { Hash?: string }).Hash;
+        } catch {
+            cid = undefined;
+        }
+        if (res.statusCode !== 200 || !cid) throw new DependencyUnavailableError('kubo', `Kubo add failed: ${res.statusCode} ${body.slice(0, 200)}`);
+        try {
+            await this.#rest('POST', `/pins/ipfs/${encodeURIComponent(cid)}?name=blob`, signal);
+        } catch (err) {
+            const message = (err as Error).message;
+            if (isAllocationFailure(message)) {
+                this.#allocation.invalidate();
+                throw new AllocationUnavailableError(`IPFS Cluster could not allocate the pin: ${message}`, 0, { cause: err });
+            }
+            throw err;
+        }
+        const deadline = Date.now() + this.#large.replicationWaitMs;
+        for (;;) {
+            const held = (await this.pins(cid).catch(() => [])).filter((p) => p.status === 'pinned').length;
+            if (held >= this.#options.replicationMin) return { cid, size };
+            if (signal?.aborted || Date.now() > deadline) {
+                // Not acknowledged, so not kept: no record will name it.
+                await this.unpin(cid).catch(() => undefined);
+                if (signal?.aborted) throw signal.reason;
+                throw new DependencyUnavailableError('cluster', `the blob reached ${held} of ${this.#options.replicationMin} peers within ${this.#large.replicationWaitMs} ms`);
+            }
+            await new Promise((r) => setTimeout(r, this.#large.pollMs));
+        }
     }
 
     /**
@@ -399,5 +465,49 @@ export class ClusterBlobStore implements BlobStore {
             throw new IpfsApiError('kubo', `Kubo RPC ${path.split('?')[0]}: ${res.statusCode} ${detail}`, res.statusCode ?? 0);
         }
         return res;
+    }
+}
+
+/** A multipart/form-data body of one file part. */
+async function* multipartOf(boundary: string, content: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    const encoder = new TextEncoder();
+    yield encoder.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\n` + 'Content-Type: application/octet-stream\r\n\r\n',
+    );
+    yield* content;
+    yield encoder.encode(`\r\n--${boundary}--\r\n`);
+}
+
+/**
+ * Reads up to `limit` bytes ahead: whether the stream ended within them, and the whole
+ * stream again (what was read, then the rest).
+ */
+export async function readAhead(content: AsyncIterable<Uint8Array>, limit: number): Promise<{ ended: boolean; content: AsyncIterable<Uint8Array> }> {
+    const it = content[Symbol.asyncIterator]();
+    const head: Uint8Array[] = [];
+    let bytes = 0;
+    let ended = false;
+    while (bytes <= limit) {
+        const next = await it.next();
+        if (next.done) {
+            ended = true;
+            break;
+        }
+        head.push(next.value);
+        bytes += next.value.byteLength;
+    }
+    async function* all() {
+        yield* head;
+        if (ended) return;
+        for (let next = await it.next(); !next.done; next = await it.next()) yield next.value;
+    }
+    return { ended, content: all() };
+}
+
+/** The same stream, telling `count` each chunk's size as it passes. */
+async function* counting(content: AsyncIterable<Uint8Array>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+    for await (const chunk of content) {
+        count(chunk.byteLength);
+        yield chunk;
     }
 }
