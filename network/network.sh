@@ -234,6 +234,10 @@ Environment:
   EHR_GATEWAY_READY_TIMEOUT    seconds 'up' waits for each gateway's /health (default 180)
   EHR_GATEWAY_HTTPS=1          gateways serve HTTPS with their identity's TLS certificate (hospital CA)
   EHR_CLUSTER_ALLOCATION_TIMEOUT  seconds 'up' waits until IPFS Cluster can allocate (default 120)
+  EHR_BATCH_TIMEOUT            the channel's BatchTimeout for a new instance (default 250ms)
+  EHR_CHAINCODE_LOG_LEVEL      chaincode servers' shim log level (default WARNING)
+  EHR_PEER_LOG_SPEC, EHR_ORDERER_LOG_SPEC  FABRIC_LOGGING_SPEC of peers and orderers
+                               (default: INFO, but WARNING for per-call gRPC and endorsement lines)
 
 Run 'network/network.sh <command> --help' for a command's own help.
 HELP
