@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
 import { committedTransaction, connectAs, type Connection } from '../support/fabric.js';
-import { hospital, network, status, type InstanceStatus } from '../support/instance.js';
+import { hospital, network, projectRoot, status, type InstanceStatus } from '../support/instance.js';
 import { eventually } from '../support/tools.js';
 
 const utf8 = new TextDecoder();
@@ -53,6 +56,18 @@ describe('the consortium network', () => {
       expect(h.orderer.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(h.ca.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       expect([h.peer.state, h.orderer.state, h.ca.state]).toEqual(['running', 'running', 'running']);
+    }
+  });
+
+  test('gateways and chaincode servers run on the pinned Node LTS (network/versions.env), whatever node the machine has', () => {
+    const pinned = /^NODE_VERSION=(.+)$/m.exec(readFileSync(path.join(projectRoot, 'network', 'versions.env'), 'utf8'))![1];
+    for (const h of s.hospitals) {
+      for (const component of ['gateway', `chaincode-s${s.chaincode.sequence}`]) {
+        const pid = readFileSync(path.join(s.stateDir, 'run', `${h.name}-${component}.pid`), 'utf8').trim();
+        const exe = readlinkSync(`/proc/${pid}/exe`);
+        expect(exe).toContain(`node-${pinned}`);
+        expect(execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim()).toBe(`v${pinned}`);
+      }
     }
   });
 
