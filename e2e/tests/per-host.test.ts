@@ -7,7 +7,7 @@ import { keepLogs } from '../support/keep-logs.mjs';
 import { networkOn, projectRoot, statusOf, type InstanceRef, type InstanceStatus } from '../support/instance.js';
 import { listenersOf } from '../support/listeners.js';
 import { Rest, expectProblem, expectStatus, tokenOn, type Role } from '../support/rest.js';
-import { eventually } from '../support/tools.js';
+import { eventually, toolPath } from '../support/tools.js';
 
 // Each hospital on its own host (DESIGN §9, issue 12): three state directories stand
 // for three machines, each hospital bound to its own address (127.0.1.n), started by
@@ -102,7 +102,7 @@ describe('each hospital on its own host (per-host mode)', () => {
     expect(trees.filter((m) => /key|keystore|secrets|admin-tls|users/.test(m))).toEqual([]);
   });
 
-  test('join-consortium refuses a file that swaps the joining hospital\'s certificate or carries a link', () => {
+  test('join-consortium refuses a file that swaps the joining hospital\'s certificate, carries a link, or loosens the channel\'s policies', () => {
     const bundle = send(path.join(stateDirOf(1), 'outbox', 'consortium.tgz'), 3);
     const otherCa = readFileSync(path.join(stateDirOf(2), 'hospital2', 'msp', 'cacerts', 'ca.pem'));
     const swapped = tampered(bundle, 'hospital3/msp/cacerts/ca.pem', otherCa, path.join(inbox(3), 'swapped.tgz'));
@@ -118,7 +118,23 @@ describe('each hospital on its own host (per-host mode)', () => {
     const refusedLink = attempt(3, 'join-consortium', linked);
     expect(refusedLink.code).toBe(1);
     expect(refusedLink.output).toContain('links or special files');
-    // Neither attempt left consortium files behind.
+    // A founder that loosened the channel's policies (one admin may change the channel) is refused.
+    const configtxlator = toolPath('fabric_dir', 'configtxlator');
+    const gwork = mkdtempSync(path.join(root, 'policy-'));
+    execFileSync('tar', ['-C', gwork, '-xzf', bundle]);
+    const blockFile = path.join(gwork, 'consortium', 'ehr.block');
+    const decoded = JSON.parse(execFileSync(configtxlator, ['proto_decode', '--type', 'common.Block', '--input', blockFile], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+    decoded.data.data[0].payload.data.config.channel_group.policies.Admins.policy.value.rule = 'ANY';
+    writeFileSync(path.join(gwork, 'block.json'), JSON.stringify(decoded));
+    execFileSync(configtxlator, ['proto_encode', '--type', 'common.Block', '--input', path.join(gwork, 'block.json'), '--output', blockFile]);
+    rmSync(path.join(gwork, 'block.json'));
+    const loosened = path.join(inbox(3), 'loosened.tgz');
+    execFileSync('tar', ['-C', gwork, '-czf', loosened, ...readdirSync(gwork)]);
+    const refusedPolicy = attempt(3, 'join-consortium', loosened);
+    expect(refusedPolicy.code).toBe(1);
+    expect(refusedPolicy.output).toContain("policies are not the consortium's");
+
+    // No attempt left consortium files behind.
     expect(readdirSync(path.join(stateDirOf(3), 'consortium'))).not.toContain('ehr.block');
   });
 

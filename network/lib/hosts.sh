@@ -185,6 +185,21 @@ check_genesis_names_us() {
   configtxlator proto_decode --type common.Block --input "$block" |
     jq -e --arg c "$consenter" '.data.data[0].payload.data.config.channel_group.groups.Orderer.values.ConsensusType.value.metadata.consenters | any(.server_tls_cert == $c)' >/dev/null ||
     die "the genesis block does not make $(hospital_name "$h")'s orderer a consenter; do not use it"
+  genesis_policies_hold "$block" ||
+    die "the genesis block's policies are not the consortium's (MAJORITY of admins for changes, MAJORITY for endorsement, each organisation's own policies naming only its own members); do not use it"
+}
+
+# genesis_policies_hold <block>: no founder can make itself more than one vote
+# among many: channel changes and endorsements need a MAJORITY, and every
+# organisation's policies name only that organisation's members.
+genesis_policies_hold() {
+  configtxlator proto_decode --type common.Block --input "$1" | jq -e '
+    .data.data[0].payload.data.config.channel_group as $c
+    | ([$c.policies.Admins, $c.groups.Application.policies.Admins, $c.groups.Orderer.policies.Admins,
+        $c.groups.Application.policies.LifecycleEndorsement, $c.groups.Application.policies.Endorsement]
+       | all(.policy.type == 3 and .policy.value.rule == "MAJORITY"))
+    and ([($c.groups.Application.groups, $c.groups.Orderer.groups) | to_entries[] | .key as $org
+          | .value.policies[] | .policy | select(.type == 1) | .value.identities[] | .principal.msp_identifier == $org] | all)' >/dev/null
 }
 
 # What create-consortium hands every other host besides the definitions: the
