@@ -191,8 +191,9 @@ define_command join-consortium "" "consortium-file" "per-host: on the other host
 Usage: network/network.sh join-consortium <consortium.tgz> [--instance NAME]
 On each host but the founding one, after export-org: takes the file that
 create-consortium wrote. It refuses a genesis block that does not carry this
-hospital's own CA certificate or does not make its orderer a consenter, and
-never lets the file overwrite this hospital's own files. It prints the other
+hospital's own CA certificate, does not make its orderer a consenter, or
+loosens the channel's MAJORITY policies, and never lets the file overwrite this
+hospital's own files. It prints the other
 hospitals' CA fingerprints to compare. Then run 'up' here.
 HELP
 
