@@ -123,11 +123,14 @@ describe('each hospital on its own host (per-host mode)', () => {
     const gwork = mkdtempSync(path.join(root, 'policy-'));
     execFileSync('tar', ['-C', gwork, '-xzf', bundle]);
     const blockFile = path.join(gwork, 'consortium', 'ehr.block');
-    const decoded = JSON.parse(execFileSync(configtxlator, ['proto_decode', '--type', 'common.Block', '--input', blockFile], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+    // To files, not stdout: configtxlator opens /dev/stdout, which a pipe to this process may not offer.
+    const json = path.join(gwork, 'block.json');
+    execFileSync(configtxlator, ['proto_decode', '--type', 'common.Block', '--input', blockFile, '--output', json]);
+    const decoded = JSON.parse(readFileSync(json, 'utf8'));
     decoded.data.data[0].payload.data.config.channel_group.policies.Admins.policy.value.rule = 'ANY';
-    writeFileSync(path.join(gwork, 'block.json'), JSON.stringify(decoded));
-    execFileSync(configtxlator, ['proto_encode', '--type', 'common.Block', '--input', path.join(gwork, 'block.json'), '--output', blockFile]);
-    rmSync(path.join(gwork, 'block.json'));
+    writeFileSync(json, JSON.stringify(decoded));
+    execFileSync(configtxlator, ['proto_encode', '--type', 'common.Block', '--input', json, '--output', blockFile]);
+    rmSync(json);
     const loosened = path.join(inbox(3), 'loosened.tgz');
     execFileSync('tar', ['-C', gwork, '-czf', loosened, ...readdirSync(gwork)]);
     const refusedPolicy = attempt(3, 'join-consortium', loosened);
