@@ -552,31 +552,32 @@ cmd_join_consortium() {
   require_instance
   require_per_host
   use_toolchain
-  local file=$1 work n f
-  work=$(mktemp -d)
+  local file=$1 n f work
+  # Every check passes before anything is installed: a refused file leaves nothing behind.
+  scratch_dir work
   unpack "$file" "$work"
   for f in "${CONSORTIUM_FILES[@]}"; do
-    [[ -s "${work}/consortium/${f}" ]] || { rm -rf "$work"; die "${file} lacks consortium/${f}"; }
+    [[ -s "${work}/consortium/${f}" ]] || die "${file} lacks consortium/${f}"
   done
   # This hospital's definition in the file must be the one it exported.
   cmp -s "${work}/$(hospital_name "$LOCAL_HOSPITAL")/msp/cacerts/ca.pem" "$(hospital_dir "$LOCAL_HOSPITAL")/msp/cacerts/ca.pem" ||
-    { rm -rf "$work"; die "${file} does not carry hospital${LOCAL_HOSPITAL}'s own CA certificate; do not use it"; }
+    die "${file} does not carry hospital${LOCAL_HOSPITAL}'s own CA certificate; do not use it"
+  local others=()
   for n in $(trees_in "$work"); do
     ((n == LOCAL_HOSPITAL)) && continue
-    ((n >= 1 && n <= HOSPITAL_COUNT)) || { rm -rf "$work"; die "${file} defines hospital${n}; the consortium is hospital1..hospital${HOSPITAL_COUNT}"; }
+    ((n >= 1 && n <= HOSPITAL_COUNT)) || die "${file} defines hospital${n}; the consortium is hospital1..hospital${HOSPITAL_COUNT}"
     check_org_tree "$work" "$n"
-    install_org_tree "$work" "$n"
+    others+=("$n")
   done
   local block; block="${work}/consortium/$(basename "$(genesis_block)")"
   if [[ -s "$(genesis_block)" ]] && ! cmp -s "$block" "$(genesis_block)"; then
-    rm -rf "$work"
     die "this host holds a different genesis block already ($(genesis_block)); a hospital joins one consortium"
   fi
-  check_genesis_names_us "$block" || { rm -rf "$work"; exit 1; }
+  check_genesis_names_us "$block"
+  for n in "${others[@]}"; do install_org_tree "$work" "$n"; done
   for f in "${CONSORTIUM_FILES[@]}"; do
     install -m 600 "${work}/consortium/${f}" "${CONSORTIUM_DIR}/${f}"
   done
-  rm -rf "$work"
   log "hospital${LOCAL_HOSPITAL} joined consortium files from ${file}; next: network/network.sh up --instance ${INSTANCE}"
 }
 

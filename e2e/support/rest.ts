@@ -111,6 +111,15 @@ export class Rest {
   }
 }
 
+/** Stores a document for a patient at hospital n's gateway; the store's answer, whatever its status. */
+export function storeDocument(rest: Rest, n: number, token: string, patientId: string, bytes: Uint8Array, query: string): Promise<Reply> {
+  return rest.call(n, 'POST', `/api/v1/patients/${patientId}/records?${query}`, {
+    token,
+    body: bytes,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+}
+
 /**
  * One HTTP call with a body exactly as given (FormData, Blob, bytes, or none) and only the
  * headers given: fetch adds a Content-Type only for FormData (multipart, with its boundary)

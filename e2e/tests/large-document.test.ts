@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Rest, expectStatus, token } from '../support/rest.js';
+import { Rest, expectStatus, storeDocument, token } from '../support/rest.js';
 
 // A document larger than Cluster's /add can take over Kubo's unix socket (it stalled
 // for good at about 100 MB: Cluster writes the whole block stream before it reads
@@ -16,14 +16,7 @@ describe('a 120 MiB document', () => {
     expectStatus(await rest.call(1, 'POST', '/api/v1/patients', { token: clinician, json: { patientId } }), 201);
     const document = randomBytes(SIZE);
     const started = Date.now();
-    const stored = expectStatus(
-      await rest.call(1, 'POST', `/api/v1/patients/${patientId}/records?category=imaging&title=large`, {
-        token: clinician,
-        body: document,
-        headers: { 'content-type': 'application/octet-stream' },
-      }),
-      201,
-    );
+    const stored = expectStatus(await storeDocument(rest, 1, clinician, patientId, document, 'category=imaging&title=large'), 201);
     process.stderr.write(`[large] 120 MiB stored in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     expect(stored.plaintextSize).toBe(SIZE);
 

@@ -6,7 +6,7 @@ import { stateRoot } from '../support/network-lifecycle.mjs';
 import { keepLogs } from '../support/keep-logs.mjs';
 import { networkOn, projectRoot, statusOf, type InstanceRef, type InstanceStatus } from '../support/instance.js';
 import { listenersOf } from '../support/listeners.js';
-import { Rest, expectProblem, expectStatus, tokenOn, type Role } from '../support/rest.js';
+import { Rest, expectProblem, expectStatus, storeDocument, tokenOn, type Role } from '../support/rest.js';
 import { eventually, toolPath } from '../support/tools.js';
 
 // Each hospital on its own host (DESIGN §9, issue 12): three state directories stand
@@ -137,8 +137,9 @@ describe('each hospital on its own host (per-host mode)', () => {
     expect(refusedPolicy.code).toBe(1);
     expect(refusedPolicy.output).toContain("policies are not the consortium's");
 
-    // No attempt left consortium files behind.
+    // No attempt left consortium files or another hospital's definition behind.
     expect(readdirSync(path.join(stateDirOf(3), 'consortium'))).not.toContain('ehr.block');
+    expect(readdirSync(stateDirOf(3)).filter((d) => /^hospital[12]$/.test(d))).toEqual([]);
   });
 
   test('started host by host: each up runs its own hospital; the gateways start once a majority approved', async () => {
@@ -196,14 +197,7 @@ describe('each hospital on its own host (per-host mode)', () => {
     const document = randomBytes(40_000);
     const home = await as(1, 'dr-hosts-h1', 'clinician');
     expectStatus(await rest.call(1, 'POST', '/api/v1/patients', { token: home, json: { patientId } }), 201);
-    const stored = expectStatus(
-      await rest.call(1, 'POST', `/api/v1/patients/${patientId}/records?category=note&title=hosts`, {
-        token: home,
-        body: document,
-        headers: { 'content-type': 'application/octet-stream' },
-      }),
-      201,
-    );
+    const stored = expectStatus(await storeDocument(rest, 1, home, patientId, document, 'category=note&title=hosts'), 201);
 
     const clinician2 = await as(2, 'dr-hosts-h2', 'clinician');
     // Without consent hospital2 reads nothing, not even that the record exists.

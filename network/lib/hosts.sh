@@ -93,11 +93,10 @@ export_org() {
   local h=$1 work
   printf '%s\n' "$(kubo_peer_id "$h")" >"$(public_dir "$h")/kubo-peer-id"
   printf '%s\n' "$(cluster_peer_id "$h")" >"$(public_dir "$h")/cluster-peer-id"
-  work=$(mktemp -d)
+  scratch_dir work
   copy_public_tree "$h" "$work"
   mkdir -p "$(outbox_dir)"
   tar -C "$work" -czf "$(org_file "$h").new" "$(hospital_name "$h")" && mv "$(org_file "$h").new" "$(org_file "$h")"
-  rm -rf "$work"
 }
 
 # fingerprint <pem>: what admins compare out of band before they trust a file.
@@ -155,16 +154,25 @@ install_org_tree() {
 # trees_in <dir>: the hospital numbers of the trees unpacked there.
 trees_in() { find "$1" -mindepth 1 -maxdepth 1 -type d -name 'hospital*' -printf '%f\n' | sed 's/^hospital//' | sort -n; }
 
+# scratch_dir <var>: a temporary directory in <var>, removed when the command
+# exits, however it exits (a refused file dies half-way through its checks).
+SCRATCH_DIRS=()
+scratch_dir() {
+  local d; d=$(mktemp -d)
+  SCRATCH_DIRS+=("$d")
+  trap 'rm -rf "${SCRATCH_DIRS[@]}"' EXIT
+  printf -v "$1" '%s' "$d"
+}
+
 import_org_file() {
   local file=$1 work n
-  work=$(mktemp -d)
+  scratch_dir work
   unpack "$file" "$work"
   n=$(trees_in "$work")
-  [[ "$n" =~ ^[0-9]+$ ]] || { rm -rf "$work"; die "${file} must hold exactly one hospital's definition"; }
-  ((n >= 1 && n <= HOSPITAL_COUNT)) || { rm -rf "$work"; die "${file} defines hospital${n}; the consortium is hospital1..hospital${HOSPITAL_COUNT}"; }
+  [[ "$n" =~ ^[0-9]+$ ]] || die "${file} must hold exactly one hospital's definition"
+  ((n >= 1 && n <= HOSPITAL_COUNT)) || die "${file} defines hospital${n}; the consortium is hospital1..hospital${HOSPITAL_COUNT}"
   check_org_tree "$work" "$n"
   install_org_tree "$work" "$n"
-  rm -rf "$work"
 }
 
 # genesis_root_cert <block> <msp>: the root certificate a genesis block gives an org.
@@ -209,7 +217,7 @@ CONSORTIUM_FILES=("${CHANNEL_NAME}.block" swarm.key cluster-secret)
 # write_bundle: the consortium's files and every hospital's definition, one archive.
 write_bundle() {
   local work h f
-  work=$(mktemp -d)
+  scratch_dir work
   mkdir -p "${work}/consortium"
   for f in "${CONSORTIUM_FILES[@]}"; do cp "${CONSORTIUM_DIR}/${f}" "${work}/consortium/${f}"; done
   for h in $(hospitals); do copy_public_tree "$h" "$work"; done
@@ -218,7 +226,6 @@ write_bundle() {
   (umask 077 && tar -C "$work" -czf "$(bundle_file).new" consortium $(hospital_names))
   chmod 600 "$(bundle_file).new"
   mv "$(bundle_file).new" "$(bundle_file)"
-  rm -rf "$work"
 }
 
 # ---- readiness across hosts ----------------------------------------------------
