@@ -1,12 +1,15 @@
 // `npm run bench -- --concurrency N --duration S`: N clients spread over every
-// gateway for S seconds, each doing stores (62.3 KB), consented reads and consent
-// grants in turn; then the floor under the same load, measured the same way in the
-// same run: N clients doing bare fabric-gateway submits, then N clients doing bare
-// IPFS Cluster adds of the same bytes. Throughput is completed operations per
-// second of wall time; CPU seconds per operation per component come from /proc.
+// gateway, for S seconds per phase: stores only (62.3 KB), consented reads only,
+// then the three kinds in turn (store, read, consent grant); then the floor under the
+// same load, measured the same way in the same run: N clients doing bare
+// fabric-gateway submits, then N clients doing bare IPFS Cluster adds of the same
+// bytes. Throughput is completed operations per second of wall time; CPU seconds per
+// operation per component come from /proc (work a phase leaves queued, such as
+// envelope deliveries after stores, is counted in the phase that runs it).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { approve, call, clusterAuth, fabricConnection, ipfsAdd, json } from './clients.mjs';
 import { cpuByComponent, cpuDelta } from './cpu.mjs';
+import { onChainFootprint } from './footprint.mjs';
 import { percentiles } from './stats.mjs';
 
 /** Latency percentiles and throughput of samples gathered over durationS seconds. */
@@ -112,29 +115,34 @@ export async function runConcurrent(statusDoc, token, { clients, durationS, docB
     const { doc, sites } = await prepare(hospitals, token, docBytes, progress);
     const stateDir = statusDoc.stateDir;
     const siteOf = (i) => sites[i % sites.length];
+    progress('on-chain bytes per record: one store each of 1 KiB, 62.3 KB and 1 MiB');
+    const footprint = await onChainFootprint(sites[0].h, sites[0].clinician, sites[0].patientId);
 
-    const product = await phase(stateDir, 'product (store, consented read, grant)', progress, clients, durationS, (i, k) => {
+    const store = (s) =>
+        as('store', call(`${s.h.gatewayUrl}/api/v1/patients/${s.patientId}/records?category=lab&title=bench`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${s.clinician}`, 'content-type': 'application/pdf' },
+            body: doc,
+        }, 201));
+    const read = (s, k) => {
+        // The reader of the previous site's records is this client's gateway.
+        const from = sites.find((x) => x.reader === s.h) ?? s;
+        const id = from.recordIds[k % from.recordIds.length];
+        return as('read', call(`${s.h.gatewayUrl}/api/v1/records/${id}/content`, { headers: { authorization: `Bearer ${from.readerToken}` } }, 200).then((body) => {
+            if (body.byteLength !== doc.length) throw new Error('read returned the wrong size');
+        }));
+    };
+    const grant = (s, k) => {
+        const grantee = hospitals[(s.n + (k % 2)) % hospitals.length].mspId;
+        return as('grant', call(`${s.h.gatewayUrl}/api/v1/patients/${s.granterId}/consents`, json(s.granter, { grantee, purposes: ['treatment'] }), 201));
+    };
+
+    // Each kind alone (the issue's table), then the three at once.
+    const storesOnly = await phase(stateDir, 'stores only', progress, clients, durationS, (i) => store(siteOf(i)));
+    const readsOnly = await phase(stateDir, 'consented reads only', progress, clients, durationS, (i, k) => read(siteOf(i), k));
+    const product = await phase(stateDir, 'product mix (store, consented read, grant)', progress, clients, durationS, (i, k) => {
         const s = siteOf(i);
-        switch ((i + k) % 3) {
-            case 0:
-                return as('store', call(`${s.h.gatewayUrl}/api/v1/patients/${s.patientId}/records?category=lab&title=bench`, {
-                    method: 'POST',
-                    headers: { authorization: `Bearer ${s.clinician}`, 'content-type': 'application/pdf' },
-                    body: doc,
-                }, 201));
-            case 1: {
-                // The reader of the previous site's records is this client's gateway.
-                const from = sites.find((x) => x.reader === s.h) ?? s;
-                const id = from.recordIds[k % from.recordIds.length];
-                return as('read', call(`${s.h.gatewayUrl}/api/v1/records/${id}/content`, { headers: { authorization: `Bearer ${from.readerToken}` } }, 200).then((body) => {
-                    if (body.byteLength !== doc.length) throw new Error('read returned the wrong size');
-                }));
-            }
-            default: {
-                const grantee = hospitals[(s.n + (k % 2)) % hospitals.length].mspId;
-                return as('grant', call(`${s.h.gatewayUrl}/api/v1/patients/${s.granterId}/consents`, json(s.granter, { grantee, purposes: ['treatment'] }), 201));
-            }
-        }
+        return [store, read, grant][(i + k) % 3](s, k);
     });
 
     // The floor: the same number of clients over the same hospitals, doing only the bare step.
@@ -153,10 +161,15 @@ export async function runConcurrent(statusDoc, token, { clients, durationS, docB
     const ratio = (a, b) => (b > 0 ? Number((a / b).toFixed(3)) : null);
     const fabricRate = rate(floorFabric, 'fabricSubmit');
     const clusterRate = rate(floorCluster, 'clusterAdd');
+    // A store needs a commit and an add on the same cores: its floor is their harmonic sum.
+    const combinedRate = fabricRate > 0 && clusterRate > 0 ? Number((1 / (1 / fabricRate + 1 / clusterRate)).toFixed(2)) : 0;
+    const alone = (r, kind) => ({ ...r.byKind[kind], cpuPerComponent: r.cpu, firstErrors: r.firstErrors });
     const result = {
         clients,
         durationS,
         hospitals: hospitals.length,
+        storesOnly: alone(storesOnly, 'store'),
+        readsOnly: alone(readsOnly, 'read'),
         product: { ...product.byKind, all: product.all, cpuPerComponent: product.cpu, firstErrors: product.firstErrors },
         floor: {
             fabricSubmit: { ...floorFabric.byKind.fabricSubmit, cpuPerComponent: floorFabric.cpu, firstErrors: floorFabric.firstErrors },
@@ -165,7 +178,11 @@ export async function runConcurrent(statusDoc, token, { clients, durationS, docB
         // Each product operation commits one transaction (a store also adds one blob), so each
         // is set against the floor it cannot beat. The product runs the three kinds at once,
         // so its rates share the machine: compare `all` too.
+        combinedStoreFloorOpsPerSec: combinedRate,
+        onChainBytesPerRecord: footprint,
         ratios: {
+            storesOnlyVsCombinedFloor: ratio(rate(storesOnly, 'store'), combinedRate),
+            readsOnlyVsFabricSubmit: ratio(rate(readsOnly, 'read'), fabricRate),
             storeVsFabricSubmit: ratio(rate(product, 'store'), fabricRate),
             storeVsClusterAdd: ratio(rate(product, 'store'), clusterRate),
             readVsFabricSubmit: ratio(rate(product, 'read'), fabricRate),
@@ -188,12 +205,18 @@ function humanSummary(r) {
             .join(', ');
     return [
         `concurrent: ${r.clients} clients over ${r.hospitals} gateways for ${r.durationS} s`,
-        line('store', r.product.store),
-        line('read', r.product.read),
-        line('grant', r.product.grant),
+        line('stores only', r.storesOnly),
+        line('reads only', r.readsOnly),
+        `CPU per store (top): ${top(r.storesOnly.cpuPerComponent)}`,
+        `CPU per read (top): ${top(r.readsOnly.cpuPerComponent)}`,
+        line('mix: store', r.product.store),
+        line('mix: read', r.product.read),
+        line('mix: grant', r.product.grant),
         line('all product', r.product.all),
         line('floor submit', r.floor.fabricSubmit),
         line('floor add', r.floor.clusterAdd),
+        `combined store floor ${r.combinedStoreFloorOpsPerSec} ops/s`,
+        `on-chain bytes per record (transaction / world state): ${r.onChainBytesPerRecord.perRecord.map((x) => `${x.documentBytes} B doc: ${x.transactionBytes} / ${x.worldStateRecordBytes}`).join('; ')}`,
         `ratios: ${JSON.stringify(r.ratios)}`,
         `CPU per product op (top): ${top(r.product.cpuPerComponent)}`,
         `CPU per bare submit (top): ${top(r.floor.fabricSubmit.cpuPerComponent)}`,

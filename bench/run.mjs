@@ -7,8 +7,9 @@
 //   npm run bench -- --keep             leave the instance running afterwards
 //   npm run bench -- --fan-out 500      records of the patient whose consent is timed (consentFanOut)
 //   npm run bench -- --concurrency 12 --duration 60
-//                                       instead: N clients over all gateways for S seconds (stores, consented
-//                                       reads, grants) beside the floor under the same load, CPU per op per component
+//                                       instead: N clients over all gateways, S seconds per phase (stores alone, consented
+//                                       reads alone, then a mix with grants) beside the floor under the same load, CPU per
+//                                       op per component, on-chain bytes per record
 //                                       (add --sequential to measure the sequential figures in the same run too)
 //   npm run bench -- --list-scale 1000,10000
 //                                       instead: list latency of a patient as the ledger grows (bench/list-scale.mjs)

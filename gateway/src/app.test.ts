@@ -180,7 +180,10 @@ describe('gateway REST API', () => {
             };
             const res = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1));
             expect(res.status).toBe(200);
-            expect(h.network.calls.indexOf('readEnvelope')).toBeLessThan(h.network.calls.indexOf('logAccess'));
+            // One evaluation gives the record and the envelope; the access entry comes after it.
+            expect(h.network.calls.indexOf('openRecord')).toBeGreaterThanOrEqual(0);
+            expect(h.network.calls.indexOf('openRecord')).toBeLessThan(h.network.calls.indexOf('logAccess'));
+            expect(h.network.calls).not.toContain('getRecord');
             expect(callsAtCat).toContain('logAccess');
             expect(h.network.events.filter((e) => e.type === 'RecordAccessed')).toHaveLength(1);
         });
@@ -273,7 +276,7 @@ describe('gateway REST API', () => {
             const content = await request(h.apps.h1).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician1));
             expect(content.status).toBe(410);
             expect(content.body).toMatchObject({ status: 410, title: 'Gone' });
-            expect((await request(h.apps.h2).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician2))).status).toBe(410);
+            expect((await request(h.apps.h2).get(`/api/v1/records/${stored.body.recordId}/content`).set(auth(clinician2))).status).toBe(404); // no basis at hospital 2: need-to-know, as the chaincode answers
             expect((await request(h.apps.h1).delete(`/api/v1/records/${stored.body.recordId}`).set(auth(patient))).status).toBe(410);
         });
 
@@ -443,7 +446,7 @@ describe('gateway REST API', () => {
             const recordId = stored.body.recordId;
             const path = `/api/v1/records/${recordId}/content`;
 
-            expect((await request(h.apps.h2).get(path).set(auth(clinician2))).status).toBe(403);
+            expect((await request(h.apps.h2).get(path).set(auth(clinician2))).status).toBe(404);
 
             const consent = await request(h.apps.h1)
                 .post(`/api/v1/patients/${patientId}/consents`)
@@ -467,6 +470,16 @@ describe('gateway REST API', () => {
             expect(h.network.events.filter((e) => e.type === 'RecordAccessed' && e.hospital === 'Hospital2MSP')).toHaveLength(1);
             expect((await request(h.apps.h2).get(path).set(auth(clinician2)).set('X-Purpose-Of-Use', 'research')).status).toBe(403);
 
+            // A record stored while the consent is in force carries the grantee's envelope in its
+            // own transaction: readable there at once, with no delivery; one outside the scope does not.
+            const later = (await store(Buffer.from('more lab values'), 'text/plain', 'category=lab')).body.recordId;
+            const outside = (await store(Buffer.from('an image'), 'text/plain', 'category=imaging')).body.recordId;
+            expect(h.network.envelopes.get('Hospital2MSP')?.has(later)).toBe(true);
+            expect(h.network.envelopes.get('Hospital2MSP')?.has(outside)).toBe(false);
+            const direct = await request(h.apps.h2).get(`/api/v1/records/${later}/content`).set(auth(clinician2));
+            expect(direct.status).toBe(200);
+            expect(direct.text).toBe('more lab values');
+
             const list = await request(h.apps.h1).get(`/api/v1/patients/${patientId}/consents`).set(auth(clinician1));
             expect(list.status).toBe(200);
             expect(list.body).toHaveLength(1);
@@ -478,7 +491,7 @@ describe('gateway REST API', () => {
             const revoked = await request(h.apps.h1).delete(`/api/v1/consents/${consent.body.consentId}`).set(auth(patient));
             expect(revoked.status).toBe(200);
             expect(revoked.body).toMatchObject({ consentId: consent.body.consentId, status: 'revoked' });
-            expect((await request(h.apps.h2).get(path).set(auth(clinician2))).status).toBe(403);
+            expect((await request(h.apps.h2).get(path).set(auth(clinician2))).status).toBe(404); // revoked: no basis left, so the record is not there for hospital 2
             expect((await request(h.apps.h1).delete(`/api/v1/consents/${consent.body.consentId}`).set(auth(patient))).status).toBe(409);
         });
 

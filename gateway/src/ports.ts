@@ -89,6 +89,17 @@ export interface Page<T> {
     next: string;
 }
 
+export interface RecordPlan {
+    patient: Patient;
+    /** Hospitals other than this one and the home hospital that may read the new record. */
+    grantees: string[];
+}
+
+export interface OpenedRecord {
+    record: RecordMeta;
+    envelope?: string;
+}
+
 export interface Ledger {
     /** Consortium members with their encryption keys. */
     listHospitals(): Promise<Hospital[]>;
@@ -99,11 +110,26 @@ export interface Ledger {
     getPatient(actor: Actor, patientId: string): Promise<Patient>;
 
     /**
+     * What a store of `recordId` needs before it writes (`Records:PlanRecord`): the patient
+     * (NOT_FOUND when unknown) and the other hospitals a consent in force lets read the new
+     * record, whose envelopes may ride in the CreateRecord itself.
+     */
+    planRecord(actor: Actor, patientId: string, recordId: string, category: Category): Promise<RecordPlan>;
+
+    /**
      * Creates a record with this hospital as custodian. `envelopes` maps mspId to the wrapped
      * data key and must travel as transient data; the adapter names those orgs as endorsers
-     * (an implicit collection needs its owner's endorsement).
+     * (an implicit collection needs its owner's endorsement). Envelopes of the hospitals in
+     * `optional` (a plan's grantees) are a shortcut, not a condition: when the write with
+     * them fails before it could have committed (a grantee's peer down, its consent revoked
+     * meanwhile), it is written without them, and the custodian delivers them later.
      */
-    createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>): Promise<RecordMeta & Committed>;
+    createRecord(
+        actor: Actor,
+        record: NewRecord,
+        envelopes: ReadonlyMap<string, string>,
+        optional?: ReadonlySet<string>,
+    ): Promise<RecordMeta & Committed>;
     /** NOT_FOUND when unknown; FORBIDDEN when the caller may not see it. Erased records are returned with status `erased`. */
     getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
     /** Records of the patient that the caller may see (`Records:ListRecords` with purpose ''). */
@@ -130,6 +156,13 @@ export interface Ledger {
      * Other rejections (FORBIDDEN, GONE) are thrown.
      */
     readEnvelope(actor: Actor, recordId: string, purpose: Purpose): Promise<string | undefined>;
+    /**
+     * The record and this hospital's envelope for a read for `purpose`, in one evaluation on
+     * its own peer (`Access:OpenRecord`), which judges the access rule as GetEnvelope does:
+     * NOT_FOUND without any basis, GONE when erased, FORBIDDEN for the purpose. `envelope` is
+     * `undefined` while the custodian has not delivered it.
+     */
+    openRecord(actor: Actor, recordId: string, purpose: Purpose): Promise<OpenedRecord>;
 
     grantConsent(actor: Actor, consent: NewConsent): Promise<Consent & Committed>;
     revokeConsent(actor: Actor, consentId: string): Promise<Consent & Committed>;

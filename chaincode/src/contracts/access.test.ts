@@ -138,6 +138,25 @@ describe('Access', () => {
       await rejects(ledger, getEnvelope(gw(H3)), 'NOT_FOUND');
     });
 
+    test('OpenRecord: the record, the basis and the envelope in one read; null until delivered; GetEnvelope\'s refusals', async () => {
+      const open = (id: Identity, purpose = 'treatment') =>
+        ledger.invoke(id, (ctx) => c.access.OpenRecord(ctx, recordId, purpose)) as Promise<{ basis: string; envelope: string | null; record: Record<string, unknown> }>;
+      const own = await open(gw(H1));
+      expect(own).toMatchObject({ recordId, mspId: H1, basis: 'custodian', record: { recordId, patientId, custodian: H1, category: 'imaging', status: 'active' } });
+      expect(own.envelope).toBe(((await getEnvelope(gw(H1))) as { envelope: string }).envelope);
+      // No basis: NOT_FOUND, as for an unknown record; a basis but no envelope yet: null, not an error.
+      await rejects(ledger, open(gw(H3)), 'NOT_FOUND', /does not exist/);
+      const consentId = await grant(ledger, H2, patientId, H3, { purposes: '["treatment"]' });
+      expect(await open(gw(H3))).toMatchObject({ basis: consentId, envelope: null, record: { recordId } });
+      await rejects(ledger, open(gw(H3), 'research'), 'FORBIDDEN');
+      await deliver(gw(H1), H3);
+      expect((await open(gw(H3))).envelope).toEqual(expect.any(String));
+      await rejects(ledger, open(admin(H1)), 'FORBIDDEN');
+      await rejects(ledger, open(gw(H1), ''), 'INVALID_ARGUMENT');
+      await ledger.invoke(gw(H2), (ctx) => c.records.EraseRecord(ctx, recordId, patientActor(patientId)));
+      await rejects(ledger, open(gw(H1)), 'GONE');
+    });
+
     test('envelope reads need a gateway identity and a valid purpose; erased is GONE', async () => {
       await rejects(ledger, getEnvelope(admin(H1)), 'FORBIDDEN');
       await rejects(ledger, getEnvelope(gw(H1), ''), 'INVALID_ARGUMENT');

@@ -69,11 +69,26 @@ export class AccessContract extends Contract {
   public async GetEnvelope(ctx: Context, recordId: string, purpose: string): Promise<string> {
     const { mspId } = requireRole(ctx, 'gateway');
     const id = v.uuid(recordId, 'recordId');
-    const p = v.purpose(purpose);
-    const { basis } = await requireAccess(ctx, id, mspId, p);
-    const bytes = await ctx.stub.getPrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, id));
-    if (!bytes || bytes.length === 0) throw notFound(`no envelope for ${mspId} yet: it has not been delivered`);
-    return JSON.stringify({ recordId: id, mspId, basis, ...fromBytes<Envelope>(bytes) });
+    const { basis } = await requireAccess(ctx, id, mspId, v.purpose(purpose));
+    const envelope = await ownEnvelope(ctx, mspId, id);
+    if (!envelope) throw notFound(`no envelope for ${mspId} yet: it has not been delivered`);
+    return JSON.stringify({ recordId: id, mspId, basis, ...envelope });
+  }
+
+  /**
+   * Everything a content read needs before it logs the access, in one evaluation: the
+   * record, the basis the rule finds for the purpose, and the caller's envelope (`null`
+   * while it has not been delivered: the read answers 503 and logs nothing). Refusals are
+   * GetEnvelope's: NOT_FOUND without any basis, GONE when erased, FORBIDDEN for the purpose.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async OpenRecord(ctx: Context, recordId: string, purpose: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const id = v.uuid(recordId, 'recordId');
+    const { record, basis } = await requireAccess(ctx, id, mspId, v.purpose(purpose));
+    const envelope = await ownEnvelope(ctx, mspId, id);
+    return JSON.stringify({ recordId: id, mspId, basis, record: { recordId: id, ...record }, envelope: envelope?.envelope ?? null });
   }
 
   /**
@@ -254,4 +269,10 @@ export class AccessContract extends Contract {
     const rows = await scan(ctx, KEY.holder, [id]);
     return JSON.stringify(rows.map((r) => ({ mspId: r.attributes[1], ...fromBytes<Holder>(r.value) })));
   }
+}
+
+/** The caller's envelope for a record, from its own implicit collection (only its own peer holds it). */
+async function ownEnvelope(ctx: Context, mspId: string, recordId: string): Promise<Envelope | undefined> {
+  const bytes = await ctx.stub.getPrivateData(implicitCollection(mspId), key(ctx, KEY.envelope, recordId));
+  return bytes && bytes.length > 0 ? fromBytes<Envelope>(bytes) : undefined;
 }

@@ -55,6 +55,30 @@ describe('Records', () => {
     ]);
   });
 
+  test('PlanRecord: the home hospital and the members a consent in force lets read a new record of the category', async () => {
+    const plan = (id: Identity, category = 'lab', pid = patientId) =>
+      ledger.invoke(id, (ctx) => c.records.PlanRecord(ctx, pid, newId(), category)) as Promise<{ homeHospital: string; grantees: string[] }>;
+    expect(await plan(gw(H1))).toMatchObject({ patientId, homeHospital: H2, grantees: [] });
+    await grant(ledger, H2, patientId, H3, { scope: '{"categories":["imaging"]}' });
+    // A category outside a consent's scope is not covered.
+    expect((await plan(gw(H1), 'imaging')).grantees).toEqual([H3]);
+    expect((await plan(gw(H1), 'lab')).grantees).toEqual([]);
+    const toH1 = await grant(ledger, H2, patientId, H1);
+    // The caller (the future custodian) and the home hospital are never listed.
+    expect((await plan(gw(H1), 'imaging')).grantees).toEqual([H3]);
+    expect((await plan(gw(H3), 'lab')).grantees).toEqual([H1]);
+    await ledger.invoke(gw(H2), (ctx) => c.consents.RevokeConsent(ctx, toH1, patientActor(patientId)));
+    expect((await plan(gw(H3), 'lab')).grantees).toEqual([]);
+    // What it plans, CreateRecord accepts: an envelope for each grantee beside the mandatory two.
+    const { grantees } = await plan(gw(H1), 'imaging');
+    const envs = Object.fromEntries([H1, H2, ...grantees].map((m) => [m, envelope()]));
+    await create(gw(H1), { category: 'imaging' }, { envelopes: JSON.stringify(envs) });
+    expect(ledger.lastEvent).toMatchObject({ name: 'RecordCreated', payload: { holders: [H1, H2, H3] } });
+    await rejects(ledger, plan(gw(H1), 'lab', 'Hospital2MSP:nobody'), 'NOT_FOUND');
+    await rejects(ledger, plan(gw(H1), 'nonsense'), 'INVALID_ARGUMENT');
+    await rejects(ledger, plan(admin(H1)), 'FORBIDDEN');
+  });
+
   test('a CID already named by a record is refused, for any hospital and even once that record is erased', async () => {
     const cid = newCid();
     const first = newId();

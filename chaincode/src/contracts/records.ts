@@ -1,5 +1,5 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
-import { accessBasis } from '../access-policy';
+import { accessBasis, consentsOf } from '../access-policy';
 import { conflict, forbidden, gone, invalid, notFound } from '../errors';
 import { emit } from '../events';
 import { holds, purgeEnvelope, storeEnvelope, transientEnvelopes } from '../envelopes';
@@ -83,6 +83,41 @@ export class RecordsContract extends Contract {
     for (const target of holders) await storeEnvelope(ctx, id, target, envelopes.get(target) as string, mspId);
     emit(ctx, 'RecordCreated', { recordId: id, patientId: record.patientId, custodian: mspId, holders });
     return JSON.stringify({ recordId: id, ...record });
+  }
+
+  /**
+   * What a store needs before its CreateRecord, in one evaluation: the patient's home
+   * hospital (its envelope is mandatory) and the other members a consent in force would let
+   * read the new record, so the store hands them their envelopes in the CreateRecord itself
+   * rather than in a delivery transaction after it. Grantees are no secret among members:
+   * every ConsentGranted event names its grantee.
+   */
+  @Transaction(false)
+  @Returns('string')
+  public async PlanRecord(ctx: Context, patientId: string, recordId: string, category: string): Promise<string> {
+    const { mspId } = requireRole(ctx, 'gateway');
+    const id = v.uuid(recordId, 'recordId');
+    const pid = v.patientId(patientId);
+    const provisional: RecordMeta = {
+      patientId: pid,
+      custodian: mspId,
+      cid: '',
+      size: 0,
+      category: v.category(category),
+      supersedes: null,
+      status: 'active',
+      createdAt: txTime(ctx),
+      createdBy: '',
+    };
+    const patient = await requirePatient(ctx, pid);
+    const candidates = new Set((await consentsOf(ctx, pid)).map((row) => row.consent.grantee));
+    const grantees: string[] = [];
+    for (const target of [...candidates].sort()) {
+      if (target === mspId || target === patient.homeHospital || !(await getMember(ctx, target))) continue;
+      // CreateRecord's own test for an optional envelope.
+      if ((await accessBasis(ctx, id, provisional, patient, target, null)) !== null) grantees.push(target);
+    }
+    return JSON.stringify({ patientId: pid, homeHospital: patient.homeHospital, registeredAt: patient.registeredAt, grantees });
   }
 
   @Transaction(false)

@@ -10,7 +10,8 @@ export type CustodyTask =
     /** Deliver the patient's records this hospital holds an envelope for to a new grantee. */
     | { kind: 'grant'; patientId: string; grantee: string }
     /** Deliver a new record to the patient's current grantees. */
-    | { kind: 'created'; recordId: string; patientId: string; custodian: string }
+    /** `holders`: who got an envelope in the record's own transaction (absent in journals written before it was kept). */
+    | { kind: 'created'; recordId: string; patientId: string; custodian: string; holders?: string[] }
     | { kind: 'deliver'; recordId: string; grantee: string }
     /** Purge every envelope this hospital holds for the patient (its consent ended). */
     | { kind: 'purgePatient'; patientId: string }
@@ -24,7 +25,7 @@ export const CUSTODY_KINDS: readonly CustodyKind[] = ['grant', 'created', 'deliv
 
 const taskSchema = z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('grant'), patientId: z.string().min(1), grantee: z.string().min(1) }),
-    z.object({ kind: z.literal('created'), recordId: z.string().min(1), patientId: z.string().min(1), custodian: z.string().min(1) }),
+    z.object({ kind: z.literal('created'), recordId: z.string().min(1), patientId: z.string().min(1), custodian: z.string().min(1), holders: z.array(z.string().min(1)).optional() }),
     z.object({ kind: z.literal('deliver'), recordId: z.string().min(1), grantee: z.string().min(1) }),
     z.object({ kind: z.literal('purgePatient'), patientId: z.string().min(1) }),
     z.object({ kind: z.literal('purge'), recordId: z.string().min(1) }),

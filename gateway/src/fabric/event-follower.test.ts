@@ -305,7 +305,7 @@ describe('EventFollower', () => {
         delivered.set(H2, new Map()); // H2 holds a consent
         const { recordId, cid } = record(3);
         const events = [
-            event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2] }),
+            event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H3] }),
             event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1, cid }),
         ];
         expiresAt = new Date(Date.now() - 1).toISOString(); // purges allowed
@@ -318,6 +318,22 @@ describe('EventFollower', () => {
         // Refused once while the node still pinned it, then retried by the outbox.
         expect(stillPinned).toEqual([cid]);
         expect(discarded).toEqual([cid]);
+    });
+
+    it('a grantee that got its envelope in the record\'s own transaction (a holder) is not delivered to again', async () => {
+        home = H3;
+        delivered.set(H2, new Map()); // H2 holds a consent
+        const { recordId } = record(5);
+        const events = [event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2, H3] })];
+        const f = follower({ events });
+        f.start();
+        try {
+            await until('the event to be checkpointed', () => readCheckpoint()?.blockNumber === '7');
+            await until('the created task to be done', () => f.outbox.stats().queued === 0);
+        } finally {
+            await f.stop();
+        }
+        expect(batches).toEqual([]);
     });
 
     it('an erasure at another custodian: this hospital discards its replica of the blocks, and unpins nothing', async () => {

@@ -209,7 +209,13 @@ export class EventFollower {
                 const holders = Array.isArray(payload.holders) ? (payload.holders as unknown[]).map(String) : undefined;
                 if (payload.custodian === me || holders === undefined || holders.includes(me)) {
                     this.#outbox.add([
-                        { kind: 'created', recordId: String(payload.recordId), patientId: String(payload.patientId), custodian: String(payload.custodian) },
+                        {
+                            kind: 'created',
+                            recordId: String(payload.recordId),
+                            patientId: String(payload.patientId),
+                            custodian: String(payload.custodian),
+                            ...(holders ? { holders } : {}),
+                        },
                     ]);
                 }
                 break;
@@ -303,9 +309,11 @@ export class EventFollower {
                 const custodian = task.custodian === me;
                 if (!custodian && patient.homeHospital !== me) return;
                 const consents = await this.#o.ledger.listConsents(SYSTEM, task.patientId);
+                // Grantees the store planned for hold their envelope from the record's own transaction.
+                const held = new Set(task.holders ?? []);
                 const grantees = new Set(
                     consents
-                        .filter((c) => c.status === 'active' && c.grantee !== me && c.grantee !== task.custodian && c.grantee !== patient.homeHospital)
+                        .filter((c) => c.status === 'active' && c.grantee !== me && c.grantee !== task.custodian && c.grantee !== patient.homeHospital && !held.has(c.grantee))
                         .map((c) => c.grantee),
                 );
                 const deliveries = [...grantees].map((grantee) => ({ kind: 'deliver' as const, recordId: task.recordId, grantee }));

@@ -1,6 +1,6 @@
 import { common } from '@hyperledger/fabric-protos';
 import { generateEncryptionKeyPair } from '../crypto/index.js';
-import { TransactionInvalidError, VALIDATION } from './errors.js';
+import { TransactionInvalidError, TransactionOutcomeUnknownError, VALIDATION } from './errors.js';
 import type { Contract } from '@hyperledger/fabric-gateway';
 import type { FabricConnection } from './connection.js';
 import { ResilientContract } from './resilient.js';
@@ -171,5 +171,76 @@ describe('FabricLedger endorsement plans follow the channel, not the ledger', ()
         const { ledger, plans } = channel(() => ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP'], () => [...orgs, 'Hospital5MSP', 'Hospital6MSP']);
         await expect(ledger.deliverEnvelope('r-1', 'Hospital2MSP', 'env')).rejects.toBeInstanceOf(TransactionInvalidError);
         expect(plans).toHaveLength(2); // the first try and one retry with a fresh read, which is still short
+    });
+});
+
+describe('FabricLedger.createRecord with optional envelopes (a plan\'s grantees)', () => {
+    const orgs = ['Hospital1MSP', 'Hospital2MSP', 'Hospital3MSP'];
+    const record = { recordId: 'r-1', patientId: 'Hospital2MSP:p-1', cid: 'bafy', ciphertextSize: 10, category: 'lab' as const };
+    const ledgerRecord = { recordId: 'r-1', patientId: 'Hospital2MSP:p-1', custodian: 'Hospital1MSP', cid: 'bafy', size: 10, category: 'lab', supersedes: null, status: 'active', createdAt: 't', createdBy: 'dr' };
+    /** A channel whose write fails (with `failure`) while its transient envelopes name Hospital3MSP. */
+    function writing(failure: () => Error) {
+        const writes: { holders: string[]; plans: string[][]; failFast: boolean }[] = [];
+        const network = {
+            getName: () => 'ehr',
+            getContract: () => ({
+                evaluateTransaction: async () => {
+                    const application = new common.ConfigGroup();
+                    for (const org of orgs) application.getGroupsMap().set(org, new common.ConfigGroup());
+                    const group = new common.ConfigGroup();
+                    group.getGroupsMap().set('Application', application);
+                    const config = new common.Config();
+                    config.setChannelGroup(group);
+                    return config.serializeBinary();
+                },
+            }),
+        };
+        const resilient = {
+            submit: async (_name: string, _args: string[], options: { endorsementPlans: string[][]; transientData: { envelopes: Uint8Array }; failFastEndorsement?: boolean }) => {
+                const holders = Object.keys(JSON.parse(new TextDecoder().decode(options.transientData.envelopes)) as object).sort();
+                writes.push({ holders, plans: options.endorsementPlans, failFast: options.failFastEndorsement === true });
+                if (holders.includes('Hospital3MSP')) throw failure();
+                return { result: utf8.encode(JSON.stringify(ledgerRecord)), txId: 'tx-ok' };
+            },
+        };
+        return { ledger: new FabricLedger({ network, resilient } as unknown as FabricConnection, 'Hospital1MSP'), writes };
+    }
+    const envelopes = new Map([['Hospital1MSP', 'e1'], ['Hospital2MSP', 'e2'], ['Hospital3MSP', 'e3']]);
+
+    it('names every holder as endorser, fails fast, and writes without the optional ones when that fails', async () => {
+        const { ledger, writes } = writing(() => new Error('14 UNAVAILABLE: Hospital3MSP peer down'));
+        await expect(ledger.createRecord({ id: 'dr', role: 'clinician' }, record, envelopes, new Set(['Hospital3MSP']))).resolves.toMatchObject({ txId: 'tx-ok' });
+        expect(writes).toEqual([
+            { holders: orgs, plans: [orgs], failFast: true },
+            { holders: ['Hospital1MSP', 'Hospital2MSP'], plans: [['Hospital1MSP', 'Hospital2MSP']], failFast: false },
+        ]);
+    });
+
+    it('does not write again when the first write may have committed', async () => {
+        const { ledger, writes } = writing(() => new TransactionOutcomeUnknownError(['tx-1']));
+        await expect(ledger.createRecord({ id: 'dr', role: 'clinician' }, record, envelopes, new Set(['Hospital3MSP']))).rejects.toBeInstanceOf(TransactionOutcomeUnknownError);
+        expect(writes).toHaveLength(1);
+    });
+});
+
+describe('FabricLedger on a channel whose chaincode predates PlanRecord and OpenRecord', () => {
+    it('falls back to the older evaluations, and asks for the newer ones no more', async () => {
+        const asked: string[] = [];
+        const resilient = {
+            evaluate: async (name: string) => {
+                asked.push(name);
+                if (name === 'Records:PlanRecord' || name === 'Access:OpenRecord') throw new Error(`You've asked to invoke a function that does not exist: ${name}`);
+                if (name === 'Patients:GetPatient') return utf8.encode(JSON.stringify({ patientId: 'Hospital1MSP:p', homeHospital: 'Hospital1MSP', registeredAt: 't' }));
+                if (name === 'Records:GetRecord') return utf8.encode(JSON.stringify({ recordId: 'r-1', patientId: 'Hospital1MSP:p', size: 3 }));
+                return utf8.encode(JSON.stringify({ envelope: 'env' }));
+            },
+        };
+        const ledger = new FabricLedger({ resilient, network: {} } as unknown as FabricConnection, 'Hospital1MSP');
+        const actor = { id: 'dr', role: 'clinician' as const };
+        for (let i = 0; i < 2; i++) {
+            await expect(ledger.planRecord(actor, 'Hospital1MSP:p', 'r-1', 'lab')).resolves.toMatchObject({ patient: { homeHospital: 'Hospital1MSP' }, grantees: [] });
+            await expect(ledger.openRecord(actor, 'r-1', 'treatment')).resolves.toMatchObject({ record: { recordId: 'r-1', ciphertextSize: 3 }, envelope: 'env' });
+        }
+        expect(asked.filter((n) => n === 'Records:PlanRecord' || n === 'Access:OpenRecord')).toEqual(['Records:PlanRecord', 'Access:OpenRecord']);
     });
 });

@@ -5,6 +5,7 @@ import type {
     Actor,
     AuditEvent,
     AuditEventType,
+    Category,
     ComponentHealth,
     Consent,
     Hospital,
@@ -28,9 +29,11 @@ import type {
     PageRequest,
     NewConsent,
     NewRecord,
+    OpenedRecord,
+    RecordPlan,
     TransactionLocation,
 } from '../ports.js';
-import { codedMessage, TransactionInvalidError, VALIDATION } from './errors.js';
+import { codedMessage, TransactionInvalidError, TransactionOutcomeUnknownError, VALIDATION } from './errors.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
 import { ChannelOrganisations } from './channel-orgs.js';
@@ -68,6 +71,8 @@ export class FabricLedger implements Ledger, CustodyLedger {
     readonly #blockOfTx = new Map<string, number>();
     readonly #channelOrgs: ChannelOrganisations;
     #hospitals: { at: number; read: Promise<Hospital[]> } | undefined;
+    /** Functions the committed chaincode lacks (#olderChaincode). */
+    readonly #older = new Set<string>();
 
     constructor(conn: FabricConnection, mspId: string) {
         this.#conn = conn;
@@ -142,7 +147,36 @@ export class FabricLedger implements Ledger, CustodyLedger {
         return evaluate<Patient>(this.#conn.resilient, 'Patients:GetPatient', [patientId]);
     }
 
-    async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>) {
+    async planRecord(actor: Actor, patientId: string, recordId: string, category: Category): Promise<RecordPlan> {
+        if (!this.#older.has('Records:PlanRecord')) {
+            try {
+                const { grantees, ...patient } = await evaluate<Patient & { grantees: string[] }>(this.#conn.resilient, 'Records:PlanRecord', [
+                    patientId,
+                    recordId,
+                    category,
+                ]);
+                return { patient, grantees };
+            } catch (err) {
+                if (!this.#olderChaincode('Records:PlanRecord', err)) throw err;
+            }
+        }
+        return { patient: await this.getPatient(actor, patientId), grantees: [] };
+    }
+
+    async createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>, optional: ReadonlySet<string> = new Set()) {
+        const extras = [...envelopes.keys()].filter((m) => optional.has(m));
+        if (extras.length === 0) return this.#createRecord(actor, record, envelopes, false);
+        try {
+            return await this.#createRecord(actor, record, envelopes, true);
+        } catch (err) {
+            // Handed over and perhaps committed: writing it again would be a second record.
+            if (err instanceof TransactionOutcomeUnknownError) throw err;
+            return this.#createRecord(actor, record, new Map([...envelopes].filter(([m]) => !optional.has(m))), false);
+        }
+    }
+
+    /** `failFast`: endorsement failures are not retried, for a caller with a fallback. */
+    async #createRecord(actor: Actor, record: NewRecord, envelopes: ReadonlyMap<string, string>, failFast: boolean) {
         const { result, txId } = await this.#submitWithPlans<LedgerRecord>(
             'Records:CreateRecord',
             [
@@ -156,6 +190,7 @@ export class FabricLedger implements Ledger, CustodyLedger {
             ],
             [...envelopes.keys()],
             { envelopes: utf8.encode(JSON.stringify(Object.fromEntries(envelopes))) },
+            failFast,
         );
         return { ...recordFromLedger(result), txId };
     }
@@ -207,6 +242,30 @@ export class FabricLedger implements Ledger, CustodyLedger {
             if (coded?.code === 'NOT_FOUND' && coded.detail.startsWith('no envelope for')) return undefined;
             throw err;
         }
+    }
+
+    async openRecord(actor: Actor, recordId: string, purpose: Purpose): Promise<OpenedRecord> {
+        if (!this.#older.has('Access:OpenRecord')) {
+            try {
+                const out = await evaluate<{ record: LedgerRecord; envelope: string | null }>(this.#conn.resilient, 'Access:OpenRecord', [recordId, purpose]);
+                return { record: recordFromLedger(out.record), ...(out.envelope ? { envelope: out.envelope } : {}) };
+            } catch (err) {
+                if (!this.#olderChaincode('Access:OpenRecord', err)) throw err;
+            }
+        }
+        const [record, envelope] = await Promise.all([this.getRecord(actor, recordId), this.readEnvelope(actor, recordId, purpose)]);
+        return { record, ...(envelope ? { envelope } : {}) };
+    }
+
+    /**
+     * A channel whose committed chaincode predates a function this gateway calls (a gateway
+     * upgraded before the consortium approved the new definition): the older calls are used
+     * from then on, until this gateway restarts.
+     */
+    #olderChaincode(name: string, err: unknown): boolean {
+        if (!/function that does not exist/.test((err as Error)?.message ?? '')) return false;
+        this.#older.add(name);
+        return true;
     }
 
     /** Hands a wrapped key to a grantee; the grantee's peer must endorse the write into its collection. */
@@ -389,17 +448,22 @@ export class FabricLedger implements Ledger, CustodyLedger {
         args: string[],
         collectionOwners: string[],
         transientData: Record<string, Uint8Array>,
+        failFast = false,
     ): Promise<{ result: T; txId: string }> {
         const endorsementPlans = await this.#endorsementPlans(collectionOwners);
         try {
-            return await submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans });
+            return await submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans, ...(failFast ? { failFastEndorsement: true } : {}) });
         } catch (err) {
             // The channel gained a hospital since the cached count (its join's config update
             // committed in between): the plan was one endorser short and nothing was written.
             // Once more, with the channel's organisations read afresh.
             if (!(err instanceof TransactionInvalidError) || err.validationCode !== VALIDATION.ENDORSEMENT_POLICY_FAILURE) throw err;
             this.#channelOrgs.invalidate();
-            return submit<T>(this.#conn.resilient, name, args, { transientData, endorsementPlans: await this.#endorsementPlans(collectionOwners) });
+            return submit<T>(this.#conn.resilient, name, args, {
+                transientData,
+                endorsementPlans: await this.#endorsementPlans(collectionOwners),
+                ...(failFast ? { failFastEndorsement: true } : {}),
+            });
         }
     }
 

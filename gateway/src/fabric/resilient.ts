@@ -76,6 +76,12 @@ export interface WriteOptions {
     transientData?: Record<string, Uint8Array>;
     /** Endorsing organisations to name, tried in turn when one set fails to endorse. */
     endorsementPlans?: string[][];
+    /**
+     * A failed endorsement is thrown at once rather than retried: for a caller that has a
+     * cheaper fallback than waiting (a store whose optional envelopes name a hospital that
+     * is down). Nothing was handed to the orderers then, so the fallback cannot write twice.
+     */
+    failFastEndorsement?: boolean;
 }
 
 export interface Written {
@@ -163,7 +169,7 @@ export class ResilientContract {
                         const ours = await this.#committedAmong(handedOver);
                         if (ours) return { ...ours, retries: retry.count() };
                     }
-                    if (!isRetryable(failure)) throw translateFabricError(err);
+                    if (!isRetryable(failure) || options.failFastEndorsement) throw translateFabricError(err);
                     plan++;
                     await retry(err);
                     continue;

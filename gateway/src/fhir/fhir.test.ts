@@ -145,8 +145,8 @@ describe('FHIR R4 endpoint', () => {
         expect((searchset.entry![0].resource as DocumentReference).id).toBe(recordId);
         expect((await request(h.apps.h1).get(`${FHIR}/DocumentReference`).query({ 'patient.identifier': `${PID}|${patientId}`, category: 'imaging' }).set(auth(clinician1))).text).toContain('"total":0');
 
-        // Hospital 2 has no basis yet: an OperationOutcome, same status as REST.
-        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 403);
+        // Hospital 2 has no basis yet: an OperationOutcome, same status as REST (404: need-to-know, as the chaincode answers).
+        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 404);
 
         // Access request through REST, consent through FHIR by the patient at home.
         expect((await request(h.apps.h2).post('/api/v1/access-requests').set(auth(clinician2)).send({ patientId, purpose: 'treatment', reason: 'referral' })).status).toBe(201);
@@ -190,7 +190,7 @@ describe('FHIR R4 endpoint', () => {
         const revoked = await request(h.apps.h1).put(`${FHIR}/Consent/${consent.id}`).set(auth(patient)).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ ...consent, status: 'inactive' }));
         expect(revoked.status).toBe(200);
         expect(valid<Consent>(json(revoked)).status).toBe('inactive');
-        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 403);
+        expectOutcome(await request(h.apps.h2).get(`${FHIR}/Binary/${recordId}`).set(auth(clinician2)), 404);
 
         // Audit: the read by Hospital2MSP, for the auditor only.
         expectOutcome(await request(h.apps.h1).get(`${FHIR}/AuditEvent`).query({ entity: `DocumentReference/${recordId}` }).set(auth(clinician1)), 403);

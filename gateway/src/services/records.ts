@@ -95,7 +95,8 @@ export class RecordService {
      */
     async store(actor: Actor, request: StoreRequest, body: Readable): Promise<StoredRecord> {
         const { ledger, blobs, identity } = this.#ctx;
-        const patient = await ledger.getPatient(actor, request.patientId);
+        const recordId = randomUUID();
+        const { patient, grantees } = await ledger.planRecord(actor, request.patientId, recordId, request.category);
         if (request.supersedes) {
             const previous = await ledger.getRecord(actor, request.supersedes);
             if (previous.patientId !== request.patientId) {
@@ -104,8 +105,10 @@ export class RecordService {
         }
         const hospitals = await ledger.listHospitals();
         const recipients = [identity.mspId, patient.homeHospital].filter((m, i, all) => all.indexOf(m) === i).map((mspId) => this.#hospital(hospitals, mspId));
+        // Grantees get their envelopes in the record's own transaction, which spares a delivery
+        // transaction per grantee; one not in the cached list yet is left to the custodian's delivery.
+        const optional = hospitals.filter((h) => grantees.includes(h.mspId) && !recipients.some((r) => r.mspId === h.mspId));
 
-        const recordId = randomUUID();
         const dataKey = newDataKey();
         const encryptor = encryptStream(dataKey, {
             contentType: request.contentType,
@@ -125,7 +128,7 @@ export class RecordService {
         const stored = added.value;
         const trailer = encryptor.trailer!;
 
-        const envelopes = new Map(recipients.map((h) => [h.mspId, wrapKey(dataKey, h.publicKey, { recordId, mspId: h.mspId })]));
+        const envelopes = new Map([...recipients, ...optional].map((h) => [h.mspId, wrapKey(dataKey, h.publicKey, { recordId, mspId: h.mspId })]));
         dataKey.fill(0);
         let created;
         try {
@@ -133,6 +136,7 @@ export class RecordService {
                 actor,
                 { recordId, patientId: request.patientId, cid: stored.cid, ciphertextSize: stored.size, category: request.category, ...(request.supersedes ? { supersedes: request.supersedes } : {}) },
                 envelopes,
+                new Set(optional.map((h) => h.mspId)),
             );
         } catch (err) {
             await blobs.unpin(stored.cid).catch((unpinErr: unknown) => this.#ctx.logger.warn({ err: unpinErr, cid: stored.cid }, 'unpinning an unrecorded blob failed'));
@@ -163,22 +167,13 @@ export class RecordService {
 
     /**
      * Audit before disclosure: the access is committed on the ledger before the first byte
-     * is fetched. The record and this hospital's envelope are read first, at once: both are
-     * evaluations, which disclose nothing and log nothing, so a read refused or answered 503
-     * (no envelope delivered yet) leaves no access entry for something nobody saw.
+     * is fetched. The record and this hospital's envelope are read first, in one evaluation
+     * (Access:OpenRecord), which discloses nothing and logs nothing, so a read refused or
+     * answered 503 (no envelope delivered yet) leaves no access entry for something nobody saw.
      */
     async open(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions = {}): Promise<OpenedContent> {
         const { ledger } = this.#ctx;
-        const [record, read] = await Promise.all([
-            this.#get(actor, recordId),
-            ledger.readEnvelope(actor, recordId, purpose).then(
-                (envelope) => ({ envelope }),
-                (err: unknown) => ({ err }),
-            ),
-        ]);
-        if (record.status === 'erased') throw new Gone(`record ${recordId} was erased`);
-        if ('err' in read) throw await this.#explainDenial(read.err, actor, { ...record, recordId }, purpose, options);
-        const { envelope } = read;
+        const { record, envelope } = await this.#openRecord(actor, recordId, purpose, options);
         if (!envelope) {
             throw new Unavailable("the custodian has not delivered this hospital's key envelope yet", this.#ctx.retryAfterSeconds);
         }
@@ -193,14 +188,32 @@ export class RecordService {
 
     /**
      * Content read under an access entry committed already (a live view's session entry,
-     * vitals/): the chaincode still judges this read (GetEnvelope applies the access rule for
+     * vitals/): the chaincode still judges this read (OpenRecord applies the access rule for
      * purpose), so a revoked or lapsed consent stops it, but no second entry is written.
      * `undefined` while this hospital's envelope has not been delivered.
      */
     async openUnderSession(actor: Actor, recordId: string, purpose: Purpose): Promise<Omit<OpenedContent, 'accessTxId'> | undefined> {
-        const [record, envelope] = await Promise.all([this.#get(actor, recordId), this.#ctx.ledger.readEnvelope(actor, recordId, purpose)]);
-        if (record.status === 'erased') throw new Gone(`record ${recordId} was erased`);
+        const { record, envelope } = await this.#openRecord(actor, recordId, purpose, {});
         return envelope ? this.#decrypt(recordId, record, envelope) : undefined;
+    }
+
+    /**
+     * The record and this hospital's envelope, judged for the purpose. A patient reads only at
+     * home (checked before any access is logged); a denial for the purpose is explained.
+     */
+    async #openRecord(actor: Actor, recordId: string, purpose: Purpose, options: OpenOptions) {
+        let opened;
+        try {
+            opened = await this.#ctx.ledger.openRecord(actor, recordId, purpose);
+        } catch (err) {
+            const failure = classifyDependencyError(err);
+            if (failure?.kind !== 'refused' || failure.code !== 'FORBIDDEN') throw err;
+            // Only a denial needs the record again: to say which purposes would be allowed.
+            const record = await this.#get(actor, recordId);
+            throw await this.#explainDenial(err, actor, { ...record, recordId }, purpose, options);
+        }
+        if (actor.role === 'patient') await assertPatientAtHome(this.#ctx, actor, opened.record.patientId);
+        return opened;
     }
 
     /** The authenticated plaintext of the record's blob, once its first segment verified. */

@@ -5,8 +5,8 @@
  */
 import { accessBasis, codedError, type ErrorCode } from '@ehr/ledger-model';
 import { randomUUID } from 'node:crypto';
-import type { AccessRequest, Actor, AuditEvent, ComponentHealth, Consent, Hospital, Patient, Purpose, RecordMeta } from '../domain.js';
-import type { AccessLogged, Ledger, ListItems, ListKind, NewAccessRequest, NewConsent, NewRecord, Page, PageRequest, TransactionLocation } from '../ports.js';
+import type { AccessRequest, Actor, AuditEvent, Category, ComponentHealth, Consent, Hospital, Patient, Purpose, RecordMeta } from '../domain.js';
+import type { AccessLogged, Ledger, ListItems, ListKind, NewAccessRequest, NewConsent, NewRecord, OpenedRecord, Page, PageRequest, RecordPlan, TransactionLocation } from '../ports.js';
 
 const fail = (code: ErrorCode, detail: string) => new Error(codedError(code, detail));
 
@@ -41,7 +41,7 @@ export class FakeNetwork {
     }
 
     /** What the chaincode allows (the ledger's own rule, judged at this fake's clock): custodian, home hospital, or a consent in force covering record and purpose. */
-    accessBasis(mspId: string, record: RecordMeta, purpose: Purpose): string | undefined {
+    accessBasis(mspId: string, record: RecordMeta, purpose: Purpose | null): string | undefined {
         const consents = [...this.consents.values()].filter((c) => c.patientId === record.patientId).map((consent) => ({ consentId: consent.consentId, consent }));
         const homeHospital = this.patients.get(record.patientId)?.homeHospital ?? '';
         return accessBasis({ mspId, recordId: record.recordId, record, homeHospital, consents, purpose, at: this.now() }) ?? undefined;
@@ -76,6 +76,17 @@ export class FakeLedger implements Ledger {
         const patient = this.#net.patients.get(patientId);
         if (!patient) throw fail('NOT_FOUND', `patient ${patientId}`);
         return patient;
+    }
+
+    async planRecord(actor: Actor, patientId: string, recordId: string, category: Category): Promise<RecordPlan> {
+        this.#call('planRecord');
+        const patient = this.#net.patients.get(patientId);
+        if (!patient) throw fail('NOT_FOUND', `patient ${patientId}`);
+        const provisional: RecordMeta = { recordId, patientId, custodian: this.#msp, cid: '', ciphertextSize: 0, category, supersedes: null, status: 'active', createdAt: this.#net.now(), createdBy: actor.id };
+        const grantees = [...new Set([...this.#net.consents.values()].filter((c) => c.patientId === patientId).map((c) => c.grantee))]
+            .filter((m) => m !== this.#msp && m !== patient.homeHospital && this.#net.hospitals.has(m) && this.#net.accessBasis(m, provisional, null))
+            .sort();
+        return { patient, grantees };
     }
 
     async createRecord(actor: Actor, r: NewRecord, envelopes: ReadonlyMap<string, string>): Promise<RecordMeta & { txId: string }> {
@@ -138,6 +149,16 @@ export class FakeLedger implements Ledger {
         const record = this.#record(recordId);
         if (!this.#net.accessBasis(this.#msp, record, purpose)) throw fail('FORBIDDEN', 'no consent covers this access');
         return this.#envelopes(this.#msp).get(recordId);
+    }
+
+    async openRecord(_actor: Actor, recordId: string, purpose: Purpose): Promise<OpenedRecord> {
+        this.#call('openRecord');
+        const record = this.#record(recordId);
+        if (!this.#net.accessBasis(this.#msp, record, null)) throw fail('NOT_FOUND', `record ${recordId} does not exist`);
+        if (record.status === 'erased') throw fail('GONE', `record ${recordId} erased`);
+        if (!this.#net.accessBasis(this.#msp, record, purpose)) throw fail('FORBIDDEN', 'no consent covers this access');
+        const envelope = this.#envelopes(this.#msp).get(recordId);
+        return { record: this.#meta(record), ...(envelope ? { envelope } : {}) };
     }
 
     async grantConsent(actor: Actor, c: NewConsent): Promise<Consent & { txId: string }> {
