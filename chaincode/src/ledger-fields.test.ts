@@ -27,7 +27,7 @@ const FIELDS: Record<string, string[]> = {
 // A break-glass grant is a consent with one more field: codes, a pseudonym and a digest (no free text).
 const VARIANTS: Record<string, string[]> = { consent: [...FIELDS.consent, 'emergency'].sort() };
 const EMERGENCY_FIELDS = ['declaredBy', 'declaredRole', 'justificationDigest', 'reasonCode'];
-const INDEXES = ['cid~record', 'patient~record', 'patient~grantee~consent', 'patient~request', 'emergency~consent'];
+const INDEXES = ['cid~record', 'patient~record', 'patient~custodian', 'patient~grantee~consent', 'patient~request', 'emergency~consent'];
 // cid: only on RecordErased, the CID of the erased ciphertext (every hospital deletes its blocks).
 const EVENT_KEYS = new Set([
   'mspId', 'patientId', 'homeHospital', 'recordId', 'custodian', 'holders', 'erasedBy', 'consentId', 'grantee',

@@ -6,7 +6,7 @@ import type { Context } from 'fabric-contract-api';
 import { consentsOf } from './access-policy';
 import { notFound } from './errors';
 import { consentInForce, scopeCovers, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
-import { fromBytes, getJson, key, KEY, scan, txTime } from './state';
+import { exists, fromBytes, getJson, key, KEY, scan, txTime } from './state';
 
 /**
  * Why a hospital may know about a patient: it is the patient's home, it is the
@@ -47,28 +47,60 @@ export function recordVisible(recordId: string, record: RecordMeta, home: boolea
 
 /** The caller's view of the patient, or null when it has no basis. */
 export async function patientView(ctx: Context, patientId: string): Promise<PatientView | null> {
+  const all = await patientRecords(ctx, patientId);
+  const standing = await patientStanding(ctx, patientId, all);
+  if (!standing) return null;
+  const { mspId, patient, own } = standing;
+  const home = standing.basis === 'home';
+  const now = txTime(ctx);
+  const records = new Map([...all].filter(([id, r]) => recordVisible(id, r, home, mspId, own, now)));
+  return { basis: standing.basis, mspId, patientId, patient, records, consents: standing.consents };
+}
+
+/** A hospital's basis for a patient and the consents it may see: PatientView without the records. */
+export type PatientStanding = Omit<PatientView, 'records'> & { own: Consent[] };
+
+/**
+ * The caller's basis for the patient and the consents it may see, without reading the
+ * patient's records (the custodian index answers "custodian of one of them"), so it costs
+ * O(the patient's consents), not O(its records). `records`, when the caller has them read
+ * already, answers the custodian question instead.
+ */
+export async function patientStanding(ctx: Context, patientId: string, records?: Map<string, RecordMeta>): Promise<PatientStanding | null> {
   const mspId = ctx.clientIdentity.getMSPID();
   const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, patientId));
   if (!patient) return null;
   const now = txTime(ctx);
-  const home = patient.homeHospital === mspId;
   const allConsents = await consentsOf(ctx, patientId);
   const own = allConsents.filter((r) => r.consent.grantee === mspId).map((r) => r.consent);
-  const all = await patientRecords(ctx, patientId);
-  const records = new Map([...all].filter(([id, r]) => recordVisible(id, r, home, mspId, own, now)));
-  const custodian = [...all.values()].some((r) => r.custodian === mspId);
-  const basis: PatientBasis | null = home
-    ? 'home'
-    : custodian
-      ? 'custodian'
-      : own.some((c) => consentInForce(c, now))
-        ? 'consent'
-        : null;
+  const basis: PatientBasis | null =
+    patient.homeHospital === mspId
+      ? 'home'
+      : (await custodianOf(ctx, patientId, mspId, records))
+        ? 'custodian'
+        : own.some((c) => consentInForce(c, now))
+          ? 'consent'
+          : null;
   if (basis === null) return null;
   const consents = new Map(
     allConsents.filter((r) => basis !== 'consent' || r.consent.grantee === mspId).map((r) => [r.consentId, r.consent]),
   );
-  return { basis, mspId, patientId, patient, records, consents };
+  return { basis, mspId, patientId, patient, consents, own };
+}
+
+/**
+ * Whether mspId is the custodian of one of the patient's records: the patient~custodian
+ * index, which CreateRecord keeps; for records created before it was kept, a scan that
+ * stops at the first of mspId's records.
+ */
+async function custodianOf(ctx: Context, patientId: string, mspId: string, records?: Map<string, RecordMeta>): Promise<boolean> {
+  if (records) return [...records.values()].some((r) => r.custodian === mspId);
+  if (await exists(ctx, key(ctx, KEY.patientCustodian, patientId, mspId))) return true;
+  for (const row of await scan(ctx, KEY.patientRecord, [patientId])) {
+    const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, row.attributes[1]));
+    if (record?.custodian === mspId) return true;
+  }
+  return false;
 }
 
 /** The caller's view of the patient; NOT_FOUND (as for an unknown patient) without a basis. */
@@ -80,14 +112,19 @@ export async function requirePatientView(ctx: Context, patientId: string): Promi
 
 /**
  * A record the caller may see (custodian, home, or a covering consent in force),
- * erased or not; NOT_FOUND (as for an unknown record) otherwise.
+ * erased or not; NOT_FOUND (as for an unknown record) otherwise. Judged from the record,
+ * the patient and the caller's own consents: O(1) in the patient's records.
  */
-export async function requireVisibleRecord(ctx: Context, recordId: string): Promise<{ record: RecordMeta; view: PatientView }> {
+export async function requireVisibleRecord(ctx: Context, recordId: string): Promise<{ record: RecordMeta; patient: Patient }> {
   const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, recordId));
   if (!record) throw unknownRecord(recordId);
-  const view = await patientView(ctx, record.patientId);
-  if (!view || !view.records.has(recordId)) throw unknownRecord(recordId);
-  return { record, view };
+  const patient = await getJson<Patient>(ctx, key(ctx, KEY.patient, record.patientId));
+  if (!patient) throw unknownRecord(recordId);
+  const mspId = ctx.clientIdentity.getMSPID();
+  const home = patient.homeHospital === mspId;
+  const own = home || record.custodian === mspId ? [] : (await consentsOf(ctx, record.patientId, mspId)).map((r) => r.consent);
+  if (!recordVisible(recordId, record, home, mspId, own, txTime(ctx))) throw unknownRecord(recordId);
+  return { record, patient };
 }
 
 /** Access requests are the home hospital's and the requester's business only. */

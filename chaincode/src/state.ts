@@ -9,6 +9,8 @@ export const KEY = {
   patient: 'patient',
   record: 'record',
   patientRecord: 'patient~record',
+  // patient -> each hospital custodian of one of its records: "is a custodian" without reading them all.
+  patientCustodian: 'patient~custodian',
   // cid -> the one record naming it: an honest ciphertext never repeats, and a
   // second record on someone else's blob could be erased to delete that blob.
   recordCid: 'cid~record',

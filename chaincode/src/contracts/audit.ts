@@ -25,7 +25,8 @@ export async function recordTrail(ctx: Context, recordId: string, actor: string)
   const id = v.uuid(recordId, 'recordId');
   const who = v.actor(actor);
   // Need-to-know first: without a basis the record does not exist for the caller.
-  const { record, view } = await requireVisibleRecord(ctx, id);
+  const { record } = await requireVisibleRecord(ctx, id);
+  const view = await requirePatientView(ctx, record.patientId);
   const patient = view.patient;
   requireAuditReader(ctx, who, record.patientId, patient);
   const entries = [

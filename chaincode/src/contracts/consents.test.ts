@@ -130,5 +130,13 @@ describe('Consents', () => {
     // A custodian of one of the patient's records sees them all: it delivers envelopes under them.
     await createRecord(ledger, H2, patientId, H1);
     expect(await ids(H2)).toEqual([toH2, toH3].sort());
+    expect(await ledger.invoke(gw(H2), (ctx) => c.consents.GetConsent(ctx, toH3))).toMatchObject({ consentId: toH3 });
+    // Known as custodian from the patient~custodian index; a record created before the index
+    // was kept is found by reading the patient's records instead.
+    const custodianIndex = [...ledger.state.keys()].filter((k) => k.startsWith('\u0000patient~custodian\u0000'));
+    expect(custodianIndex).toEqual([`\u0000patient~custodian\u0000${patientId}\u0000${H2}\u0000`]);
+    ledger.state.delete(custodianIndex[0]);
+    expect(await ids(H2)).toEqual([toH2, toH3].sort());
+    expect(await ids(H3)).toEqual([toH3]);
   });
 });

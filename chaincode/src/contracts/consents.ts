@@ -1,5 +1,4 @@
 import { Context, Contract, Info, Returns, Transaction } from 'fabric-contract-api';
-import { consentsOf } from '../access-policy';
 import { checkScopeRecords, consentView, requirePatientAtHome, writeConsent } from '../consent-rules';
 import { conflict, notFound } from '../errors';
 import { emit } from '../events';
@@ -7,7 +6,7 @@ import { requireRole } from '../identity';
 import { requireConsent } from '../lookups';
 import type { Consent } from '@ehr/ledger-model';
 import { key, KEY, putJson, txTime } from '../state';
-import { patientView, requirePatientView } from '../need-to-know';
+import { patientStanding, unknownPatient } from '../need-to-know';
 import * as v from '../validate';
 
 @Info({ title: 'Consents', description: "Patients' grants of access to other hospitals, by scope, purpose and duration" })
@@ -75,8 +74,8 @@ export class ConsentsContract extends Contract {
     // Need-to-know: the grantee (a party to it, even after it lapsed), the home
     // hospital and custodians of the patient's records.
     if (consent.grantee !== ctx.clientIdentity.getMSPID()) {
-      const view = await patientView(ctx, consent.patientId);
-      if (!view || !view.consents.has(id)) throw notFound(`consent ${id} does not exist`);
+      const standing = await patientStanding(ctx, consent.patientId);
+      if (!standing || !standing.consents.has(id)) throw notFound(`consent ${id} does not exist`);
     }
     return JSON.stringify(consentView(ctx, id, consent));
   }
@@ -85,8 +84,8 @@ export class ConsentsContract extends Contract {
   @Returns('string')
   public async ListConsents(ctx: Context, patientId: string): Promise<string> {
     const pid = v.patientId(patientId);
-    const view = await requirePatientView(ctx, pid);
-    const rows = await consentsOf(ctx, pid);
-    return JSON.stringify(rows.filter((r) => view.consents.has(r.consentId)).map((r) => consentView(ctx, r.consentId, r.consent)));
+    const standing = await patientStanding(ctx, pid);
+    if (!standing) throw unknownPatient(pid);
+    return JSON.stringify([...standing.consents].map(([consentId, consent]) => consentView(ctx, consentId, consent)));
   }
 }

@@ -78,6 +78,7 @@ export class RecordsContract extends Contract {
 
     await putJson(ctx, key(ctx, KEY.record, id), record);
     await putIndex(ctx, KEY.patientRecord, record.patientId, id);
+    await putIndex(ctx, KEY.patientCustodian, record.patientId, mspId);
     await putIndex(ctx, KEY.recordCid, record.cid, id);
     const holders = [...envelopes.keys()].sort();
     for (const target of holders) await storeEnvelope(ctx, id, target, envelopes.get(target) as string, mspId);
