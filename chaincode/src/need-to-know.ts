@@ -6,7 +6,7 @@ import type { Context } from 'fabric-contract-api';
 import { consentsOf } from './access-policy';
 import { notFound } from './errors';
 import { consentInForce, scopeCovers, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
-import { exists, fromBytes, getJson, key, KEY, scan, txTime } from './state';
+import { exists, fromBytes, getJson, key, KEY, scan, someRow, txTime } from './state';
 
 /**
  * Why a hospital may know about a patient: it is the patient's home, it is the
@@ -93,14 +93,13 @@ export async function patientStanding(ctx: Context, patientId: string, records?:
  * index, which CreateRecord keeps; for records created before it was kept, a scan that
  * stops at the first of mspId's records.
  */
-async function custodianOf(ctx: Context, patientId: string, mspId: string, records?: Map<string, RecordMeta>): Promise<boolean> {
+export async function custodianOf(ctx: Context, patientId: string, mspId: string, records?: Map<string, RecordMeta>): Promise<boolean> {
   if (records) return [...records.values()].some((r) => r.custodian === mspId);
   if (await exists(ctx, key(ctx, KEY.patientCustodian, patientId, mspId))) return true;
-  for (const row of await scan(ctx, KEY.patientRecord, [patientId])) {
+  return someRow(ctx, KEY.patientRecord, [patientId], async (row) => {
     const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, row.attributes[1]));
-    if (record?.custodian === mspId) return true;
-  }
-  return false;
+    return record?.custodian === mspId;
+  });
 }
 
 /** The caller's view of the patient; NOT_FOUND (as for an unknown patient) without a basis. */

@@ -113,6 +113,17 @@ describe('custody', () => {
       expect(took).toBeLessThanOrEqual(10_000);
     }, 60_000);
 
+    test('a record stored while a grantee (hospital 3) is down is stored anyway, without that envelope, and hospital 2 reads it', async () => {
+      // The store plans envelopes for both grantees; hospital 3's peer cannot endorse the
+      // write that carries them, so it is written again with the mandatory ones only.
+      const bytes = randomBytes(2_500);
+      const started = Date.now();
+      const { recordId } = await store(1, patient, bytes);
+      process.stderr.write(`[custody] store with a grantee down answered in ${Date.now() - started} ms\n`);
+      docs.set(recordId, bytes); // hospital 3 must get it by delivery once it is back (last test)
+      await readable(2, new Map([[recordId, bytes]]), 10_000);
+    }, 60_000);
+
     test("the outbox shows hospital 3's deliveries waiting, in /metrics and in network.sh status", async () => {
       await eventually(
         'hospital 1 to report a failing custody task',

@@ -3,16 +3,16 @@ import { consentsOf, type ConsentRow } from '../access-policy';
 import { consentView } from '../consent-rules';
 import { accessBasis as judgeAccess, consentInForce, type AccessRequest, type AuditEntry, type Consent, type Patient, type RecordMeta } from '@ehr/ledger-model';
 import { getJson, key, KEY, someRow, txTime } from '../state';
-import { recordVisible, requestVisible, unknownPatient, type PatientBasis } from '../need-to-know';
+import { custodianOf, recordVisible, requestVisible, unknownPatient, type PatientBasis } from '../need-to-know';
 import { pageOfSorted, pageSize, walkObjects } from '../pages';
 import { patientTrail, recordTrail } from './audit';
 import * as v from '../validate';
 
 /**
  * What the calling hospital stands on for one patient, found without reading the
- * patient's records when it can be: home (one read), a consent in force (its own
- * consents only), else custodian (the patient's records walked until the first
- * it holds). Same answer as need-to-know's patientView, at the cost of a page.
+ * patient's records: home (one read), custodian (the patient~custodian index; need-to-know's
+ * custodianOf), else a consent in force (its own consents only). Same answer as
+ * need-to-know's patientView, at the cost of a page.
  */
 interface Standing {
   mspId: string;
@@ -29,10 +29,7 @@ async function standing(ctx: Context, patientId: string): Promise<Standing | nul
   const now = txTime(ctx);
   const own = await consentsOf(ctx, patientId, mspId);
   if (patient.homeHospital === mspId) return { mspId, patient, basis: 'home', own, now };
-  const custodian = await someRow(ctx, KEY.patientRecord, [patientId], async (row) => {
-    const record = await getJson<RecordMeta>(ctx, key(ctx, KEY.record, row.attributes[1]));
-    return record?.custodian === mspId;
-  });
+  const custodian = await custodianOf(ctx, patientId, mspId);
   const basis = custodian ? 'custodian' : own.some((r) => consentInForce(r.consent, now)) ? 'consent' : null;
   return { mspId, patient, basis, own, now };
 }

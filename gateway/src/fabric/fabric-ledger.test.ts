@@ -119,24 +119,29 @@ describe('combinations (choices of endorsers to top a plan up to a majority)', (
     });
 });
 
+/** A network whose channel configuration (cscc GetChannelConfig) names `orgs()` as its organisations. */
+function channelNetwork(orgs: () => string[]) {
+    return {
+        getName: () => 'ehr',
+        getContract: () => ({
+            evaluateTransaction: async () => {
+                const application = new common.ConfigGroup();
+                for (const org of orgs()) application.getGroupsMap().set(org, new common.ConfigGroup());
+                const group = new common.ConfigGroup();
+                group.getGroupsMap().set('Application', application);
+                const config = new common.Config();
+                config.setChannelGroup(group);
+                return config.serializeBinary();
+            },
+        }),
+    };
+}
+
 describe('FabricLedger endorsement plans follow the channel, not the ledger', () => {
     /** A channel of `orgs` (cscc), and a resilient contract that fails a plan naming fewer than a majority of `policyOrgs()`. */
     function channel(orgs: () => string[], policyOrgs: () => string[]) {
         const plans: string[][][] = [];
-        const network = {
-            getName: () => 'ehr',
-            getContract: () => ({
-                evaluateTransaction: async () => {
-                    const application = new common.ConfigGroup();
-                    for (const org of orgs()) application.getGroupsMap().set(org, new common.ConfigGroup());
-                    const group = new common.ConfigGroup();
-                    group.getGroupsMap().set('Application', application);
-                    const config = new common.Config();
-                    config.setChannelGroup(group);
-                    return config.serializeBinary();
-                },
-            }),
-        };
+        const network = channelNetwork(orgs);
         const resilient = {
             submit: async (_name: string, _args: string[], options: { endorsementPlans?: string[][] }) => {
                 plans.push(options.endorsementPlans ?? []);
@@ -181,20 +186,7 @@ describe('FabricLedger.createRecord with optional envelopes (a plan\'s grantees)
     /** A channel whose write fails (with `failure`) while its transient envelopes name Hospital3MSP. */
     function writing(failure: () => Error) {
         const writes: { holders: string[]; plans: string[][]; failFast: boolean }[] = [];
-        const network = {
-            getName: () => 'ehr',
-            getContract: () => ({
-                evaluateTransaction: async () => {
-                    const application = new common.ConfigGroup();
-                    for (const org of orgs) application.getGroupsMap().set(org, new common.ConfigGroup());
-                    const group = new common.ConfigGroup();
-                    group.getGroupsMap().set('Application', application);
-                    const config = new common.Config();
-                    config.setChannelGroup(group);
-                    return config.serializeBinary();
-                },
-            }),
-        };
+        const network = channelNetwork(() => orgs);
         const resilient = {
             submit: async (_name: string, _args: string[], options: { endorsementPlans: string[][]; transientData: { envelopes: Uint8Array }; failFastEndorsement?: boolean }) => {
                 const holders = Object.keys(JSON.parse(new TextDecoder().decode(options.transientData.envelopes)) as object).sort();
