@@ -99,20 +99,30 @@ export type FabricFailure =
  * the one place the gateway reads chaincode refusals (with @ehr/ledger-model's parser).
  */
 export function codedMessage(err: unknown): CodedError | undefined {
-    const messages: string[] = [];
     for (const e of causeChain(err)) {
         if (e instanceof ChaincodeRejectedError) return { code: e.code, detail: e.detail };
+    }
+    for (const message of errorMessages(err)) {
+        const coded = parseCodedError(message);
+        if (coded) return coded;
+    }
+    return undefined;
+}
+
+/**
+ * Every message an error carries, its causes' and the endorsers' (fabric-gateway puts what
+ * the chaincode said in `details`, under a generic message of its own).
+ */
+export function errorMessages(err: unknown): string[] {
+    const messages: string[] = [];
+    for (const e of causeChain(err)) {
         const details = (e as { details?: unknown } | null)?.details;
         if (Array.isArray(details)) {
             for (const d of details as { message?: unknown }[]) if (typeof d?.message === 'string') messages.push(d.message);
         }
         if (e instanceof Error) messages.push(e.message);
     }
-    for (const message of messages) {
-        const coded = parseCodedError(message);
-        if (coded) return coded;
-    }
-    return undefined;
+    return messages;
 }
 
 /** What kind of failure `err` is, for the retry logic. */

@@ -221,7 +221,13 @@ describe('FabricLedger on a channel whose chaincode predates PlanRecord and Open
         const resilient = {
             evaluate: async (name: string) => {
                 asked.push(name);
-                if (name === 'Records:PlanRecord' || name === 'Access:OpenRecord') throw new Error(`You've asked to invoke a function that does not exist: ${name}`);
+                // As fabric-gateway reports it: a generic message, the chaincode's in the endorser's details.
+                if (name === 'Records:PlanRecord' || name === 'Access:OpenRecord') {
+                    throw Object.assign(new Error('10 ABORTED: failed to evaluate transaction, see attached details for more info'), {
+                        code: 10,
+                        details: [{ address: 'peer0.hospital1:7051', mspId: 'Hospital1MSP', message: `chaincode response 500, You've asked to invoke a function that does not exist: ${name}` }],
+                    });
+                }
                 if (name === 'Patients:GetPatient') return utf8.encode(JSON.stringify({ patientId: 'Hospital1MSP:p', homeHospital: 'Hospital1MSP', registeredAt: 't' }));
                 if (name === 'Records:GetRecord') return utf8.encode(JSON.stringify({ recordId: 'r-1', patientId: 'Hospital1MSP:p', size: 3 }));
                 return utf8.encode(JSON.stringify({ envelope: 'env' }));

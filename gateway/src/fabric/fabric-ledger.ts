@@ -33,7 +33,7 @@ import type {
     RecordPlan,
     TransactionLocation,
 } from '../ports.js';
-import { codedMessage, TransactionInvalidError, TransactionOutcomeUnknownError, VALIDATION } from './errors.js';
+import { codedMessage, errorMessages, TransactionInvalidError, TransactionOutcomeUnknownError, VALIDATION } from './errors.js';
 import { submit, evaluate } from './transactions.js';
 import type { FabricConnection } from './connection.js';
 import { ChannelOrganisations } from './channel-orgs.js';
@@ -263,7 +263,7 @@ export class FabricLedger implements Ledger, CustodyLedger {
      * from then on, until this gateway restarts.
      */
     #olderChaincode(name: string, err: unknown): boolean {
-        if (!/function that does not exist/.test((err as Error)?.message ?? '')) return false;
+        if (!errorMessages(err).some((m) => m.includes('function that does not exist'))) return false;
         this.#older.add(name);
         return true;
     }
