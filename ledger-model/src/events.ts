@@ -15,7 +15,8 @@ export interface LedgerEvents {
   HospitalRemoved: { mspId: string };
   PatientRegistered: { patientId: string; homeHospital: string };
   /** holders: the MSP IDs that got an envelope with the record, sorted. */
-  RecordCreated: { recordId: string; patientId: string; custodian: string; holders: string[] };
+  /** `holders`: who got an envelope in the record's own transaction; `homeHospital`: the patient's, so only it and the custodian need to look further. */
+  RecordCreated: { recordId: string; patientId: string; custodian: string; homeHospital: string; holders: string[] };
   /**
    * cid: the erased ciphertext's, so every hospital can discard its blocks from its own
    * IPFS node, also one that holds them as a Cluster replica without a basis to read the

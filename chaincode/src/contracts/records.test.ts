@@ -46,7 +46,7 @@ describe('Records', () => {
     expect(ledger.log.at(-1)?.collectionOrgs).toEqual([H1, H2]);
     expect(ledger.lastEvent).toEqual({
       name: 'RecordCreated',
-      payload: { recordId, patientId, custodian: H1, holders: [H1, H2], txId: ledger.log.at(-1)?.txId },
+      payload: { recordId, patientId, custodian: H1, homeHospital: H2, holders: [H1, H2], txId: ledger.log.at(-1)?.txId },
     });
     const holders = await ledger.invoke(gw(H2), (ctx) => c.access.ListHolders(ctx, recordId));
     expect(holders).toEqual([

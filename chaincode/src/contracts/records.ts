@@ -82,7 +82,7 @@ export class RecordsContract extends Contract {
     await putIndex(ctx, KEY.recordCid, record.cid, id);
     const holders = [...envelopes.keys()].sort();
     for (const target of holders) await storeEnvelope(ctx, id, target, envelopes.get(target) as string, mspId);
-    emit(ctx, 'RecordCreated', { recordId: id, patientId: record.patientId, custodian: mspId, holders });
+    emit(ctx, 'RecordCreated', { recordId: id, patientId: record.patientId, custodian: mspId, homeHospital: patient.homeHospital, holders });
     return JSON.stringify({ recordId: id, ...record });
   }
 

@@ -110,13 +110,18 @@ describe('EventFollower', () => {
     let discarded: string[];
     let stillPinned: string[];
     let home: string;
+    /** getPatient calls: what a custody look-up costs. */
+    let patientReads = 0;
 
     const received = (grantee: string) => delivered.get(grantee) ?? new Map<string, Buffer>();
 
     /** The ledger as the follower sees it through its port, acting as `me`. */
     const ledgerFor = (me: string): CustodyLedger => ({
         listHospitals: async () => hospitals,
-        getPatient: async (_a, patientId) => ({ patientId, homeHospital: home, registeredAt: '2026-01-01T00:00:00Z' }) as never,
+        getPatient: async (_a, patientId) => {
+            patientReads++;
+            return { patientId, homeHospital: home, registeredAt: '2026-01-01T00:00:00Z' } as never;
+        },
         getRecord: async (_a, recordId) => ({ ...record(Number(recordId.slice(-12))), status: 'erased' }),
         listRecords: async () => [...dataKeys.keys()].map((id) => record(Number(id.slice(-12)))),
         listConsents: async () =>
@@ -305,7 +310,7 @@ describe('EventFollower', () => {
         delivered.set(H2, new Map()); // H2 holds a consent
         const { recordId, cid } = record(3);
         const events = [
-            event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H3] }),
+            event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, homeHospital: H3, holders: [H1, H3] }),
             event(9n, 'RecordErased', { recordId, patientId: 'pat-001', custodian: H1, erasedBy: H1, cid }),
         ];
         expiresAt = new Date(Date.now() - 1).toISOString(); // purges allowed
@@ -324,7 +329,7 @@ describe('EventFollower', () => {
         home = H3;
         delivered.set(H2, new Map()); // H2 holds a consent
         const { recordId } = record(5);
-        const events = [event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2, H3] })];
+        const events = [event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, homeHospital: H3, holders: [H1, H2, H3] })];
         const f = follower({ events });
         f.start();
         try {
@@ -332,6 +337,27 @@ describe('EventFollower', () => {
             await until('the created task to be done', () => f.outbox.stats().queued === 0);
         } finally {
             await f.stop();
+        }
+        expect(batches).toEqual([]);
+    });
+
+    it('the grantee holding an envelope from the record\'s own transaction looks nothing up; an event without homeHospital is handled as before', async () => {
+        home = H3;
+        const { recordId } = record(6);
+        const created = (payload: Record<string, unknown>) => [event(7n, 'RecordCreated', { recordId, patientId: 'pat-001', custodian: H1, holders: [H1, H2, H3], ...payload })];
+        for (const [payload, reads] of [[{ homeHospital: H3 }, 0], [{}, 1]] as const) {
+            patientReads = 0;
+            const f = follower({ mspId: H2, events: created(payload) });
+            f.start();
+            try {
+                await until('the event to be checkpointed', () => readCheckpoint()?.blockNumber === '7');
+                await until('the outbox to empty', () => f.outbox.stats().queued === 0);
+            } finally {
+                await f.stop();
+            }
+            expect(patientReads).toBe(reads);
+            rmSync(path.join(dir, 'checkpoint.json'), { force: true });
+            rmSync(path.join(dir, 'custody.json'), { force: true });
         }
         expect(batches).toEqual([]);
     });

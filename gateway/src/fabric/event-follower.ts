@@ -205,9 +205,13 @@ export class EventFollower {
                 else this.#outbox.add([{ kind: 'grant', patientId: String(payload.patientId), grantee: String(payload.requester) }]);
                 break;
             case 'RecordCreated': {
-                // The custodian and the holders (the home hospital) may deliver it to grantees.
+                // The custodian and the home hospital may deliver it to grantees; a grantee that got
+                // its envelope in the record's own transaction has nothing to do. (Events from
+                // before `homeHospital` was carried: every holder looks, as it did then.)
                 const holders = Array.isArray(payload.holders) ? (payload.holders as unknown[]).map(String) : undefined;
-                if (payload.custodian === me || holders === undefined || holders.includes(me)) {
+                const deliverer =
+                    typeof payload.homeHospital === 'string' ? payload.homeHospital === me : holders === undefined || holders.includes(me);
+                if (payload.custodian === me || deliverer) {
                     this.#outbox.add([
                         {
                             kind: 'created',
