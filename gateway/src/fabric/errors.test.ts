@@ -35,6 +35,12 @@ const cases: [string, unknown, (new (...args: never[]) => Error) | undefined, nu
     ['no endorsing peer reachable', endorseError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],
     ['no orderer accepting (no Raft leader, orderer down)', submitError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],
     ['an orderer refusing the envelope (4xx)', submitError(grpcStatus.ABORTED, 'status=BAD_REQUEST'), undefined, undefined],
+    [
+        'an orderer that has not joined the channel yet (a hospital joining)',
+        submitError(grpcStatus.ABORTED, 'received unsuccessful response from orderer: status=BAD_REQUEST, info=channel does not exist'),
+        FabricUnavailableError,
+        503,
+    ],
     ['a commit wait that ran out', commitStatusError(grpcStatus.DEADLINE_EXCEEDED), FabricUnavailableError, 503],
     ['a commit status call cancelled by the peer', commitStatusError(grpcStatus.CANCELLED), FabricUnavailableError, 503],
     ['an own peer that does not answer a query', evaluateError(grpcStatus.UNAVAILABLE), FabricUnavailableError, 503],

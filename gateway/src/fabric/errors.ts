@@ -147,6 +147,12 @@ export function classifyFabricError(err: unknown): FabricFailure {
             // details, another try (another plan) may succeed. From Submit, ABORTED means the
             // orderer refused the envelope (4xx): final.
             if (e.code === GRPC.ABORTED && step === 'endorse') return { kind: 'unavailable', step, grpcCode: e.code };
+            // An orderer added to the channel that has not joined it yet (add-hospital publishes
+            // its endpoint in the config update it then joins with) refuses with "channel does
+            // not exist"; the same envelope handed over again reaches another orderer.
+            if (e.code === GRPC.ABORTED && step === 'submit' && errorMessages(e).some((m) => m.includes('channel does not exist'))) {
+                return { kind: 'unavailable', step, grpcCode: e.code };
+            }
             return { kind: 'unknown' };
         }
         // A bare gRPC ServiceError (metadata), or an error shaped like fabric-gateway's (details).

@@ -158,6 +158,14 @@ describe('ResilientContract.submit', () => {
         expect(fake.log.submissions).toEqual(['tx-1', 'tx-1', 'tx-1']);
     });
 
+    it('hands it over again when the orderer asked has not joined the channel yet (a hospital joining)', async () => {
+        const fake = scripted({ submit: [submitError(grpcStatus.ABORTED, 'received unsuccessful response from orderer: status=BAD_REQUEST, info=channel does not exist')] });
+        const { rc } = resilient(fake);
+        await expect(rc.submit('X', [])).resolves.toMatchObject({ txId: 'tx-1', retries: 1 });
+        expect(fake.log.endorsements).toHaveLength(1);
+        expect(fake.log.submissions).toEqual(['tx-1', 'tx-1']);
+    });
+
     it('does not resubmit what an orderer refused', async () => {
         const fake = scripted({ submit: [submitError(grpcStatus.ABORTED, 'status=FORBIDDEN')] });
         const { rc } = resilient(fake);
