@@ -31,6 +31,7 @@ describe('parseConfig', () => {
             retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 2_000, budgetMs: 30_000 },
         });
         expect(config.ipfs.kuboApiUrl).toBe('http://127.0.0.1:5001');
+        expect(config.ipfs.largeBlob).toEqual({ thresholdBytes: 16 * 1024 * 1024, replicationWaitMs: 600_000, pollMs: 500 });
         expect(config.auth.algorithms).toEqual(['ES256']);
         expect(config.log.level).toBe('info');
         expect(config.events).toEqual({
@@ -167,6 +168,20 @@ describe('parseConfig', () => {
         expect(parseConfig(minimal).research.minCellSize).toBe(10);
         expect(parseConfig({ ...minimal, research: { minCellSize: 25 } }).research.minCellSize).toBe(25);
         for (const bad of [9, 0, 10.5, 1001]) expect(() => parseConfig({ ...minimal, research: { minCellSize: bad } })).toThrow(ConfigError);
+    });
+
+    it('bounds the large-blob threshold below the size at which Cluster\'s add deadlocks', () => {
+        const issues = (largeBlob: object) => {
+            try {
+                parseConfig({ ...minimal, ipfs: { largeBlob } }, {}, '/srv/h1');
+                return [];
+            } catch (err) {
+                return (err as ConfigError).issues.map((i) => i.split(':')[0]);
+            }
+        };
+        expect(issues({ thresholdBytes: 32 * 1024 * 1024 })).toEqual([]);
+        expect(issues({ thresholdBytes: 128 * 1024 * 1024 })).toEqual(['ipfs.largeBlob.thresholdBytes']);
+        expect(issues({ thresholdBytes: 1024, pollMs: 0 }).sort()).toEqual(['ipfs.largeBlob.pollMs', 'ipfs.largeBlob.thresholdBytes']);
     });
 
     it('rejects a non-object', () => {

@@ -107,6 +107,21 @@ export function configSchema(baseDir: string) {
                 trustMs: millis.default(2_000),
             })
             .prefault({}),
+        /**
+         * Blobs over `thresholdBytes` of ciphertext are added to the hospital's own Kubo and then
+         * pinned through Cluster, and the store answers once replicationMin peers hold them
+         * (ipfs/cluster-blob-store.ts): Cluster's own add deadlocks on Kubo's unix socket at
+         * about 100 MB, so the threshold stays well below that. It is also how much ciphertext
+         * a store reads ahead into memory before it chooses the way.
+         */
+        largeBlob: z
+            .object({
+                thresholdBytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024),
+                /** How long a large store waits for replicationMin peers to hold the blob before it unpins it and answers 503. */
+                replicationWaitMs: millis.default(600_000),
+                pollMs: millis.default(500),
+            })
+            .prefault({}),
         /** How a read heals a corrupted local copy of a blob (see ipfs/cluster-blob-store.ts). */
         integrity: z
             .object({
