@@ -207,11 +207,6 @@ export interface CustodyLedger {
     getRecord(actor: Actor, recordId: string): Promise<RecordMeta>;
     /** The patient's records this hospital may open (all of them for the home hospital). */
     listRecords(actor: Actor, patientId: string): Promise<RecordMeta[]>;
-    /**
-     * One page of a list (`Lists:*Page`) of a patient (records, consents, requests,
-     * auditPatient) or a record (auditRecord), with the same need-to-know as the whole lists.
-     */
-    listPage<K extends ListKind>(actor: Actor, kind: K, subject: string, page: PageRequest): Promise<Page<ListItems[K]>>;
     listConsents(actor: Actor, patientId: string): Promise<Consent[]>;
     getConsent(consentId: string): Promise<Consent>;
     /**

@@ -56,6 +56,9 @@ function stream(events: ChaincodeEvent[]): CloseableAsyncIterable<ChaincodeEvent
             closed = true;
             wake?.();
         },
+        [Symbol.dispose]() {
+            this.close();
+        },
         async *[Symbol.asyncIterator]() {
             for (const e of events) if (!closed) yield e;
             await new Promise<void>((resolve) => {

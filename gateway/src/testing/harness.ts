@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import request from 'supertest';
 import { createApp } from '../app.js';
 import type { RateLimits } from '../auth/rate-limit.js';
@@ -42,7 +42,7 @@ export const DEFAULT_TEST_RATE_LIMITS: RateLimits = {
 };
 
 export async function createHarness(
-    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: ReturnType<typeof pino>; vitals?: VitalsOptions } = {},
+    options: { bodyLimitBytes?: number; rateLimits?: Partial<RateLimits>; logger?: Logger; vitals?: VitalsOptions } = {},
 ): Promise<Harness> {
     const network = new FakeNetwork();
     const research = new FakeResearchNetwork(network);
